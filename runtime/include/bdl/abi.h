@@ -1,0 +1,155 @@
+/*===- bdl/abi.h - The contract between bdlc's output and libbdlrt -------===*
+ *
+ * A compiled model is data the runtime drives: bdlc emits one constant
+ * `bdl_model` of type BdlModel plus the kernel functions it points to. The
+ * runtime knows nothing of any particular model; it allocates the tensors
+ * the descriptor lists, initialises them, feeds data into the input and
+ * target tensors and walks the blocks, calling BLAS for GEMM ops and the
+ * generated kernels for everything else.
+ *
+ * Plain C so that the layout is the C ABI the LLVM code generator mirrors
+ * (compiler/codegen/cpu/DescriptorEmitter.cpp); bump BDL_ABI_VERSION on any
+ * change to these structs.
+ *===----------------------------------------------------------------------===*/
+#ifndef BDL_ABI_H
+#define BDL_ABI_H
+
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define BDL_ABI_VERSION 1u
+
+/* Slots of the runtime scalar array `hp` every kernel receives. Model
+ * hyperparameter i lives at hp[BDL_HP_FIRST_PARAM + i]. */
+enum {
+  BDL_HP_BATCH = 0,     /* current batch size, as float */
+  BDL_HP_INV_BATCH = 1, /* 1 / current batch size */
+  BDL_HP_FIRST_PARAM = 2
+};
+
+/* Every tensor is stored row-major as [rows, cols]; a vector is [1, n]. */
+typedef enum {
+  BDL_DIM_CONST = 0, /* value is the extent */
+  BDL_DIM_BATCH = 1, /* the current batch size */
+  BDL_DIM_PARAM = 2  /* value is a parameter index; extent = its value */
+} BdlDimKind;
+
+typedef struct {
+  int32_t kind; /* BdlDimKind */
+  int32_t value;
+} BdlDim;
+
+typedef enum {
+  BDL_ROLE_INPUT = 0,    /* [batch, n]: filled with examples by the runtime */
+  BDL_ROLE_TARGET = 1,   /* [batch, classes]: one-hot labels */
+  BDL_ROLE_WEIGHT = 2,   /* learned; saved as .npy */
+  BDL_ROLE_FIXED = 3,    /* initialised once, never learned; saved as .npy */
+  BDL_ROLE_STATE = 4,    /* persists across steps and examples */
+  BDL_ROLE_TEMP = 5,     /* recomputed every batch */
+  BDL_ROLE_OPTIMIZER = 6 /* optimiser state (momentum velocity) */
+} BdlTensorRole;
+
+typedef enum {
+  BDL_INIT_ZERO = 0,
+  BDL_INIT_CONST = 1,   /* a */
+  BDL_INIT_UNIFORM = 2, /* U(a, b) */
+  BDL_INIT_NORMAL = 3,  /* N(mean a, stddev b) */
+  BDL_INIT_XAVIER = 4,  /* U(-s, s), s = sqrt(6 / (fan_in + fan_out)) */
+  BDL_INIT_KAIMING = 5  /* N(0, sqrt(2 / fan_in)) */
+} BdlInitKind;
+
+typedef struct {
+  const char *name;
+  int32_t role; /* BdlTensorRole */
+  int32_t init; /* BdlInitKind; fan_in = cols, fan_out = rows */
+  BdlDim rows;
+  BdlDim cols;
+  float initA;
+  float initB;
+} BdlTensorDesc;
+
+typedef enum { BDL_PARAM_REAL = 0, BDL_PARAM_INT = 1, BDL_PARAM_BOOL = 2 } BdlParamType;
+
+typedef enum {
+  BDL_TUNE_NONE = 0,
+  BDL_TUNE_LINEAR = 1,
+  BDL_TUNE_LOG = 2,
+  BDL_TUNE_INT = 3,
+  BDL_TUNE_BOOL = 4
+} BdlTuneKind;
+
+typedef struct {
+  const char *name;
+  double value; /* default */
+  double lo;    /* tune range, when tune != BDL_TUNE_NONE */
+  double hi;
+  int32_t type; /* BdlParamType */
+  int32_t tune; /* BdlTuneKind */
+} BdlParamDesc;
+
+/* A fused kernel: computes rows [rowBegin, rowEnd) of its iteration space
+ * [rows, cols]. `tensors` is the model's tensor table (indexed like
+ * BdlModel.tensors), `hp` the runtime scalars. */
+typedef void (*BdlKernelFn)(int64_t rowBegin, int64_t rowEnd, int64_t cols,
+                            float *const *tensors, const float *hp);
+
+typedef enum {
+  BDL_OP_GEMM = 0,  /* C = alpha * op(A) op(B) + beta * C */
+  BDL_OP_KERNEL = 1 /* fn over [rows, cols] */
+} BdlOpKind;
+
+typedef struct {
+  int32_t kind;     /* BdlOpKind */
+  int32_t parallel; /* KERNEL: row ranges may run concurrently */
+  int32_t a, b, c;  /* GEMM operands (tensor indices) */
+  int32_t transA, transB;
+  int32_t alphaSlot; /* GEMM: alpha *= hp[alphaSlot] when >= 0 */
+  float alpha;
+  float beta;
+  BdlKernelFn fn; /* KERNEL */
+  const char *name;
+  BdlDim rows; /* KERNEL iteration space */
+  BdlDim cols;
+} BdlOp;
+
+/* A stretch of simulated time: `steps` repetitions of its ops. */
+typedef struct {
+  const char *name;
+  int32_t steps;
+  int32_t numOps;
+  const BdlOp *ops;
+} BdlBlock;
+
+typedef struct {
+  const char *name;
+  const char *sourceFile;
+  const char *dataset; /* default dataset name, e.g. "fashion_mnist" */
+  const BdlTensorDesc *tensors;
+  const BdlParamDesc *params;
+  const BdlBlock *trainBlocks; /* per mini-batch: phases, then learning */
+  const BdlBlock *evalBlocks;  /* inference phases only */
+  uint32_t abiVersion;
+  int32_t numTensors;
+  int32_t numParams;
+  int32_t numTrainBlocks;
+  int32_t numEvalBlocks;
+  int32_t inputTensor;
+  int32_t targetTensor;
+  int32_t predictTensor; /* [batch, classes]: prediction = argmax per row */
+  int32_t lossTensor;    /* [batch, 1] per-example loss, or -1 */
+  int32_t epochs;        /* defaults from the model's train block */
+  int32_t batch;
+  int32_t validation; /* training examples held out for validation */
+} BdlModel;
+
+/* The symbol every compiled model defines. */
+extern const BdlModel bdl_model;
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* BDL_ABI_H */
