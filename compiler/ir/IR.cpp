@@ -1,0 +1,131 @@
+//===- IR.cpp - Expression helpers of the bdl IR -------------------------===//
+#include "ir/IR.h"
+
+namespace bdl::ir {
+
+ExprPtr Expr::constant(float v) {
+  auto e = std::make_unique<Expr>();
+  e->op = ExprOp::Const;
+  e->value = v;
+  return e;
+}
+
+ExprPtr Expr::slot(int32_t slot) {
+  auto e = std::make_unique<Expr>();
+  e->op = ExprOp::Slot;
+  e->index = slot;
+  return e;
+}
+
+ExprPtr Expr::load(TensorId t, Access a) {
+  auto e = std::make_unique<Expr>();
+  e->op = ExprOp::Load;
+  e->index = t;
+  e->access = a;
+  return e;
+}
+
+ExprPtr Expr::local(int32_t output) {
+  auto e = std::make_unique<Expr>();
+  e->op = ExprOp::Local;
+  e->index = output;
+  return e;
+}
+
+ExprPtr Expr::unary(ExprOp op, ExprPtr x) {
+  auto e = std::make_unique<Expr>();
+  e->op = op;
+  e->operands.push_back(std::move(x));
+  return e;
+}
+
+ExprPtr Expr::binary(ExprOp op, ExprPtr l, ExprPtr r) {
+  auto e = std::make_unique<Expr>();
+  e->op = op;
+  e->operands.push_back(std::move(l));
+  e->operands.push_back(std::move(r));
+  return e;
+}
+
+ExprPtr Expr::clone() const {
+  auto e = std::make_unique<Expr>();
+  e->op = op;
+  e->value = value;
+  e->index = index;
+  e->access = access;
+  for (const ExprPtr &o : operands)
+    e->operands.push_back(o->clone());
+  return e;
+}
+
+int arity(ExprOp op) {
+  switch (op) {
+  case ExprOp::Const:
+  case ExprOp::Slot:
+  case ExprOp::Load:
+  case ExprOp::Local:
+    return 0;
+  case ExprOp::Neg:
+  case ExprOp::Exp:
+  case ExprOp::Log:
+  case ExprOp::Tanh:
+  case ExprOp::Sigmoid:
+  case ExprOp::Relu:
+  case ExprOp::Step:
+  case ExprOp::Abs:
+  case ExprOp::Sqrt:
+    return 1;
+  case ExprOp::Add:
+  case ExprOp::Sub:
+  case ExprOp::Mul:
+  case ExprOp::Div:
+  case ExprOp::Pow:
+  case ExprOp::Max:
+  case ExprOp::Min:
+    return 2;
+  }
+  return 0;
+}
+
+const char *spelling(ExprOp op) {
+  switch (op) {
+  case ExprOp::Const: return "const";
+  case ExprOp::Slot: return "hp";
+  case ExprOp::Load: return "load";
+  case ExprOp::Local: return "local";
+  case ExprOp::Neg: return "neg";
+  case ExprOp::Exp: return "exp";
+  case ExprOp::Log: return "log";
+  case ExprOp::Tanh: return "tanh";
+  case ExprOp::Sigmoid: return "sigmoid";
+  case ExprOp::Relu: return "relu";
+  case ExprOp::Step: return "step";
+  case ExprOp::Abs: return "abs";
+  case ExprOp::Sqrt: return "sqrt";
+  case ExprOp::Add: return "add";
+  case ExprOp::Sub: return "sub";
+  case ExprOp::Mul: return "mul";
+  case ExprOp::Div: return "div";
+  case ExprOp::Pow: return "pow";
+  case ExprOp::Max: return "max";
+  case ExprOp::Min: return "min";
+  }
+  return "?";
+}
+
+bool accessFor(const Tensor &t, Dim rows, Dim cols, Access &out) {
+  bool rowsMatch = t.rows == rows, colsMatch = t.cols == cols;
+  if (rowsMatch && colsMatch)
+    out = Access::Full;
+  else if (rowsMatch && t.cols.isOne())
+    out = Access::Row;
+  else if (t.rows.isOne() && colsMatch)
+    out = Access::Col;
+  else if (t.rows.isOne() && t.cols.isOne())
+    out = Access::Scalar;
+  else
+    return false;
+  return true;
+}
+
+} // namespace bdl::ir

@@ -1,0 +1,178 @@
+//===- IR.h - The bdl intermediate representation --------------*- C++ -*-===//
+//
+// A compiled model is data the runtime drives (runtime/include/bdl/abi.h):
+// tensors with static shapes whose batch dimension is symbolic, runtime
+// scalars (hyperparameters), and a schedule of blocks. A block is a phase of
+// `steps` time steps; each step runs its ops in order. Ops are matrix products
+// (GEMM, executed by BLAS) and fused elementwise kernels whose bodies are
+// expression trees evaluated at one element (r, c) of an iteration space
+// [rows, cols]. Because a kernel body is a function of its element index, the
+// CPU loop nest and a GPU grid can share it.
+//
+//===----------------------------------------------------------------------===//
+#ifndef BDL_IR_IR_H
+#define BDL_IR_IR_H
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <variant>
+#include <vector>
+
+namespace bdl::ir {
+
+/// One extent of a tensor: a constant, the batch size, or an integer
+/// hyperparameter (so `--set hidden=100` resizes without recompiling).
+struct Dim {
+  enum class Kind : uint8_t { Const, Batch, Param };
+  Kind kind = Kind::Const;
+  int64_t value = 1; // the extent for Const, the parameter index for Param
+
+  static Dim constant(int64_t n) { return {Kind::Const, n}; }
+  static Dim batch() { return {Kind::Batch, 0}; }
+  static Dim param(int64_t index) { return {Kind::Param, index}; }
+  bool isOne() const { return kind == Kind::Const && value == 1; }
+  bool operator==(const Dim &) const = default;
+};
+
+// Mirrors BdlTensorRole.
+enum class Role : uint8_t { Input, Target, Weight, Fixed, State, Temp, Optimizer };
+// Mirrors BdlInitKind.
+enum class InitKind : uint8_t { Zero, Const, Uniform, Normal, Xavier, Kaiming };
+// Mirror BdlParamType / BdlTuneKind.
+enum class ParamType : uint8_t { Real, Int, Bool };
+enum class TuneKind : uint8_t { None, Linear, Log, Int, Bool };
+
+using TensorId = int32_t;
+
+/// Every tensor is stored row-major as [rows, cols]; a vector is [1, n], a
+/// per-example vector [batch, n], a per-example scalar [batch, 1].
+struct Tensor {
+  std::string name;
+  Role role = Role::Temp;
+  Dim rows, cols;
+  InitKind init = InitKind::Zero;
+  float initA = 0, initB = 0;
+};
+
+/// A hyperparameter: a runtime scalar at hp[kFirstParamSlot + index].
+struct Param {
+  std::string name;
+  double value = 0;
+  ParamType type = ParamType::Real;
+  TuneKind tune = TuneKind::None;
+  double lo = 0, hi = 0;
+};
+
+// Runtime scalar slots (BDL_HP_*).
+constexpr int kBatchSlot = 0;
+constexpr int kInvBatchSlot = 1;
+constexpr int kFirstParamSlot = 2;
+
+/// How a kernel reads a tensor at element (r, c) of its iteration space.
+enum class Access : uint8_t {
+  Full,  // t[r, c]: same shape as the iteration space
+  Row,   // t[r, 0]: one value per row (a per-example scalar)
+  Col,   // t[0, c]: one value per column (a bias broadcast over the batch)
+  Scalar // t[0, 0]
+};
+
+enum class ExprOp : uint8_t {
+  // Leaves.
+  Const, // value
+  Slot,  // hp[index]
+  Load,  // tensors[index] under `access`
+  Local, // output `index` of the enclosing kernel at this element
+  // Unary.
+  Neg, Exp, Log, Tanh, Sigmoid, Relu, Step, Abs, Sqrt,
+  // Binary.
+  Add, Sub, Mul, Div, Pow, Max, Min
+};
+
+struct Expr;
+using ExprPtr = std::unique_ptr<Expr>;
+
+/// A scalar expression at one element of a kernel's iteration space.
+struct Expr {
+  ExprOp op = ExprOp::Const;
+  float value = 0;     // Const
+  int32_t index = 0;   // Slot, Load (tensor id), Local (output index)
+  Access access = Access::Full; // Load
+  std::vector<ExprPtr> operands;
+
+  static ExprPtr constant(float v);
+  static ExprPtr slot(int32_t slot);
+  static ExprPtr load(TensorId t, Access a);
+  static ExprPtr local(int32_t output);
+  static ExprPtr unary(ExprOp op, ExprPtr x);
+  static ExprPtr binary(ExprOp op, ExprPtr l, ExprPtr r);
+  ExprPtr clone() const;
+  bool isConst() const { return op == ExprOp::Const; }
+};
+
+int arity(ExprOp op);
+const char *spelling(ExprOp op);
+
+/// C = alpha * op(A) op(B) + beta * C, with alpha scaled by hp[alphaSlot]
+/// when alphaSlot >= 0 (e.g. 1/batch to average an outer product).
+struct GemmOp {
+  TensorId a = -1, b = -1, c = -1;
+  bool transA = false, transB = false;
+  float alpha = 1;
+  int32_t alphaSlot = -1;
+  float beta = 0;
+};
+
+struct KernelOutput {
+  TensorId tensor = -1;
+  ExprPtr value;
+  bool stored = true; // false: only read by later outputs of the same kernel
+};
+
+/// A fused kernel over [rows, cols].
+///  Map:       every output is stored at (r, c).
+///  RowReduce: one output [rows, 1]; reduces `value` over c.
+///  ColReduce: one output [1, cols]; sums `value` over r.
+struct KernelOp {
+  enum class Kind : uint8_t { Map, RowReduce, ColReduce };
+  enum class Reduce : uint8_t { Sum, Max };
+  Kind kind = Kind::Map;
+  Reduce reduce = Reduce::Sum;
+  std::string name;
+  Dim rows, cols;
+  std::vector<KernelOutput> outputs;
+};
+
+using Op = std::variant<GemmOp, KernelOp>;
+
+/// A phase: `steps` repetitions of `ops`.
+struct Block {
+  std::string name;
+  int32_t steps = 1;
+  std::vector<Op> ops;
+};
+
+struct Module {
+  std::string name;
+  std::string sourceFile;
+  std::string dataset = "fashion_mnist";
+  std::vector<Tensor> tensors;
+  std::vector<Param> params;
+  std::vector<Block> trainBlocks; // phases then learning, per mini-batch
+  std::vector<Block> evalBlocks;  // inference phases
+  TensorId input = -1, target = -1, predict = -1, loss = -1;
+  int32_t epochs = 1, batch = 32, validation = 0;
+
+  TensorId addTensor(Tensor t) {
+    tensors.push_back(std::move(t));
+    return static_cast<TensorId>(tensors.size() - 1);
+  }
+};
+
+/// The access a kernel over [rows, cols] uses to read `t`, or nullopt-like
+/// false when the shapes do not broadcast.
+bool accessFor(const Tensor &t, Dim rows, Dim cols, Access &out);
+
+} // namespace bdl::ir
+
+#endif // BDL_IR_IR_H
