@@ -1,0 +1,92 @@
+//===- CodeGen.h - LLVM code generation for bdl modules ---------*- C++ -*-===//
+//
+// Turns an ir::Module into an LLVM module holding
+//  - one kernel per ir::KernelOp, `void @bdl_k<N>_<name>(i64 rowBegin,
+//    i64 rowEnd, i64 cols, ptr tensors, ptr hp)` (a BdlKernelFn), where N
+//    counts the KernelOps of trainBlocks then evalBlocks in order;
+//  - the constant `bdl_model` of type BdlModel (runtime/include/bdl/abi.h).
+//
+// Kernel semantics, per element (r, c) of the iteration space [rows, cols]:
+//  - outputs are evaluated in order; each stored output is written as soon as
+//    it is computed, so a later output that Loads the same tensor at the same
+//    element sees the new value (exactly as if the outputs were separate ops);
+//    Local(k) is output k's value at this element, stored or not;
+//  - in RowReduce / ColReduce kernels the last output is the reduced one; the
+//    outputs before it behave as in a Map (normally they are stored=false);
+//  - when a KernelOp's cols is a constant, the kernel uses that constant and
+//    ignores its `cols` argument (the runtime passes the same value).
+//
+// Typical use:
+//   auto tm = createTargetMachine({});           // host CPU
+//   auto mod = emitModule(irModule, ctx);
+//   optimize(**mod, **tm, 2);
+//   emitObject(**mod, **tm, "model.o");
+//
+//===----------------------------------------------------------------------===//
+#ifndef BDL_CODEGEN_CODEGEN_H
+#define BDL_CODEGEN_CODEGEN_H
+
+#include "ir/IR.h"
+
+#include "llvm/ADT/StringRef.h"
+#include "llvm/Support/Error.h"
+
+#include <memory>
+#include <string>
+
+namespace llvm {
+class DataLayout;
+class LLVMContext;
+class Module;
+class TargetMachine;
+} // namespace llvm
+
+namespace bdl::codegen {
+
+struct TargetOptions {
+  std::string triple;       // empty: the host triple
+  std::string cpu = "host"; // "host" or an LLVM CPU name, e.g. "x86-64-v3"
+  std::string features;     // extra "+avx2,-fma" style features (optional)
+  int optLevel = 2;         // 0..3: code generator optimisation level
+};
+
+struct EmitOptions {
+  /// Emit exp (and sigmoid/tanh, which use it) as an inline polynomial that
+  /// the loop vectoriser can vectorise. False: call llvm.exp.f32 (scalar
+  /// expf unless a vector library maps it).
+  bool inlineExp = true;
+};
+
+/// The kernels and the `bdl_model` descriptor, unoptimised and verified.
+/// Fails on a malformed ir::Module (bad tensor index, Local of a later
+/// output, wrong operand count, ...).
+llvm::Expected<std::unique_ptr<llvm::Module>>
+emitModule(const ir::Module &m, llvm::LLVMContext &ctx,
+           const EmitOptions &opts = {});
+
+/// A target machine for `opts` (PIC, host CPU name and features for "host").
+llvm::Expected<std::unique_ptr<llvm::TargetMachine>>
+createTargetMachine(const TargetOptions &opts);
+
+/// Sets the module's triple and data layout from `tm` (if not yet set) and
+/// runs the new pass manager's default pipeline at O<optLevel> (0..3).
+/// `libmvec`: let the vectoriser call glibc's vector math (exp, log, pow,
+/// ...; x86-64 only), so the program must be linked with -lmvec.
+void optimize(llvm::Module &m, llvm::TargetMachine &tm, int optLevel,
+              bool libmvec = false);
+
+/// Writes a relocatable object file.
+llvm::Error emitObject(llvm::Module &m, llvm::TargetMachine &tm,
+                       llvm::StringRef path);
+
+/// Checks that LLVM lays out the descriptor structs under `dl` exactly as the
+/// host C compiler lays out the structs of bdl/abi.h.
+llvm::Error verifyDescriptorLayout(const llvm::DataLayout &dl);
+
+/// The symbol of the N-th kernel: "bdl_k<N>_<name>" with characters outside
+/// [A-Za-z0-9_] replaced by '_'.
+std::string kernelSymbol(unsigned ordinal, llvm::StringRef name);
+
+} // namespace bdl::codegen
+
+#endif // BDL_CODEGEN_CODEGEN_H

@@ -1,0 +1,323 @@
+//===- ElementEmitter.cpp - A kernel body as a function of one element ---===//
+#include "ElementEmitter.h"
+
+#include "Math.h"
+
+#include "llvm/IR/IRBuilder.h"
+#include "llvm/IR/Intrinsics.h"
+#include "llvm/IR/Module.h"
+
+#include <algorithm>
+#include <map>
+
+using namespace llvm;
+
+namespace bdl::codegen {
+namespace {
+
+Error kernelError(const ir::KernelOp &k, const Twine &msg) {
+  return createStringError(inconvertibleErrorCode(),
+                           "kernel '" + k.name + "': " + msg);
+}
+
+std::string dimStr(ir::Dim d) {
+  switch (d.kind) {
+  case ir::Dim::Kind::Const: return std::to_string(d.value);
+  case ir::Dim::Kind::Batch: return "batch";
+  case ir::Dim::Kind::Param: return "param#" + std::to_string(d.value);
+  }
+  return "?";
+}
+
+std::string shapeStr(ir::Dim rows, ir::Dim cols) {
+  std::string s = "[";
+  s += dimStr(rows);
+  s += ", ";
+  s += dimStr(cols);
+  s += "]";
+  return s;
+}
+
+/// Whether tensor `t` can be read under `a` in a kernel over [rows, cols].
+bool fits(const ir::Tensor &t, ir::Access a, ir::Dim rows, ir::Dim cols) {
+  switch (a) {
+  case ir::Access::Full: return t.rows == rows && t.cols == cols;
+  case ir::Access::Row: return t.rows == rows && t.cols.isOne();
+  case ir::Access::Col: return t.rows.isOne() && t.cols == cols;
+  case ir::Access::Scalar: return true; // t[0, 0] exists in any tensor
+  }
+  return false;
+}
+
+const char *accessStr(ir::Access a) {
+  switch (a) {
+  case ir::Access::Full: return "full";
+  case ir::Access::Row: return "row";
+  case ir::Access::Col: return "col";
+  case ir::Access::Scalar: return "scalar";
+  }
+  return "?";
+}
+
+Error verifyExpr(const ir::Module &m, const ir::KernelOp &k, const ir::Expr &e,
+                 size_t outputIndex) {
+  if (e.operands.size() != static_cast<size_t>(ir::arity(e.op)))
+    return kernelError(k, Twine("'") + ir::spelling(e.op) + "' has " +
+                              Twine(e.operands.size()) + " operands, expected " +
+                              Twine(ir::arity(e.op)));
+  switch (e.op) {
+  case ir::ExprOp::Slot:
+    if (e.index < 0 ||
+        e.index >= ir::kFirstParamSlot + static_cast<int64_t>(m.params.size()))
+      return kernelError(k, "hp slot " + Twine(e.index) + " out of range");
+    break;
+  case ir::ExprOp::Load: {
+    if (e.index < 0 || static_cast<size_t>(e.index) >= m.tensors.size())
+      return kernelError(k, "load of tensor " + Twine(e.index) +
+                                " out of range");
+    const ir::Tensor &t = m.tensors[e.index];
+    if (!fits(t, e.access, k.rows, k.cols))
+      return kernelError(k, "tensor '" + t.name + "' " +
+                                shapeStr(t.rows, t.cols) + " cannot be read " +
+                                accessStr(e.access) + " in a kernel over " +
+                                shapeStr(k.rows, k.cols));
+    break;
+  }
+  case ir::ExprOp::Local:
+    if (e.index < 0 || static_cast<size_t>(e.index) >= outputIndex)
+      return kernelError(k, "output " + Twine(outputIndex) + " reads local " +
+                                Twine(e.index) + ", not an earlier output");
+    break;
+  default:
+    break;
+  }
+  for (const ir::ExprPtr &o : e.operands) {
+    if (!o)
+      return kernelError(k, Twine("'") + ir::spelling(e.op) +
+                                "' has a null operand");
+    if (Error err = verifyExpr(m, k, *o, outputIndex))
+      return err;
+  }
+  return Error::success();
+}
+
+void collect(const ir::Expr &e, std::vector<ir::TensorId> &tensors,
+             ElementFunction &ef) {
+  if (e.op == ir::ExprOp::Load) {
+    tensors.push_back(e.index);
+    ef.usesRow |= e.access == ir::Access::Row;
+    ef.usesCol |= e.access == ir::Access::Col;
+  }
+  for (const ir::ExprPtr &o : e.operands)
+    collect(*o, tensors, ef);
+}
+
+bool isReduction(const ir::KernelOp &k) {
+  return k.kind != ir::KernelOp::Kind::Map;
+}
+
+/// Emits expression trees at one element.
+class ExprEmitter {
+public:
+  ExprEmitter(IRBuilder<> &b, const EmitOptions &opts, Value *r, Value *c,
+              Value *i, Value *hp, const std::map<ir::TensorId, Value *> &ptrs,
+              const std::vector<Value *> &locals)
+      : b(b), opts(opts), r(r), c(c), i(i), hp(hp), ptrs(ptrs),
+        locals(locals) {}
+
+  Value *emit(const ir::Expr &e) {
+    switch (e.op) {
+    case ir::ExprOp::Const:
+      return ConstantFP::get(b.getFloatTy(), e.value);
+    case ir::ExprOp::Slot:
+      return b.CreateAlignedLoad(
+          b.getFloatTy(), b.CreateConstInBoundsGEP1_64(b.getFloatTy(), hp, e.index),
+          Align(4), "hp" + Twine(e.index));
+    case ir::ExprOp::Load:
+      return emitLoad(e);
+    case ir::ExprOp::Local:
+      return locals[e.index];
+    default:
+      break;
+    }
+    Value *x = emit(*e.operands[0]);
+    if (ir::arity(e.op) == 1)
+      return emitUnary(e.op, x);
+    // Pow with a constant exponent 2 (squares are common: losses, norms).
+    if (e.op == ir::ExprOp::Pow && e.operands[1]->isConst()) {
+      float p = e.operands[1]->value;
+      if (p == 2.0f)
+        return b.CreateFMul(x, x);
+      if (p == 1.0f)
+        return x;
+    }
+    return emitBinary(e.op, x, emit(*e.operands[1]));
+  }
+
+private:
+  Value *emitLoad(const ir::Expr &e) {
+    Value *base = ptrs.at(e.index);
+    Value *index = nullptr;
+    switch (e.access) {
+    case ir::Access::Full: index = i; break;
+    case ir::Access::Row: index = r; break;
+    case ir::Access::Col: index = c; break;
+    case ir::Access::Scalar: index = nullptr; break;
+    }
+    Value *p = index ? b.CreateInBoundsGEP(b.getFloatTy(), base, index) : base;
+    return b.CreateAlignedLoad(b.getFloatTy(), p, Align(4));
+  }
+
+  Value *exp(Value *x) {
+    if (opts.inlineExp)
+      return emitExpF32(b, x);
+    return b.CreateUnaryIntrinsic(Intrinsic::exp, x);
+  }
+
+  Value *emitUnary(ir::ExprOp op, Value *x) {
+    Value *zero = ConstantFP::get(b.getFloatTy(), 0.0);
+    Value *one = ConstantFP::get(b.getFloatTy(), 1.0);
+    switch (op) {
+    case ir::ExprOp::Neg: return b.CreateFNeg(x);
+    case ir::ExprOp::Exp: return exp(x);
+    case ir::ExprOp::Log: return b.CreateUnaryIntrinsic(Intrinsic::log, x);
+    case ir::ExprOp::Tanh:
+      return emitTanh(b, x, [&](Value *y) { return exp(y); });
+    case ir::ExprOp::Sigmoid:
+      return emitSigmoid(b, x, [&](Value *y) { return exp(y); });
+    case ir::ExprOp::Relu: // x < 0 ? 0 : x, so that NaN stays NaN
+      return b.CreateSelect(b.CreateFCmpOLT(x, zero), zero, x);
+    case ir::ExprOp::Step:
+      return b.CreateSelect(b.CreateFCmpOGT(x, zero), one, zero);
+    case ir::ExprOp::Abs: return b.CreateUnaryIntrinsic(Intrinsic::fabs, x);
+    case ir::ExprOp::Sqrt: return b.CreateUnaryIntrinsic(Intrinsic::sqrt, x);
+    default: break;
+    }
+    llvm_unreachable("not a unary op");
+  }
+
+  Value *emitBinary(ir::ExprOp op, Value *x, Value *y) {
+    switch (op) {
+    case ir::ExprOp::Add: return b.CreateFAdd(x, y);
+    case ir::ExprOp::Sub: return b.CreateFSub(x, y);
+    case ir::ExprOp::Mul: return b.CreateFMul(x, y);
+    case ir::ExprOp::Div: return b.CreateFDiv(x, y);
+    case ir::ExprOp::Pow: return b.CreateBinaryIntrinsic(Intrinsic::pow, x, y);
+    case ir::ExprOp::Max: return b.CreateBinaryIntrinsic(Intrinsic::maxnum, x, y);
+    case ir::ExprOp::Min: return b.CreateBinaryIntrinsic(Intrinsic::minnum, x, y);
+    default: break;
+    }
+    llvm_unreachable("not a binary op");
+  }
+
+  IRBuilder<> &b;
+  const EmitOptions &opts;
+  Value *r, *c, *i, *hp;
+  const std::map<ir::TensorId, Value *> &ptrs;
+  const std::vector<Value *> &locals;
+};
+
+} // namespace
+
+Error verifyKernel(const ir::Module &m, const ir::KernelOp &k) {
+  if (k.outputs.empty())
+    return kernelError(k, "no outputs");
+  for (size_t o = 0; o < k.outputs.size(); ++o) {
+    const ir::KernelOutput &out = k.outputs[o];
+    if (!out.value)
+      return kernelError(k, "output " + Twine(o) + " has no value");
+    bool reduced = isReduction(k) && o + 1 == k.outputs.size();
+    if (out.stored || reduced) {
+      if (out.tensor < 0 || static_cast<size_t>(out.tensor) >= m.tensors.size())
+        return kernelError(k, "output " + Twine(o) + " writes tensor " +
+                                  Twine(out.tensor) + ", out of range");
+      const ir::Tensor &t = m.tensors[out.tensor];
+      ir::Dim one = ir::Dim::constant(1);
+      bool ok = !reduced ? fits(t, ir::Access::Full, k.rows, k.cols)
+                : k.kind == ir::KernelOp::Kind::RowReduce
+                    ? t.rows == k.rows && t.cols == one
+                    : t.rows == one && t.cols == k.cols;
+      if (!ok)
+        return kernelError(k, "output " + Twine(o) + " tensor '" + t.name +
+                                  "' has shape " + shapeStr(t.rows, t.cols) +
+                                  ", which does not fit the iteration space " +
+                                  shapeStr(k.rows, k.cols));
+    }
+    if (reduced && !out.stored)
+      return kernelError(k, "the reduced output must be stored");
+    if (Error err = verifyExpr(m, k, *out.value, o))
+      return err;
+  }
+  return Error::success();
+}
+
+ElementFunction emitElementFunction(Module &llvmModule, const ir::Module &m,
+                                    const ir::KernelOp &k, StringRef name,
+                                    const EmitOptions &opts) {
+  LLVMContext &ctx = llvmModule.getContext();
+  ElementFunction ef;
+  ef.returnsValue = isReduction(k);
+  size_t numOutputs = k.outputs.size();
+  size_t numMapped = ef.returnsValue ? numOutputs - 1 : numOutputs;
+
+  // The tensors the body touches: loads, and stored outputs except the
+  // reduced one (which the caller writes).
+  std::vector<ir::TensorId> tensors;
+  for (size_t o = 0; o < numOutputs; ++o) {
+    collect(*k.outputs[o].value, tensors, ef);
+    if (o < numMapped && k.outputs[o].stored)
+      tensors.push_back(k.outputs[o].tensor);
+  }
+  std::sort(tensors.begin(), tensors.end());
+  tensors.erase(std::unique(tensors.begin(), tensors.end()), tensors.end());
+  ef.tensors = tensors;
+
+  Type *i64 = Type::getInt64Ty(ctx), *ptr = PointerType::getUnqual(ctx);
+  std::vector<Type *> params{i64, i64, i64};
+  params.insert(params.end(), tensors.size() + 1, ptr); // tensors..., hp
+  Type *ret = ef.returnsValue ? Type::getFloatTy(ctx) : Type::getVoidTy(ctx);
+  Function *fn = Function::Create(FunctionType::get(ret, params, false),
+                                  GlobalValue::InternalLinkage,
+                                  name + ".elem", &llvmModule);
+  fn->addFnAttr(Attribute::AlwaysInline);
+  fn->addFnAttr(Attribute::NoUnwind);
+  fn->addFnAttr(Attribute::WillReturn);
+  fn->setMemoryEffects(MemoryEffects::argMemOnly());
+  ef.fn = fn;
+
+  Value *r = fn->getArg(0), *c = fn->getArg(1), *i = fn->getArg(2);
+  r->setName("r");
+  c->setName("c");
+  i->setName("i");
+  std::map<ir::TensorId, Value *> ptrs;
+  for (size_t t = 0; t < tensors.size(); ++t) {
+    Argument *a = fn->getArg(3 + t);
+    a->setName(m.tensors[tensors[t]].name);
+    a->addAttr(Attribute::NoCapture);
+    ptrs[tensors[t]] = a;
+  }
+  Argument *hp = fn->getArg(3 + tensors.size());
+  hp->setName("hp");
+  hp->addAttr(Attribute::NoCapture);
+  hp->addAttr(Attribute::ReadOnly);
+
+  IRBuilder<> b(BasicBlock::Create(ctx, "entry", fn));
+  std::vector<Value *> locals;
+  ExprEmitter ee(b, opts, r, c, i, hp, ptrs, locals);
+  for (size_t o = 0; o < numOutputs; ++o) {
+    const ir::KernelOutput &out = k.outputs[o];
+    Value *v = ee.emit(*out.value);
+    locals.push_back(v);
+    if (o < numMapped && out.stored)
+      b.CreateAlignedStore(
+          v, b.CreateInBoundsGEP(b.getFloatTy(), ptrs.at(out.tensor), i),
+          Align(4));
+  }
+  if (ef.returnsValue)
+    b.CreateRet(locals.back());
+  else
+    b.CreateRetVoid();
+  return ef;
+}
+
+} // namespace bdl::codegen

@@ -1,0 +1,61 @@
+//===- ElementEmitter.h - A kernel body as a function of one element -*- C++ -*-===//
+//
+// The target-independent part of a kernel: an internal function computing a
+// KernelOp at one element (r, c) of its iteration space,
+//
+//   Map:        void  @<name>.elem(i64 r, i64 c, i64 i, ptr t0, ..., ptr hp)
+//   reductions: float @<name>.elem(...)   -- the value to reduce at (r, c)
+//
+// where i = r * cols + c and t0... are the base pointers of the tensors the
+// kernel reads or writes (ElementFunction::tensors). A Map stores its stored
+// outputs at t[i]; a reduction stores the outputs before the reduced one and
+// returns the reduced value, which the caller accumulates. The CPU backend
+// wraps it in a loop nest; a GPU backend can wrap it in a thread-indexed
+// kernel.
+//
+// The pointers are deliberately not noalias here: the caller that owns the
+// loop should take them as noalias arguments instead. Noalias on a function
+// inlined into a loop body becomes alias scopes declared inside the loop,
+// which LoopAccessAnalysis discards (they hold for one iteration only) along
+// with every other scope on the same accesses, so the vectoriser would fall
+// back to run-time pointer checks.
+//
+//===----------------------------------------------------------------------===//
+#ifndef BDL_CODEGEN_ELEMENTEMITTER_H
+#define BDL_CODEGEN_ELEMENTEMITTER_H
+
+#include "codegen/CodeGen.h"
+#include "ir/IR.h"
+
+#include "llvm/IR/Function.h"
+
+#include <vector>
+
+namespace bdl::codegen {
+
+struct ElementFunction {
+  llvm::Function *fn = nullptr;
+  /// Tensor id of each pointer parameter, in parameter order (after r, c, i;
+  /// hp follows them). Sorted, no duplicates.
+  std::vector<ir::TensorId> tensors;
+  /// Reductions return the value to reduce; Maps return void.
+  bool returnsValue = false;
+  /// Whether the body reads with Access::Row / Access::Col (if neither, r
+  /// and c are unused and only i matters).
+  bool usesRow = false, usesCol = false;
+};
+
+/// Checks that `k` is well formed for `m`: tensor and slot indices in
+/// range, Local refers to an earlier output, operand counts, and loads and
+/// outputs whose shapes fit the iteration space under their access.
+llvm::Error verifyKernel(const ir::Module &m, const ir::KernelOp &k);
+
+/// Emits the element function `<name>.elem` of a verified kernel.
+ElementFunction emitElementFunction(llvm::Module &llvmModule,
+                                    const ir::Module &m,
+                                    const ir::KernelOp &k, llvm::StringRef name,
+                                    const EmitOptions &opts);
+
+} // namespace bdl::codegen
+
+#endif // BDL_CODEGEN_ELEMENTEMITTER_H

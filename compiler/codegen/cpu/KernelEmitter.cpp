@@ -1,0 +1,221 @@
+//===- KernelEmitter.cpp - CPU loop nests around element functions -------===//
+#include "KernelEmitter.h"
+
+#include "codegen/ElementEmitter.h"
+
+#include "llvm/IR/IRBuilder.h"
+#include "llvm/IR/Intrinsics.h"
+#include "llvm/IR/Module.h"
+
+#include <algorithm>
+
+using namespace llvm;
+
+namespace bdl::codegen::cpu {
+namespace {
+
+/// `for (iv = begin; iv < end; ++iv) carry = body(iv, carry);` in rotated
+/// form (guard, bottom test) at b's insertion point; b is left in the exit
+/// block. `init` may be null (no carried value). Returns the final carried
+/// value (init when the loop runs zero times), or null.
+Value *emitLoop(IRBuilder<> &b, Value *begin, Value *end, const Twine &name,
+                Value *init, function_ref<Value *(Value *, Value *)> body) {
+  LLVMContext &ctx = b.getContext();
+  BasicBlock *pre = b.GetInsertBlock();
+  Function *f = pre->getParent();
+  BasicBlock *loop = BasicBlock::Create(ctx, name + ".loop", f);
+  BasicBlock *exit = BasicBlock::Create(ctx, name + ".exit", f);
+  b.CreateCondBr(b.CreateICmpSLT(begin, end), loop, exit);
+
+  b.SetInsertPoint(loop);
+  PHINode *iv = b.CreatePHI(b.getInt64Ty(), 2, name);
+  iv->addIncoming(begin, pre);
+  PHINode *carry = nullptr;
+  if (init) {
+    carry = b.CreatePHI(init->getType(), 2, name + ".acc");
+    carry->addIncoming(init, pre);
+  }
+  Value *next = body(iv, carry);
+  Value *ivNext = b.CreateAdd(iv, b.getInt64(1), name + ".next",
+                              /*HasNUW=*/false, /*HasNSW=*/true);
+  BasicBlock *latch = b.GetInsertBlock();
+  b.CreateCondBr(b.CreateICmpSLT(ivNext, end), loop, exit);
+  iv->addIncoming(ivNext, latch);
+  // Keep the exit block after the loop body in the function's block list.
+  exit->moveAfter(latch);
+
+  b.SetInsertPoint(exit);
+  if (!init)
+    return nullptr;
+  carry->addIncoming(next, latch);
+  PHINode *result = b.CreatePHI(init->getType(), 2, name + ".result");
+  result->addIncoming(init, pre);
+  result->addIncoming(next, latch);
+  return result;
+}
+
+} // namespace
+
+Function *emitKernel(Module &llvmModule, const ir::Module &m,
+                     const ir::KernelOp &k, StringRef symbol,
+                     const EmitOptions &opts) {
+  LLVMContext &ctx = llvmModule.getContext();
+  ElementFunction ef = emitElementFunction(llvmModule, m, k, symbol, opts);
+  bool reduce = k.kind != ir::KernelOp::Kind::Map;
+  ir::TensorId outTensor = k.outputs.back().tensor;
+
+  // Tensors of the loop nest: the element function's plus a reduced output.
+  std::vector<ir::TensorId> tensors = ef.tensors;
+  if (reduce && !std::binary_search(tensors.begin(), tensors.end(), outTensor))
+    tensors.insert(std::upper_bound(tensors.begin(), tensors.end(), outTensor),
+                   outTensor);
+  auto argIndex = [&](ir::TensorId t) {
+    return 3 + (std::lower_bound(tensors.begin(), tensors.end(), t) -
+                tensors.begin());
+  };
+
+  Type *i64 = Type::getInt64Ty(ctx), *f32 = Type::getFloatTy(ctx),
+       *ptr = PointerType::getUnqual(ctx);
+
+  // The loop nest: (rowBegin, rowEnd, cols, tensors..., hp).
+  std::vector<Type *> params{i64, i64, i64};
+  params.insert(params.end(), tensors.size() + 1, ptr);
+  Function *loops = Function::Create(
+      FunctionType::get(Type::getVoidTy(ctx), params, false),
+      GlobalValue::InternalLinkage, symbol + ".loops", &llvmModule);
+  loops->addFnAttr(Attribute::AlwaysInline);
+  loops->addFnAttr(Attribute::NoUnwind);
+  for (unsigned a = 3; a < loops->arg_size(); ++a) {
+    loops->getArg(a)->addAttr(Attribute::NoAlias);
+    loops->getArg(a)->addAttr(Attribute::NoCapture);
+    if (a + 1 < loops->arg_size())
+      loops->getArg(a)->setName(m.tensors[tensors[a - 3]].name);
+  }
+  Argument *hp = loops->getArg(loops->arg_size() - 1);
+  hp->setName("hp");
+  hp->addAttr(Attribute::ReadOnly);
+
+  IRBuilder<> b(BasicBlock::Create(ctx, "entry", loops));
+  Value *rowBegin = loops->getArg(0), *rowEnd = loops->getArg(1);
+  rowBegin->setName("rowBegin");
+  rowEnd->setName("rowEnd");
+  loops->getArg(2)->setName("cols");
+  // A constant extent lets LLVM see the trip count (and drop a unit loop).
+  Value *cols = k.cols.kind == ir::Dim::Kind::Const
+                    ? static_cast<Value *>(b.getInt64(k.cols.value))
+                    : loops->getArg(2);
+
+  auto callElem = [&](Value *r, Value *c, Value *i) -> Value * {
+    std::vector<Value *> args{r, c, i};
+    for (ir::TensorId t : ef.tensors)
+      args.push_back(loops->getArg(argIndex(t)));
+    args.push_back(hp);
+    return b.CreateCall(ef.fn, args);
+  };
+  auto rowStart = [&](Value *r) {
+    return b.CreateMul(r, cols, "rowStart", /*HasNUW=*/false, /*HasNSW=*/true);
+  };
+
+  Value *zero64 = b.getInt64(0);
+  switch (k.kind) {
+  case ir::KernelOp::Kind::Map:
+    if (!ef.usesRow && !ef.usesCol) {
+      // One flat loop over the rows' elements.
+      emitLoop(b, rowStart(rowBegin), rowStart(rowEnd), "i", nullptr,
+               [&](Value *i, Value *) {
+                 callElem(zero64, zero64, i);
+                 return nullptr;
+               });
+      break;
+    }
+    emitLoop(b, rowBegin, rowEnd, "r", nullptr, [&](Value *r, Value *) {
+      Value *start = rowStart(r);
+      emitLoop(b, zero64, cols, "c", nullptr, [&](Value *c, Value *) {
+        callElem(r, c, b.CreateAdd(start, c, "i", false, true));
+        return nullptr;
+      });
+      return nullptr;
+    });
+    break;
+
+  case ir::KernelOp::Kind::RowReduce: {
+    bool isMax = k.reduce == ir::KernelOp::Reduce::Max;
+    Value *init = ConstantFP::get(
+        f32, isMax ? -std::numeric_limits<float>::infinity() : 0.0);
+    Value *out = loops->getArg(argIndex(outTensor));
+    emitLoop(b, rowBegin, rowEnd, "r", nullptr, [&](Value *r, Value *) {
+      Value *start = rowStart(r);
+      Value *acc = emitLoop(b, zero64, cols, "c", init, [&](Value *c,
+                                                            Value *acc) {
+        Value *v = callElem(r, c, b.CreateAdd(start, c, "i", false, true));
+        // Reassociable, so the vectoriser may keep partial accumulators
+        // (the order is fixed at compile time: results are reproducible).
+        FastMathFlags fmf;
+        fmf.setAllowReassoc();
+        Value *next;
+        if (isMax) {
+          // LLVM 19 vectorises maxnum reductions only under nnan nsz.
+          fmf.setNoNaNs();
+          fmf.setNoSignedZeros();
+          next = b.CreateBinaryIntrinsic(Intrinsic::maxnum, acc, v);
+        } else {
+          next = b.CreateFAdd(acc, v);
+        }
+        if (auto *inst = dyn_cast<Instruction>(next))
+          inst->setFastMathFlags(fmf);
+        return next;
+      });
+      b.CreateAlignedStore(acc, b.CreateInBoundsGEP(f32, out, r), Align(4));
+      return nullptr;
+    });
+    break;
+  }
+
+  case ir::KernelOp::Kind::ColReduce: {
+    Value *out = loops->getArg(argIndex(outTensor));
+    Value *fzero = ConstantFP::get(f32, 0.0);
+    emitLoop(b, zero64, cols, "z", nullptr, [&](Value *c, Value *) {
+      b.CreateAlignedStore(fzero, b.CreateInBoundsGEP(f32, out, c), Align(4));
+      return nullptr;
+    });
+    emitLoop(b, rowBegin, rowEnd, "r", nullptr, [&](Value *r, Value *) {
+      Value *start = rowStart(r);
+      emitLoop(b, zero64, cols, "c", nullptr, [&](Value *c, Value *) {
+        Value *v = callElem(r, c, b.CreateAdd(start, c, "i", false, true));
+        Value *p = b.CreateInBoundsGEP(f32, out, c);
+        Value *sum = b.CreateFAdd(b.CreateAlignedLoad(f32, p, Align(4)), v);
+        b.CreateAlignedStore(sum, p, Align(4));
+        return nullptr;
+      });
+      return nullptr;
+    });
+    break;
+  }
+  }
+  b.CreateRetVoid();
+
+  // The exported BdlKernelFn.
+  Function *fn = Function::Create(
+      FunctionType::get(Type::getVoidTy(ctx), {i64, i64, i64, ptr, ptr}, false),
+      GlobalValue::ExternalLinkage, symbol, &llvmModule);
+  fn->addFnAttr(Attribute::NoUnwind);
+  const char *names[] = {"rowBegin", "rowEnd", "cols", "tensors", "hp"};
+  for (unsigned a = 0; a < 5; ++a)
+    fn->getArg(a)->setName(names[a]);
+  for (unsigned a = 3; a < 5; ++a) {
+    fn->getArg(a)->addAttr(Attribute::NoCapture);
+    fn->getArg(a)->addAttr(Attribute::ReadOnly);
+  }
+  b.SetInsertPoint(BasicBlock::Create(ctx, "entry", fn));
+  std::vector<Value *> args{fn->getArg(0), fn->getArg(1), fn->getArg(2)};
+  for (ir::TensorId t : tensors)
+    args.push_back(b.CreateAlignedLoad(
+        ptr, b.CreateConstInBoundsGEP1_64(ptr, fn->getArg(3), t), Align(8),
+        m.tensors[t].name));
+  args.push_back(fn->getArg(4));
+  b.CreateCall(loops, args);
+  b.CreateRetVoid();
+  return fn;
+}
+
+} // namespace bdl::codegen::cpu

@@ -1,0 +1,56 @@
+//===- ModuleEmitter.cpp - ir::Module -> llvm::Module --------------------===//
+#include "codegen/CodeGen.h"
+#include "codegen/ElementEmitter.h"
+#include "DescriptorEmitter.h"
+#include "KernelEmitter.h"
+
+#include "llvm/ADT/StringExtras.h"
+#include "llvm/IR/Module.h"
+#include "llvm/IR/Verifier.h"
+#include "llvm/Support/raw_ostream.h"
+
+#include <variant>
+
+using namespace llvm;
+
+namespace bdl::codegen {
+
+std::string kernelSymbol(unsigned ordinal, StringRef name) {
+  std::string s = "bdl_k" + std::to_string(ordinal) + "_";
+  for (char ch : name)
+    s += isAlnum(ch) || ch == '_' ? ch : '_';
+  return s;
+}
+
+Expected<std::unique_ptr<Module>> emitModule(const ir::Module &m,
+                                             LLVMContext &ctx,
+                                             const EmitOptions &opts) {
+  auto mod = std::make_unique<Module>(m.name.empty() ? "bdl" : m.name, ctx);
+  if (!m.sourceFile.empty())
+    mod->setSourceFileName(m.sourceFile);
+
+  std::vector<Function *> kernels;
+  for (const auto *blocks : {&m.trainBlocks, &m.evalBlocks})
+    for (const ir::Block &b : *blocks)
+      for (const ir::Op &o : b.ops) {
+        const auto *k = std::get_if<ir::KernelOp>(&o);
+        if (!k)
+          continue;
+        if (Error e = verifyKernel(m, *k))
+          return e;
+        kernels.push_back(cpu::emitKernel(
+            *mod, m, *k, kernelSymbol(kernels.size(), k->name), opts));
+      }
+  if (Error e = cpu::emitDescriptor(*mod, m, kernels))
+    return e;
+
+  std::string msg;
+  raw_string_ostream os(msg);
+  if (verifyModule(*mod, &os))
+    return createStringError(inconvertibleErrorCode(),
+                             "bdlc internal error: invalid LLVM IR: " +
+                                 os.str());
+  return mod;
+}
+
+} // namespace bdl::codegen

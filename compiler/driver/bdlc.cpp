@@ -1,0 +1,242 @@
+//===- bdlc.cpp - The bdl compiler driver ---------------------------------===//
+//
+//   bdlc model.bdl -o net              compile and link an experiment binary
+//   bdlc model.bdl --emit=ast|ir|llvm  print a stage
+//   bdlc model.bdl --emit=obj -o m.o   an object to link yourself
+//
+// Exit codes: 0 success, 1 errors in the model, 2 bad command line,
+// 3 internal compiler error (an IR verifier failure: a bdlc bug).
+//
+//===----------------------------------------------------------------------===//
+#include "BuildConfig.h"
+#include "Link.h"
+
+#include "ast/ASTDumper.h"
+#include "codegen/CodeGen.h"
+#include "ir/Printer.h"
+#include "ir/Verifier.h"
+#include "lower/Lowering.h"
+#include "parse/Parser.h"
+#include "sema/Sema.h"
+#include "transforms/Passes.h"
+
+#include "CLI/CLI.hpp"
+#include "llvm/IR/LLVMContext.h"
+#include "llvm/IR/Module.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/FileUtilities.h"
+#include "llvm/Support/Path.h"
+#include "llvm/Support/ToolOutputFile.h"
+#include "llvm/Target/TargetMachine.h"
+
+#include <pthread.h>
+
+namespace bdl {
+namespace {
+
+struct Options {
+  std::string input;
+  std::string output;
+  std::string emit = "exe";
+  int optLevel = 2;
+  std::string cpu = "host";
+  std::vector<std::string> printAfter;
+  bool printAfterAll = false;
+  bool noFuse = false;
+  bool verifyEach = false;
+};
+
+constexpr int kExitOk = 0, kExitModelError = 1, kExitUsage = 2, kExitInternal = 3;
+
+/// Opens -o (or stdout) for a textual stage.
+std::unique_ptr<llvm::ToolOutputFile> openTextOutput(const Options &o) {
+  std::error_code ec;
+  auto out = std::make_unique<llvm::ToolOutputFile>(o.output.empty() ? "-" : o.output, ec,
+                                                    llvm::sys::fs::OF_Text);
+  if (ec) {
+    llvm::errs() << "bdlc: error: cannot write '" << o.output << "': " << ec.message() << "\n";
+    return nullptr;
+  }
+  return out;
+}
+
+bool runPipeline(ir::Module &m, const Options &o) {
+  auto printRequested = [&](std::string_view name) {
+    if (o.printAfterAll)
+      return true;
+    for (const std::string &p : o.printAfter)
+      if (p == name)
+        return true;
+    return false;
+  };
+  if (printRequested("lower")) {
+    llvm::outs() << "; IR after lower\n";
+    ir::print(m, llvm::outs());
+  }
+  for (const Pass &pass : defaultPipeline()) {
+    if (o.noFuse && pass.name == "fuse")
+      continue;
+    pass.run(m);
+    if (printRequested(pass.name)) {
+      llvm::outs() << "; IR after " << pass.name << "\n";
+      ir::print(m, llvm::outs());
+    }
+    if (o.verifyEach && !ir::verify(m, llvm::errs())) {
+      llvm::errs() << "bdlc: internal error: IR verification failed after '" << pass.name << "'\n";
+      return false;
+    }
+  }
+  if (!ir::verify(m, llvm::errs())) {
+    llvm::errs() << "bdlc: internal error: IR verification failed\n";
+    return false;
+  }
+  return true;
+}
+
+int compile(const Options &o) {
+  llvm::SourceMgr sourceMgr;
+  auto buffer = llvm::MemoryBuffer::getFileOrSTDIN(o.input, /*IsText=*/true);
+  if (!buffer) {
+    llvm::errs() << "bdlc: error: cannot open '" << o.input << "': " << buffer.getError().message()
+                 << "\n";
+    return kExitModelError;
+  }
+  sourceMgr.AddNewSourceBuffer(std::move(*buffer), llvm::SMLoc());
+  DiagnosticEngine diags(sourceMgr, llvm::errs());
+
+  std::unique_ptr<ast::ModelFile> file = parseModel(diags);
+  if (!file)
+    return kExitModelError;
+  if (o.emit == "ast") {
+    auto out = openTextOutput(o);
+    if (!out)
+      return kExitModelError;
+    ast::dump(*file, sourceMgr, out->os());
+    out->keep();
+    return kExitOk;
+  }
+  std::unique_ptr<sema::CheckedModel> checked = sema::check(*file, diags);
+  if (!checked)
+    return kExitModelError;
+  if (o.emit == "sema")
+    return kExitOk;
+
+  ir::Module module = lower(*checked);
+  if (!ir::verify(module, llvm::errs())) {
+    llvm::errs() << "bdlc: internal error: IR verification failed after lowering\n";
+    return kExitInternal;
+  }
+  if (!runPipeline(module, o))
+    return kExitInternal;
+  if (o.emit == "ir") {
+    auto out = openTextOutput(o);
+    if (!out)
+      return kExitModelError;
+    ir::print(module, out->os());
+    out->keep();
+    return kExitOk;
+  }
+
+  llvm::LLVMContext context;
+  auto llvmModule = codegen::emitModule(module, context);
+  if (!llvmModule) {
+    llvm::errs() << "bdlc: internal error: " << llvm::toString(llvmModule.takeError()) << "\n";
+    return kExitInternal;
+  }
+  codegen::TargetOptions targetOptions;
+  targetOptions.cpu = o.cpu;
+  targetOptions.optLevel = o.optLevel;
+  auto tm = codegen::createTargetMachine(targetOptions);
+  if (!tm) {
+    llvm::errs() << "bdlc: error: " << llvm::toString(tm.takeError()) << "\n";
+    return kExitUsage;
+  }
+  codegen::optimize(**llvmModule, **tm, o.optLevel);
+  if (o.emit == "llvm") {
+    auto out = openTextOutput(o);
+    if (!out)
+      return kExitModelError;
+    (*llvmModule)->print(out->os(), nullptr);
+    out->keep();
+    return kExitOk;
+  }
+
+  std::string stem = llvm::sys::path::stem(o.input).str();
+  if (o.emit == "obj") {
+    std::string path = o.output.empty() ? stem + ".o" : o.output;
+    if (auto err = codegen::emitObject(**llvmModule, **tm, path)) {
+      llvm::errs() << "bdlc: error: " << llvm::toString(std::move(err)) << "\n";
+      return kExitModelError;
+    }
+    return kExitOk;
+  }
+  llvm::SmallString<128> object;
+  if (auto ec = llvm::sys::fs::createTemporaryFile("bdl-" + stem, "o", object)) {
+    llvm::errs() << "bdlc: error: cannot create a temporary object file: " << ec.message() << "\n";
+    return kExitModelError;
+  }
+  llvm::FileRemover removeObject(object);
+  if (auto err = codegen::emitObject(**llvmModule, **tm, object)) {
+    llvm::errs() << "bdlc: error: " << llvm::toString(std::move(err)) << "\n";
+    return kExitModelError;
+  }
+  std::string output = o.output.empty() ? stem : o.output;
+  return linkExecutable(object, output, llvm::errs()) ? kExitOk : kExitModelError;
+}
+
+struct ThreadArgs {
+  const Options *options;
+  int result;
+};
+
+} // namespace
+} // namespace bdl
+
+int main(int argc, char **argv) {
+  bdl::Options o;
+  CLI::App app{"bdlc " BDL_VERSION " - compiles .bdl models into experiment binaries"};
+  app.add_option("input", o.input, "the .bdl model ('-' reads standard input)")->required();
+  app.add_option("-o,--output", o.output, "output file (default: the model's file stem)");
+  app.add_option("--emit", o.emit, "stage to produce")
+      ->check(CLI::IsMember({"ast", "sema", "ir", "llvm", "obj", "exe"}));
+  app.add_option("-O", o.optLevel, "optimisation level 0-3 (default 2)")->check(CLI::Range(0, 3));
+  app.add_option("--cpu", o.cpu, "target CPU: 'host' (default) or an LLVM CPU name, e.g. x86-64-v3");
+  app.add_option("--print-after", o.printAfter,
+                 "print the IR after a pass: lower, fold, fuse, fold-fused")
+      ->delimiter(',');
+  app.add_flag("--print-after-all", o.printAfterAll, "print the IR after every pass");
+  app.add_flag("--no-fuse", o.noFuse, "skip elementwise fusion");
+  app.add_flag("--verify-each", o.verifyEach, "run the IR verifier after every pass");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError &e) {
+    int rc = app.exit(e);
+    return rc == 0 ? 0 : bdl::kExitUsage;
+  }
+  for (const std::string &p : o.printAfter) {
+    bool known = p == "lower";
+    for (const bdl::Pass &pass : bdl::defaultPipeline())
+      known |= pass.name == p;
+    if (!known) {
+      llvm::errs() << "bdlc: error: unknown pass '" << p << "' in --print-after\n";
+      return bdl::kExitUsage;
+    }
+  }
+
+  // Hostile input is bounded by the parser's nesting limits; the large stack
+  // is the second line of defence for the recursive passes.
+  bdl::ThreadArgs args{&o, 0};
+  pthread_attr_t attr;
+  pthread_attr_init(&attr);
+  pthread_attr_setstacksize(&attr, size_t(512) << 20);
+  pthread_t thread;
+  auto body = [](void *p) -> void * {
+    auto *a = static_cast<bdl::ThreadArgs *>(p);
+    a->result = bdl::compile(*a->options);
+    return nullptr;
+  };
+  if (pthread_create(&thread, &attr, body, &args) != 0)
+    return bdl::compile(o);
+  pthread_join(thread, nullptr);
+  return args.result;
+}

@@ -1,0 +1,507 @@
+//===- Lowering.cpp -------------------------------------------------------===//
+#include "lower/Lowering.h"
+
+#include "llvm/ADT/StringMap.h"
+#include "llvm/Support/Casting.h"
+
+#include <cmath>
+#include <map>
+
+namespace bdl {
+namespace {
+
+using llvm::cast;
+using llvm::dyn_cast;
+using ir::Dim;
+using ir::Expr;
+using ir::ExprOp;
+using ir::ExprPtr;
+
+/// An elementwise value over the iteration space [rows, cols]. Loads inside
+/// carry provisional accesses; `finish` fixes them for the final space.
+struct Value {
+  ExprPtr expr;
+  Dim rows, cols;
+};
+
+/// The smallest prefix of log's domain we allow: log(0) would poison a
+/// whole epoch's loss with -inf.
+constexpr float kLogFloor = 1e-30f;
+
+class Lowerer {
+public:
+  explicit Lowerer(const sema::CheckedModel &model) : model(model) {}
+
+  ir::Module run() {
+    const ast::ModelFile &file = *model.file;
+    m.name = file.name.name;
+    m.sourceFile = file.path;
+    m.dataset = model.dataset;
+    m.params = model.params;
+    m.epochs = model.epochs, m.batch = model.batch, m.validation = model.validation;
+    declareTensors();
+
+    ir::Block forward{"forward", 1, {}};
+    block = &forward;
+    for (const ast::LayerDecl &layer : file.layers) {
+      ir::TensorId t = materialize(lowerExpr(layer.value.get()), layer.name.name);
+      names[layer.name.name] = t;
+      if (layer.isLoss && layer.name.name == model.loss)
+        m.loss = t;
+    }
+    m.predict = names.lookup(model.predict);
+    m.evalBlocks.push_back(cloneBlock(forward));
+    m.trainBlocks.push_back(std::move(forward));
+
+    if (model.learn) {
+      ir::Block learn{"learn", 1, {}};
+      block = &learn;
+      lowerLearn(*model.learn);
+      m.trainBlocks.push_back(std::move(learn));
+    }
+    return std::move(m);
+  }
+
+private:
+  //===-- Tensors ---------------------------------------------------------===//
+
+  void declareTensors() {
+    for (size_t i = 0; i < model.tensors.size(); ++i) {
+      const sema::CheckedTensor &ct = model.tensors[i];
+      ir::Tensor t;
+      t.name = ct.decl->name.name;
+      switch (ct.decl->kind) {
+      case ast::TensorKind::Input: t.role = ir::Role::Input; break;
+      case ast::TensorKind::Target: t.role = ir::Role::Target; break;
+      case ast::TensorKind::Weight: t.role = ir::Role::Weight; break;
+      case ast::TensorKind::Fixed: t.role = ir::Role::Fixed; break;
+      }
+      bool isData = t.role == ir::Role::Input || t.role == ir::Role::Target;
+      t.rows = isData ? Dim::batch() : ct.rows;
+      t.cols = ct.cols;
+      t.init = ct.init, t.initA = ct.initA, t.initB = ct.initB;
+      ir::TensorId id = m.addTensor(t);
+      names[t.name] = id;
+      if ((int)i == model.input)
+        m.input = id;
+      if ((int)i == model.target)
+        m.target = id;
+    }
+  }
+
+  std::pair<Dim, Dim> storage(const sema::Shape &s) {
+    Dim batchOrOne = s.batched ? Dim::batch() : Dim::constant(1);
+    if (s.isScalar())
+      return {batchOrOne, Dim::constant(1)};
+    if (s.isVector())
+      return {batchOrOne, s.dims[0]};
+    return {s.dims[0], s.dims[1]};
+  }
+
+  ir::TensorId temp(const std::string &name, Dim rows, Dim cols, ir::Role role = ir::Role::Temp) {
+    ir::Tensor t;
+    t.name = uniqueName(name);
+    t.role = role;
+    t.rows = rows, t.cols = cols;
+    return m.addTensor(t);
+  }
+
+  std::string uniqueName(const std::string &base) {
+    unsigned &n = nameUses[base];
+    return n++ == 0 ? base : base + "." + std::to_string(n - 1);
+  }
+
+  //===-- Elementwise values ----------------------------------------------===//
+
+  Value load(ir::TensorId t) {
+    const ir::Tensor &tensor = m.tensors[t];
+    return {Expr::load(t, ir::Access::Full), tensor.rows, tensor.cols};
+  }
+
+  static Dim join(Dim a, Dim b) { return a.isOne() ? b : a; }
+
+  Value unary(ExprOp op, Value v) {
+    v.expr = Expr::unary(op, std::move(v.expr));
+    return v;
+  }
+
+  Value binary(ExprOp op, Value l, Value r) {
+    Dim rows = join(l.rows, r.rows), cols = join(l.cols, r.cols);
+    return {Expr::binary(op, std::move(l.expr), std::move(r.expr)), rows, cols};
+  }
+
+  Value constant(float v) { return {Expr::constant(v), Dim::constant(1), Dim::constant(1)}; }
+
+  /// Fixes every load's access for the iteration space [rows, cols].
+  void finish(ir::Expr &e, Dim rows, Dim cols) {
+    if (e.op == ExprOp::Load) {
+      bool ok = ir::accessFor(m.tensors[e.index], rows, cols, e.access);
+      (void)ok; // sema's broadcasting rules guarantee it; the verifier checks
+    }
+    for (ExprPtr &o : e.operands)
+      finish(*o, rows, cols);
+  }
+
+  ir::TensorId materialize(Value v, const std::string &name) {
+    if (v.expr->op == ExprOp::Load) {
+      const ir::Tensor &t = m.tensors[v.expr->index];
+      if (t.rows == v.rows && t.cols == v.cols)
+        return v.expr->index;
+    }
+    ir::TensorId out = temp(name, v.rows, v.cols);
+    map(name, out, std::move(v));
+    return out;
+  }
+
+  void map(const std::string &name, ir::TensorId out, Value v) {
+    ir::KernelOp k;
+    k.kind = ir::KernelOp::Kind::Map;
+    k.name = name;
+    k.rows = m.tensors[out].rows, k.cols = m.tensors[out].cols;
+    finish(*v.expr, k.rows, k.cols);
+    k.outputs.push_back({out, std::move(v.expr), true});
+    block->ops.push_back(std::move(k));
+  }
+
+  /// out[r] = reduce_c value(r, c), out is [rows, 1].
+  ir::TensorId rowReduce(const std::string &name, ir::KernelOp::Reduce reduce, Value v) {
+    ir::TensorId out = temp(name, v.rows, Dim::constant(1));
+    ir::KernelOp k;
+    k.kind = ir::KernelOp::Kind::RowReduce;
+    k.reduce = reduce;
+    k.name = m.tensors[out].name;
+    k.rows = v.rows, k.cols = v.cols;
+    finish(*v.expr, k.rows, k.cols);
+    k.outputs.push_back({out, std::move(v.expr), true});
+    block->ops.push_back(std::move(k));
+    return out;
+  }
+
+  /// out[c] = sum_r value(r, c) / batch: the batch mean of a per-example value.
+  ir::TensorId batchMean(const std::string &name, Value v) {
+    ir::TensorId out = temp(name, Dim::constant(1), v.cols);
+    ir::KernelOp k;
+    k.kind = ir::KernelOp::Kind::ColReduce;
+    k.name = m.tensors[out].name;
+    k.rows = v.rows, k.cols = v.cols;
+    ExprPtr body = Expr::binary(ExprOp::Mul, std::move(v.expr), Expr::slot(ir::kInvBatchSlot));
+    finish(*body, k.rows, k.cols);
+    k.outputs.push_back({out, std::move(body), true});
+    block->ops.push_back(std::move(k));
+    return out;
+  }
+
+  Value dimValue(Dim d) {
+    if (d.kind == Dim::Kind::Param)
+      return {Expr::slot(ir::kFirstParamSlot + (int)d.value), Dim::constant(1), Dim::constant(1)};
+    return constant((float)d.value);
+  }
+
+  //===-- Expressions -----------------------------------------------------===//
+
+  Value lowerExpr(const ast::Expr *e) {
+    switch (e->getKind()) {
+    case ast::Expr::Kind::Number:
+      return constant((float)cast<ast::NumberExpr>(e)->value);
+    case ast::Expr::Kind::Bool:
+      return constant(cast<ast::BoolExpr>(e)->value ? 1.f : 0.f);
+    case ast::Expr::Kind::Name:
+      return lowerName(cast<ast::NameExpr>(e));
+    case ast::Expr::Kind::Neg:
+      return unary(ExprOp::Neg, lowerExpr(cast<ast::NegExpr>(e)->operand.get()));
+    case ast::Expr::Kind::Transpose: // sema allows W' only as an operand of '@'
+      break;
+    case ast::Expr::Kind::Binary:
+      return lowerBinary(cast<ast::BinaryExpr>(e));
+    case ast::Expr::Kind::Call:
+      return lowerCall(cast<ast::CallExpr>(e));
+    }
+    return constant(0);
+  }
+
+  Value lowerName(const ast::NameExpr *n) {
+    if (auto it = model.globals.find(n->name); it != model.globals.end()) {
+      const sema::Symbol &s = it->second;
+      if (s.kind == sema::Symbol::Kind::Param)
+        return {Expr::slot(ir::kFirstParamSlot + s.index), Dim::constant(1), Dim::constant(1)};
+      if (s.kind == sema::Symbol::Kind::Const)
+        return constant((float)s.constValue);
+    }
+    return load(names.lookup(n->name));
+  }
+
+  Value lowerBinary(const ast::BinaryExpr *b) {
+    if (b->op == ast::BinaryOp::MatMul)
+      return lowerMatMul(b);
+    Value l = lowerExpr(b->lhs.get()), r = lowerExpr(b->rhs.get());
+    switch (b->op) {
+    case ast::BinaryOp::Add: return binary(ExprOp::Add, std::move(l), std::move(r));
+    case ast::BinaryOp::Sub: return binary(ExprOp::Sub, std::move(l), std::move(r));
+    case ast::BinaryOp::Mul: return binary(ExprOp::Mul, std::move(l), std::move(r));
+    case ast::BinaryOp::Div: return binary(ExprOp::Div, std::move(l), std::move(r));
+    case ast::BinaryOp::Pow: return binary(ExprOp::Pow, std::move(l), std::move(r));
+    case ast::BinaryOp::MatMul: break;
+    }
+    return constant(0);
+  }
+
+  /// A matrix operand of `@`: a tensor, possibly transposed.
+  std::pair<ir::TensorId, bool> matrixOperand(const ast::Expr *e, const std::string &name) {
+    if (auto *t = dyn_cast<ast::TransposeExpr>(e))
+      return {names.lookup(cast<ast::NameExpr>(t->operand.get())->name), true};
+    return {materialize(lowerExpr(e), name + ".lhs"), false};
+  }
+
+  Value lowerMatMul(const ast::BinaryExpr *b) {
+    const sema::Shape &rhsShape = model.shapeOf(b->rhs.get());
+    std::string name = "mm";
+    auto [a, aTransposed] = matrixOperand(b->lhs.get(), name);
+    const ir::Tensor &A = m.tensors[a];
+    Dim aRows = aTransposed ? A.cols : A.rows;
+    if (rhsShape.isVector()) {
+      // Per-example vectors are rows of [R, n], so out = v · Aᵀ.
+      ir::TensorId v = materialize(lowerExpr(b->rhs.get()), name + ".rhs");
+      ir::TensorId out = temp(name, m.tensors[v].rows, aRows);
+      ir::GemmOp g;
+      g.a = v, g.b = a, g.c = out;
+      g.transB = !aTransposed;
+      block->ops.push_back(g);
+      return load(out);
+    }
+    auto [bt, bTransposed] = matrixOperand(b->rhs.get(), name);
+    const ir::Tensor &B = m.tensors[bt];
+    ir::TensorId out = temp(name, aRows, bTransposed ? B.rows : B.cols);
+    ir::GemmOp g;
+    g.a = a, g.transA = aTransposed, g.b = bt, g.transB = bTransposed, g.c = out;
+    block->ops.push_back(g);
+    return load(out);
+  }
+
+  Value lowerCall(const ast::CallExpr *call) {
+    const std::string &f = call->callee;
+    auto arg = [&](size_t i) { return lowerExpr(call->args[i].value.get()); };
+    static const std::pair<const char *, ExprOp> unaries[] = {
+        {"sigmoid", ExprOp::Sigmoid}, {"tanh", ExprOp::Tanh}, {"relu", ExprOp::Relu},
+        {"exp", ExprOp::Exp},         {"log", ExprOp::Log},   {"abs", ExprOp::Abs},
+        {"sqrt", ExprOp::Sqrt},       {"drelu", ExprOp::Step}};
+    for (auto [name, op] : unaries)
+      if (f == name)
+        return unary(op, arg(0));
+    if (f == "max" || f == "min")
+      return binary(f == "max" ? ExprOp::Max : ExprOp::Min, arg(0), arg(1));
+    if (f == "dsigmoid") {
+      // σ'(a) = σ(a)(1 - σ(a))
+      Value s = unary(ExprOp::Sigmoid, arg(0));
+      Value s2{s.expr->clone(), s.rows, s.cols};
+      return binary(ExprOp::Mul, std::move(s),
+                    binary(ExprOp::Sub, constant(1), std::move(s2)));
+    }
+    if (f == "dtanh") {
+      // tanh'(a) = 1 - tanh(a)²
+      Value t = unary(ExprOp::Tanh, arg(0));
+      Value t2{t.expr->clone(), t.rows, t.cols};
+      return binary(ExprOp::Sub, constant(1), binary(ExprOp::Mul, std::move(t), std::move(t2)));
+    }
+    if (f == "softmax")
+      return softmax(arg(0));
+    if (f == "sum")
+      return load(rowReduce("sum", ir::KernelOp::Reduce::Sum, arg(0)));
+    if (f == "cross_entropy") {
+      // -Σ t log y, with y floored so that a confident mistake stays finite.
+      Value y = arg(0), t = arg(1);
+      Value logy = unary(ExprOp::Log, binary(ExprOp::Max, std::move(y), constant(kLogFloor)));
+      Value term = unary(ExprOp::Neg, binary(ExprOp::Mul, std::move(t), std::move(logy)));
+      return load(rowReduce("cross_entropy", ir::KernelOp::Reduce::Sum, std::move(term)));
+    }
+    if (f == "mse") {
+      Value d = binary(ExprOp::Sub, arg(0), arg(1));
+      Value d2{d.expr->clone(), d.rows, d.cols};
+      Dim n = d.cols;
+      Value sq = binary(ExprOp::Div, binary(ExprOp::Mul, std::move(d), std::move(d2)),
+                        dimValue(n));
+      return load(rowReduce("mse", ir::KernelOp::Reduce::Sum, std::move(sq)));
+    }
+    return constant(0); // outer: only inside updates, handled by lowerUpdate
+  }
+
+  Value softmax(Value z) {
+    // exp(z - max z) / Σ exp(z - max z): the shift keeps exp finite.
+    ir::TensorId zt = materialize(std::move(z), "softmax.in");
+    ir::TensorId zmax = rowReduce("softmax.max", ir::KernelOp::Reduce::Max, load(zt));
+    auto shifted = [&] {
+      return unary(ExprOp::Exp, binary(ExprOp::Sub, load(zt), load(zmax)));
+    };
+    ir::TensorId total = rowReduce("softmax.sum", ir::KernelOp::Reduce::Sum, shifted());
+    return binary(ExprOp::Div, shifted(), load(total));
+  }
+
+  //===-- Learning rule ---------------------------------------------------===//
+
+  struct Term {
+    const ast::Expr *expr;
+    ExprPtr scale; // a scalar expression, or null for 1
+  };
+
+  static ExprPtr scaled(ExprPtr scale, ExprPtr factor) {
+    return scale ? Expr::binary(ExprOp::Mul, std::move(scale), std::move(factor))
+                 : std::move(factor);
+  }
+
+  bool isPlainScalar(const ast::Expr *e) {
+    const sema::Shape &s = model.shapeOf(e);
+    return s.isScalar() && !s.batched;
+  }
+
+  /// Splits an update's right-hand side into scaled terms so that each outer
+  /// product becomes its own GEMM.
+  void collectTerms(const ast::Expr *e, ExprPtr scale, std::vector<Term> &terms) {
+    if (auto *b = dyn_cast<ast::BinaryExpr>(e)) {
+      switch (b->op) {
+      case ast::BinaryOp::Add:
+        collectTerms(b->lhs.get(), scale ? scale->clone() : nullptr, terms);
+        return collectTerms(b->rhs.get(), std::move(scale), terms);
+      case ast::BinaryOp::Sub:
+        collectTerms(b->lhs.get(), scale ? scale->clone() : nullptr, terms);
+        return collectTerms(b->rhs.get(), scaled(std::move(scale), Expr::constant(-1)), terms);
+      case ast::BinaryOp::Mul:
+        if (isPlainScalar(b->lhs.get()))
+          return collectTerms(b->rhs.get(),
+                              scaled(std::move(scale), lowerExpr(b->lhs.get()).expr), terms);
+        if (isPlainScalar(b->rhs.get()))
+          return collectTerms(b->lhs.get(),
+                              scaled(std::move(scale), lowerExpr(b->rhs.get()).expr), terms);
+        break;
+      case ast::BinaryOp::Div:
+        if (isPlainScalar(b->rhs.get()))
+          return collectTerms(
+              b->lhs.get(),
+              scaled(std::move(scale), Expr::binary(ExprOp::Div, Expr::constant(1),
+                                                    lowerExpr(b->rhs.get()).expr)),
+              terms);
+        break;
+      default:
+        break;
+      }
+    }
+    if (auto *n = dyn_cast<ast::NegExpr>(e))
+      return collectTerms(n->operand.get(), scaled(std::move(scale), Expr::constant(-1)), terms);
+    terms.push_back({e, std::move(scale)});
+  }
+
+  struct PendingUpdate {
+    ir::TensorId weight;
+    bool subtract;
+    Value delta; // over the weight's [rows, cols]
+  };
+
+  void lowerLearn(const ast::LearnDecl &learn) {
+    // Let values first, then every gradient, then the optimiser steps: all
+    // gradients see the weights from before this block.
+    for (const ast::LearnStmt &s : learn.stmts)
+      if (s.kind == ast::LearnStmt::Kind::Let)
+        names[s.name.name] = materialize(lowerExpr(s.value.get()), s.name.name);
+    std::vector<PendingUpdate> updates;
+    for (const ast::LearnStmt &s : learn.stmts)
+      if (s.kind == ast::LearnStmt::Kind::Update)
+        updates.push_back(lowerUpdate(s));
+    for (PendingUpdate &u : updates)
+      optimizerStep(u);
+  }
+
+  PendingUpdate lowerUpdate(const ast::LearnStmt &s) {
+    ir::TensorId w = names.lookup(s.name.name);
+    const ir::Tensor W = m.tensors[w];
+    std::vector<Term> terms;
+    collectTerms(s.value.get(), nullptr, terms);
+    Value delta = constant(0);
+    bool first = true;
+    for (Term &term : terms) {
+      Value v = termValue(term.expr, W, s.name.name);
+      if (term.scale)
+        v = binary(ExprOp::Mul, {std::move(term.scale), Dim::constant(1), Dim::constant(1)},
+                   std::move(v));
+      delta = first ? std::move(v) : binary(ExprOp::Add, std::move(delta), std::move(v));
+      first = false;
+    }
+    // Keep the update's iteration space the weight's, even for a scalar delta.
+    delta.rows = W.rows, delta.cols = W.cols;
+    return {w, s.subtract, std::move(delta)};
+  }
+
+  /// One term of an update, reduced to the weight's shape: outer products
+  /// become a batch-averaged GEMM, per-example vectors a batch mean.
+  Value termValue(const ast::Expr *e, const ir::Tensor &W, const std::string &weight) {
+    const sema::Shape &s = model.shapeOf(e);
+    if (auto *call = dyn_cast<ast::CallExpr>(e); call && call->callee == "outer") {
+      ir::TensorId a = materialize(lowerExpr(call->args[0].value.get()), weight + ".outer.a");
+      ir::TensorId b = materialize(lowerExpr(call->args[1].value.get()), weight + ".outer.b");
+      ir::TensorId g = temp(weight + ".grad", W.rows, W.cols);
+      ir::GemmOp gemm;
+      gemm.a = a, gemm.transA = true, gemm.b = b, gemm.c = g;
+      if (s.batched)
+        gemm.alphaSlot = ir::kInvBatchSlot;
+      block->ops.push_back(gemm);
+      return load(g);
+    }
+    Value v = lowerExpr(e);
+    if (s.batched)
+      return load(batchMean(weight + ".grad", std::move(v)));
+    return v;
+  }
+
+  void optimizerStep(PendingUpdate &u) {
+    const ir::Tensor W = m.tensors[u.weight];
+    const sema::Optimizer &opt = model.optimizer;
+    Value lr = opt.lr ? lowerExpr(opt.lr) : constant(0.01f);
+    ir::KernelOp k;
+    k.kind = ir::KernelOp::Kind::Map;
+    k.name = "sgd." + W.name;
+    k.rows = W.rows, k.cols = W.cols;
+    ExprPtr step = std::move(u.delta.expr);
+    if (opt.momentum) {
+      // v ← μ v + Δ;  W ← W ∓ lr v
+      ir::TensorId vel = temp(W.name + ".velocity", W.rows, W.cols, ir::Role::Optimizer);
+      ExprPtr v = Expr::binary(
+          ExprOp::Add,
+          Expr::binary(ExprOp::Mul, lowerExpr(opt.momentum).expr, Expr::load(vel, ir::Access::Full)),
+          std::move(step));
+      finish(*v, k.rows, k.cols);
+      k.outputs.push_back({vel, std::move(v), true});
+      step = Expr::local(0);
+    }
+    ExprPtr newW = Expr::binary(u.subtract ? ExprOp::Sub : ExprOp::Add,
+                                Expr::load(u.weight, ir::Access::Full),
+                                Expr::binary(ExprOp::Mul, std::move(lr.expr), std::move(step)));
+    finish(*newW, k.rows, k.cols);
+    k.outputs.push_back({u.weight, std::move(newW), true});
+    block->ops.push_back(std::move(k));
+  }
+
+  static ir::Block cloneBlock(const ir::Block &b) {
+    ir::Block copy{b.name, b.steps, {}};
+    for (const ir::Op &op : b.ops) {
+      if (auto *g = std::get_if<ir::GemmOp>(&op)) {
+        copy.ops.push_back(*g);
+        continue;
+      }
+      const auto &k = std::get<ir::KernelOp>(op);
+      ir::KernelOp c{k.kind, k.reduce, k.name, k.rows, k.cols, {}};
+      for (const ir::KernelOutput &o : k.outputs)
+        c.outputs.push_back({o.tensor, o.value->clone(), o.stored});
+      copy.ops.push_back(std::move(c));
+    }
+    return copy;
+  }
+
+  const sema::CheckedModel &model;
+  ir::Module m;
+  ir::Block *block = nullptr;
+  llvm::StringMap<ir::TensorId> names;
+  std::map<std::string, unsigned> nameUses;
+};
+
+} // namespace
+
+ir::Module lower(const sema::CheckedModel &model) { return Lowerer(model).run(); }
+
+} // namespace bdl

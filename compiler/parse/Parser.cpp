@@ -1,0 +1,307 @@
+//===- Parser.cpp - ANTLR parse tree to AST -------------------------------===//
+//
+// Lexes with the ANTLR-generated lexer, runs the SourceScanner checks, parses,
+// and builds the AST from the parse tree. Every ANTLR error goes through the
+// DiagnosticEngine, so it prints like any other bdlc error.
+//
+//===----------------------------------------------------------------------===//
+#include "parse/Parser.h"
+#include "parse/SourceScanner.h"
+
+#include "BdlLexer.h"
+#include "BdlParser.h"
+#include "antlr4-runtime.h"
+#include "llvm/Support/ConvertUTF.h"
+#include "llvm/Support/Format.h"
+
+#include <charconv>
+
+namespace bdl {
+namespace {
+
+/// Turns ANTLR's error callbacks into diagnostics.
+class DiagnosticListener : public antlr4::BaseErrorListener {
+public:
+  DiagnosticListener(DiagnosticEngine &diags, const CodePointMap &map, llvm::StringRef source)
+      : diags(diags), map(map), source(source) {}
+
+  void syntaxError(antlr4::Recognizer *recognizer, antlr4::Token *offending, size_t line,
+                   size_t column, const std::string &message, std::exception_ptr) override {
+    if (offending) {
+      diags.report(map.range(offending), DiagID::err_syntax, readable(message));
+      return;
+    }
+    // Lexer errors carry no token: the bad text starts at the lexer's start index.
+    auto *lexer = dynamic_cast<antlr4::Lexer *>(recognizer);
+    size_t start = lexer ? lexer->tokenStartCharIndex : 0;
+    llvm::SMLoc loc = map.loc(start);
+    llvm::StringRef rest = source.substr(loc.getPointer() - source.data());
+    if (rest.starts_with("/*")) {
+      diags.report({loc, llvm::SMLoc::getFromPointer(loc.getPointer() + 2)},
+                   DiagID::err_unterminated_comment);
+      return;
+    }
+    diags.report({loc, loc}, DiagID::err_invalid_character, describe(rest));
+  }
+
+private:
+  static std::string readable(std::string message) {
+    for (auto [from, to] : {std::pair<std::string, std::string>{"<EOF>", "end of file"},
+                            {"'\\n'", "end of line"}}) {
+      for (size_t at = message.find(from); at != std::string::npos; at = message.find(from, at))
+        message.replace(at, from.size(), to), at += to.size();
+    }
+    return message;
+  }
+
+  static std::string describe(llvm::StringRef rest) {
+    if (rest.empty())
+      return "at end of file";
+    unsigned char c = rest[0];
+    if (c >= 0x20 && c < 0x7f)
+      return "'" + std::string(1, static_cast<char>(c)) + "'";
+    unsigned len = std::max(1u, llvm::getNumBytesForUTF8(c));
+    if (c >= 0x80)
+      return "'" + rest.take_front(len).str() + "'";
+    std::string text;
+    llvm::raw_string_ostream(text) << "'\\x" << llvm::format_hex_no_prefix(c, 2) << "'";
+    return text;
+  }
+
+  DiagnosticEngine &diags;
+  const CodePointMap &map;
+  llvm::StringRef source;
+};
+
+using P = BdlParser;
+
+class ASTBuilder {
+public:
+  ASTBuilder(DiagnosticEngine &diags, const CodePointMap &map) : diags(diags), map(map) {}
+
+  std::unique_ptr<ast::ModelFile> build(P::FileContext *file) {
+    auto model = std::make_unique<ast::ModelFile>();
+    model->name = ident(file->modelDecl()->name);
+    for (P::DeclContext *decl : file->decl()) {
+      if (auto *d = decl->paramDecl())
+        model->params.push_back(param(d));
+      else if (auto *d = decl->constDecl())
+        model->consts.push_back({ident(d->name), expr(d->value)});
+      else if (auto *d = decl->tensorDecl())
+        tensors(d, model->tensors);
+      else if (auto *d = decl->layerDecl())
+        model->layers.push_back({ident(d->name), expr(d->value), false});
+      else if (auto *d = decl->lossDecl())
+        model->layers.push_back({ident(d->name), expr(d->value), true});
+      else if (auto *d = decl->learnDecl())
+        model->learns.push_back(learn(d));
+      else if (auto *d = decl->trainDecl())
+        model->trains.push_back(train(d));
+    }
+    if (tooDeep)
+      return nullptr;
+    return model;
+  }
+
+private:
+  llvm::SMRange range(antlr4::ParserRuleContext *ctx) {
+    return map.range(ctx->getStart(), ctx->getStop() ? ctx->getStop() : ctx->getStart());
+  }
+  ast::Ident ident(antlr4::Token *token) { return {token->getText(), map.range(token)}; }
+
+  ast::ParamDecl param(P::ParamDeclContext *d) {
+    ast::ParamDecl decl{ident(d->name), expr(d->value), std::nullopt};
+    if (auto *t = d->tuneSpec()) {
+      ast::TuneSpec tune;
+      if (t->kind)
+        tune.kind = ident(t->kind);
+      tune.lo = t->lo ? expr(t->lo) : nullptr;
+      tune.hi = t->hi ? expr(t->hi) : nullptr;
+      tune.range = range(t);
+      decl.tune = std::move(tune);
+    }
+    return decl;
+  }
+
+  void tensors(P::TensorDeclContext *d, std::vector<ast::TensorDecl> &out) {
+    static const std::pair<const char *, ast::TensorKind> kinds[] = {
+        {"input", ast::TensorKind::Input},
+        {"target", ast::TensorKind::Target},
+        {"weight", ast::TensorKind::Weight},
+        {"fixed", ast::TensorKind::Fixed}};
+    ast::TensorKind kind = ast::TensorKind::Weight;
+    for (auto [spelling, k] : kinds)
+      if (d->kind->getText() == spelling)
+        kind = k;
+    for (P::TensorItemContext *item : d->tensorItem()) {
+      ast::TensorDecl decl{kind, map.range(d->kind), ident(item->name), {}, nullptr};
+      for (P::ExprContext *dim : item->expr())
+        if (dim != item->init)
+          decl.dims.push_back(expr(dim));
+      if (item->init)
+        decl.init = expr(item->init);
+      out.push_back(std::move(decl));
+    }
+  }
+
+  std::vector<ast::Arg> args(P::ArgListContext *list) {
+    std::vector<ast::Arg> out;
+    if (!list)
+      return out;
+    for (P::ArgContext *a : list->arg()) {
+      ast::Arg arg;
+      if (a->key) {
+        arg.key = a->key->getText();
+        arg.keyRange = map.range(a->key);
+      }
+      arg.value = expr(a->value);
+      out.push_back(std::move(arg));
+    }
+    return out;
+  }
+
+  ast::LearnDecl learn(P::LearnDeclContext *d) {
+    ast::LearnDecl decl;
+    decl.keywordRange = map.range(d->getStart());
+    decl.optimizer = ident(d->optimizer);
+    decl.args = args(d->argList());
+    for (P::LearnStmtContext *s : d->learnStmt()) {
+      ast::LearnStmt stmt;
+      if (auto *let = dynamic_cast<P::LetStmtContext *>(s)) {
+        stmt.kind = ast::LearnStmt::Kind::Let;
+        stmt.name = ident(let->name);
+        stmt.value = expr(let->value);
+      } else if (auto *upd = dynamic_cast<P::UpdateStmtContext *>(s)) {
+        stmt.kind = ast::LearnStmt::Kind::Update;
+        stmt.name = ident(upd->name);
+        stmt.subtract = upd->op->getText() == "-=";
+        stmt.opRange = map.range(upd->op);
+        stmt.value = expr(upd->value);
+      } else {
+        continue;
+      }
+      decl.stmts.push_back(std::move(stmt));
+    }
+    return decl;
+  }
+
+  ast::TrainDecl train(P::TrainDeclContext *d) {
+    ast::TrainDecl decl;
+    decl.keywordRange = map.range(d->getStart());
+    decl.dataset = ident(d->dataset);
+    for (P::SettingContext *s : d->setting())
+      decl.settings.push_back({ident(s->name), expr(s->value)});
+    return decl;
+  }
+
+  ast::ExprPtr expr(P::ExprContext *ctx) {
+    // Deep expressions are rejected rather than recursed into: every later
+    // pass walks the tree recursively too.
+    if (depth >= kMaxExpressionDepth || tooDeep) {
+      if (!tooDeep)
+        diags.report(range(ctx), DiagID::err_expression_too_deep, kMaxExpressionDepth);
+      tooDeep = true;
+      return std::make_unique<ast::NumberExpr>(range(ctx), 0, true);
+    }
+    ++depth;
+    ast::ExprPtr result = exprImpl(ctx);
+    --depth;
+    return result;
+  }
+
+  ast::ExprPtr exprImpl(P::ExprContext *ctx) {
+    llvm::SMRange r = range(ctx);
+    if (auto *e = dynamic_cast<P::ParenExprContext *>(ctx))
+      return expr(e->expr());
+    if (auto *e = dynamic_cast<P::NumberExprContext *>(ctx)) {
+      std::string text = e->getText();
+      bool isInteger = text.find_first_of(".eE") == std::string::npos;
+      double value = 0;
+      std::from_chars(text.data(), text.data() + text.size(), value);
+      return std::make_unique<ast::NumberExpr>(r, value, isInteger);
+    }
+    if (auto *e = dynamic_cast<P::BoolExprContext *>(ctx))
+      return std::make_unique<ast::BoolExpr>(r, e->getText() == "true");
+    if (auto *e = dynamic_cast<P::NameExprContext *>(ctx))
+      return std::make_unique<ast::NameExpr>(r, e->getText());
+    if (auto *e = dynamic_cast<P::NegExprContext *>(ctx))
+      return std::make_unique<ast::NegExpr>(r, expr(e->expr()));
+    if (auto *e = dynamic_cast<P::TransposeExprContext *>(ctx))
+      return std::make_unique<ast::TransposeExpr>(r, expr(e->expr()));
+    if (auto *e = dynamic_cast<P::CallExprContext *>(ctx))
+      return std::make_unique<ast::CallExpr>(r, e->callee->getText(), map.range(e->callee),
+                                             args(e->argList()));
+    if (auto *e = dynamic_cast<P::PowExprContext *>(ctx))
+      return binary(r, ast::BinaryOp::Pow, e->children[1], e->expr(0), e->expr(1));
+    if (auto *e = dynamic_cast<P::MulExprContext *>(ctx)) {
+      std::string op = e->op->getText();
+      auto kind = op == "*" ? ast::BinaryOp::Mul : op == "/" ? ast::BinaryOp::Div
+                                                             : ast::BinaryOp::MatMul;
+      return binary(r, kind, e->children[1], e->expr(0), e->expr(1));
+    }
+    if (auto *e = dynamic_cast<P::AddExprContext *>(ctx)) {
+      auto kind = e->op->getText() == "+" ? ast::BinaryOp::Add : ast::BinaryOp::Sub;
+      return binary(r, kind, e->children[1], e->expr(0), e->expr(1));
+    }
+    return std::make_unique<ast::NumberExpr>(r, 0, true); // unreachable after a clean parse
+  }
+
+  ast::ExprPtr binary(llvm::SMRange r, ast::BinaryOp op, antlr4::tree::ParseTree *opNode,
+                      P::ExprContext *lhs, P::ExprContext *rhs) {
+    llvm::SMRange opRange = r;
+    if (auto *terminal = dynamic_cast<antlr4::tree::TerminalNode *>(opNode))
+      opRange = map.range(terminal->getSymbol());
+    return std::make_unique<ast::BinaryExpr>(r, op, opRange, expr(lhs), expr(rhs));
+  }
+
+  DiagnosticEngine &diags;
+  const CodePointMap &map;
+  unsigned depth = 0;
+  bool tooDeep = false;
+};
+
+} // namespace
+
+std::unique_ptr<ast::ModelFile> parseModel(DiagnosticEngine &diags) {
+  llvm::SourceMgr &sm = diags.getSourceMgr();
+  const llvm::MemoryBuffer *buffer = sm.getMemoryBuffer(sm.getMainFileID());
+  llvm::StringRef source = buffer->getBuffer();
+
+  CodePointMap map;
+  if (!map.build(source, diags))
+    return nullptr;
+
+  antlr4::ANTLRInputStream input(source.data(), source.size());
+  BdlLexer lexer(&input);
+  DiagnosticListener listener(diags, map, source);
+  lexer.removeErrorListeners();
+  lexer.addErrorListener(&listener);
+  antlr4::CommonTokenStream tokens(&lexer);
+  tokens.fill();
+  if (diags.hasErrors())
+    return nullptr;
+
+  std::vector<antlr4::Token *> all = tokens.getTokens();
+  if (all.size() <= 1) {
+    llvm::SMLoc start = llvm::SMLoc::getFromPointer(source.data());
+    diags.report({start, start}, DiagID::err_empty_file);
+    return nullptr;
+  }
+  if (!checkNesting(all, map, diags))
+    return nullptr;
+
+  BdlParser parser(&tokens);
+  parser.removeErrorListeners();
+  parser.addErrorListener(&listener);
+  P::FileContext *tree = parser.file();
+  if (diags.hasErrors())
+    return nullptr;
+
+  ASTBuilder builder(diags, map);
+  auto model = builder.build(tree);
+  if (model)
+    model->path = buffer->getBufferIdentifier().str();
+  return model;
+}
+
+} // namespace bdl

@@ -1,0 +1,27 @@
+//===- Builtins.h - The functions a .bdl expression may call ---*- C++ -*-===//
+#ifndef BDL_SEMA_BUILTINS_H
+#define BDL_SEMA_BUILTINS_H
+
+#include <string_view>
+
+namespace bdl::sema {
+
+struct Builtin {
+  enum class Form {
+    Elementwise, // per element; two arguments broadcast
+    RowToRow,    // one example's vector to a vector (softmax)
+    RowToScalar, // one example's vector(s) to a scalar (losses, sum)
+    Outer,       // outer(a, b): a matrix
+    Initialiser  // only after a tensor's '='
+  };
+  const char *name;
+  Form form;
+  unsigned arity;
+};
+
+/// Null if `name` is not a builtin.
+const Builtin *findBuiltin(std::string_view name);
+
+} // namespace bdl::sema
+
+#endif

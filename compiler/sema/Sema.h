@@ -1,0 +1,88 @@
+//===- Sema.h - Name resolution and shape checking ------------*- C++ -*-===//
+//
+// Resolves every name, computes the shape of every expression, checks the
+// declarations and the learning rule, and records what lowering needs in a
+// CheckedModel. Never throws: every problem becomes a diagnostic.
+//
+//===----------------------------------------------------------------------===//
+#ifndef BDL_SEMA_SEMA_H
+#define BDL_SEMA_SEMA_H
+
+#include "ast/AST.h"
+#include "ir/IR.h"
+#include "support/Diagnostics.h"
+
+#include "llvm/ADT/DenseMap.h"
+#include "llvm/ADT/StringMap.h"
+
+#include <optional>
+
+namespace bdl::sema {
+
+/// The shape of a value: a scalar (no dims), a vector [n] or a matrix [m, n],
+/// either one value for the whole model or one per example (`batched`).
+struct Shape {
+  bool batched = false;
+  std::vector<ir::Dim> dims;
+
+  static Shape scalar(bool batched = false) { return {batched, {}}; }
+  bool isScalar() const { return dims.empty(); }
+  bool isVector() const { return dims.size() == 1; }
+  bool isMatrix() const { return dims.size() == 2; }
+};
+
+struct Symbol {
+  enum class Kind { Param, Const, Tensor, Layer, Let };
+  Kind kind;
+  int index = -1; // params, tensors and layers: position in the CheckedModel
+  Shape shape;
+  double constValue = 0; // Const
+  llvm::SMRange declRange;
+  const ast::TensorDecl *tensor = nullptr;
+};
+
+const char *describe(Symbol::Kind kind);
+
+struct CheckedTensor {
+  const ast::TensorDecl *decl;
+  ir::Dim rows, cols; // vectors are [1, n]
+  ir::InitKind init = ir::InitKind::Zero;
+  float initA = 0, initB = 0;
+};
+
+struct Optimizer {
+  const ast::Expr *lr = nullptr;
+  const ast::Expr *momentum = nullptr; // null: plain SGD
+};
+
+/// Everything lowering needs, beside the AST itself.
+struct CheckedModel {
+  const ast::ModelFile *file = nullptr;
+  std::vector<ir::Param> params;
+  std::vector<CheckedTensor> tensors;
+  llvm::StringMap<Symbol> globals;
+  llvm::DenseMap<const ast::Expr *, Shape> shapes;
+  /// Let statements' shapes (names are local to the learn block).
+  llvm::StringMap<Shape> lets;
+  Optimizer optimizer;
+  const ast::LearnDecl *learn = nullptr;
+  std::string dataset = "fashion_mnist";
+  int epochs = 5, batch = 32, validation = 0;
+  std::string predict; // a layer name
+  std::string loss;    // a loss name, or empty
+  int input = -1, target = -1;
+
+  const Shape &shapeOf(const ast::Expr *e) const { return shapes.find(e)->second; }
+  /// Value of a constant expression (literals, consts, arithmetic), if it is one.
+  std::optional<double> constantValue(const ast::Expr *e) const;
+};
+
+/// Returns null if any error was reported.
+std::unique_ptr<CheckedModel> check(const ast::ModelFile &file, DiagnosticEngine &diags);
+
+/// "a per-example vector [hidden]", "a matrix [10, 784]", ...
+std::string describe(const Shape &shape, const std::vector<ir::Param> &params);
+
+} // namespace bdl::sema
+
+#endif

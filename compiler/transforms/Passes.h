@@ -1,0 +1,31 @@
+//===- Passes.h - IR-to-IR transforms -------------------------*- C++ -*-===//
+#ifndef BDL_TRANSFORMS_PASSES_H
+#define BDL_TRANSFORMS_PASSES_H
+
+#include "ir/IR.h"
+
+#include <string_view>
+#include <vector>
+
+namespace bdl {
+
+/// Evaluates constant subexpressions and drops identities (x*1, x+0, ...).
+void foldConstants(ir::Module &m);
+
+/// Inlines single-use elementwise temporaries into their consumer, merges
+/// adjacent Map kernels over the same iteration space into one, and stops
+/// storing temporaries that nothing outside their kernel reads.
+void fuseElementwise(ir::Module &m);
+
+struct Pass {
+  std::string_view name;
+  std::string_view summary;
+  void (*run)(ir::Module &);
+};
+
+/// The default pipeline, in order. `bdlc --print-after=NAME` names these.
+const std::vector<Pass> &defaultPipeline();
+
+} // namespace bdl
+
+#endif

@@ -1,0 +1,16 @@
+//===- Pipeline.cpp -------------------------------------------------------===//
+#include "transforms/Passes.h"
+
+namespace bdl {
+
+const std::vector<Pass> &defaultPipeline() {
+  static const std::vector<Pass> passes = {
+      {"fold", "constant folding", foldConstants},
+      {"fuse", "elementwise fusion", fuseElementwise},
+      // Fusion builds new expression trees out of folded pieces; fold again.
+      {"fold-fused", "constant folding after fusion", foldConstants},
+  };
+  return passes;
+}
+
+} // namespace bdl
