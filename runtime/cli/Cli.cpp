@@ -1,0 +1,299 @@
+//===- cli/Cli.cpp - train, eval and info ---------------------------------===//
+
+#include "bdl/cli.h"
+#include "bdl/data.h"
+#include "bdl/error.h"
+#include "bdl/executor.h"
+#include "bdl/model.h"
+#include "bdl/report.h"
+#include "bdl/train.h"
+
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <iostream>
+#include <thread>
+
+namespace bdl {
+
+namespace {
+
+struct Options {
+  std::string dataset;
+  std::string dataDir;
+  int epochs = 10;
+  int64_t batch = 100;
+  uint64_t seed = 0;
+  int threads = 1;
+  std::vector<std::string> sets;
+  std::string out;
+  int64_t validation = 0;
+  int64_t limit = 0;
+  std::string weights;
+  bool quiet = false;
+};
+
+/// Parameters first (they may size tensors), then everything that needs
+/// the final shapes.
+ModelInstance makeInstance(const BdlModel &model, const Options &o) {
+  ModelInstance inst(model);
+  for (const std::string &s : o.sets)
+    inst.applyAssignment(s);
+  return inst;
+}
+
+struct LoadedData {
+  std::string name, dir;
+  TrainTest sets;
+};
+
+LoadedData loadData(const Options &o) {
+  LoadedData d;
+  d.name = o.dataset;
+  d.dir = o.dataDir.empty() ? defaultDataDir(d.name) : o.dataDir;
+  d.sets = loadDataset(d.name, d.dir);
+  return d;
+}
+
+int runTrain(const BdlModel &model, const Options &o) {
+  ModelInstance inst = makeInstance(model, o);
+  cpu::setThreads(o.threads);
+  LoadedData data = loadData(o);
+  DataView trainSet(data.sets.train);
+  if (o.limit > 0 && o.limit < trainSet.count)
+    trainSet.count = o.limit;
+  inst.allocate(o.batch);
+  checkDatasetFits(inst, data.sets.train);
+  inst.initialise(o.seed);
+
+  TrainOptions topts;
+  topts.epochs = o.epochs;
+  topts.batch = o.batch;
+  topts.seed = o.seed;
+  topts.validation = o.validation;
+
+  RunInfo info{
+      data.name, o.epochs, o.batch, o.seed, o.threads, o.validation, trainSet.count - o.validation};
+  std::unique_ptr<RunLog> log;
+  if (!o.out.empty())
+    log = std::make_unique<RunLog>(o.out, inst, info);
+  if (!o.quiet)
+    std::printf("training %s on %s (%lld train, %lld validation, %lld test) for %d epochs, batch "
+                "%lld, seed %llu, %d threads\n",
+                model.name, data.name.c_str(), static_cast<long long>(info.trainExamples),
+                static_cast<long long>(o.validation), static_cast<long long>(data.sets.test.size()),
+                o.epochs, static_cast<long long>(o.batch), static_cast<unsigned long long>(o.seed),
+                o.threads);
+  std::fflush(stdout);
+
+  ProgressLine progress(!o.quiet);
+  TrainCallbacks callbacks;
+  callbacks.progress = [&](int epoch, int64_t done, int64_t total) {
+    progress.update(epoch, o.epochs, done, total);
+  };
+  callbacks.epochEnd = [&](const EpochMetrics &e) {
+    progress.clear();
+    if (!o.quiet) {
+      std::printf("%s\n", formatEpochLine(e).c_str());
+      std::fflush(stdout);
+    }
+    if (log)
+      log->epoch(e);
+  };
+  try {
+    train(inst, trainSet, DataView(data.sets.test), topts, callbacks);
+  } catch (const DivergedError &e) {
+    progress.clear();
+    if (log)
+      log->finish(e.what());
+    throw;
+  }
+  if (log) {
+    saveWeights(inst, o.out + "/weights");
+    log->finish();
+    if (!o.quiet)
+      std::printf("wrote %s\n", o.out.c_str());
+  }
+  return ExitOk;
+}
+
+int runEval(const BdlModel &model, const Options &o) {
+  ModelInstance inst = makeInstance(model, o);
+  cpu::setThreads(o.threads);
+  LoadedData data = loadData(o);
+  inst.allocate(o.batch);
+  checkDatasetFits(inst, data.sets.test);
+  inst.initialise(o.seed);
+  std::string from = loadWeights(inst, o.weights);
+  EvalResult r = evaluate(inst, DataView(data.sets.test), o.batch);
+  if (!o.quiet) {
+    std::printf("test_acc %.4f", r.accuracy);
+    if (r.loss)
+      std::printf("  test_loss %.4f", *r.loss);
+    std::printf("  (%lld examples of %s, weights from %s)\n", static_cast<long long>(r.examples),
+                data.name.c_str(), from.c_str());
+  }
+  if (!o.out.empty())
+    writeEvalSummary(o.out + "/eval.json", inst, data.name, from, r);
+  return ExitOk;
+}
+
+std::string shapeOf(const ModelInstance &inst, BdlDim rows, BdlDim cols) {
+  return "[" + inst.describeDim(rows) + ", " + inst.describeDim(cols) + "]";
+}
+
+std::string tensorRef(const ModelInstance &inst, int t, bool trans) {
+  const BdlTensorDesc &d = inst.model().tensors[t];
+  return std::string(d.name) + (trans ? "^T" : "") + shapeOf(inst, d.rows, d.cols);
+}
+
+void printBlocks(const ModelInstance &inst, const char *title, const BdlBlock *blocks, int n) {
+  const BdlModel &m = inst.model();
+  std::printf("%s blocks:\n", title);
+  if (n == 0)
+    std::printf("  (none)\n");
+  for (int b = 0; b < n; ++b) {
+    const BdlBlock &block = blocks[b];
+    std::printf("  %s  (%d step%s, %d ops)\n", block.name ? block.name : "?", block.steps,
+                block.steps == 1 ? "" : "s", block.numOps);
+    for (int i = 0; i < block.numOps; ++i) {
+      const BdlOp &op = block.ops[i];
+      const char *name = op.name ? op.name : "?";
+      if (op.kind == BDL_OP_GEMM) {
+        char alphaText[32];
+        std::snprintf(alphaText, sizeof alphaText, "%g", double(op.alpha));
+        std::string alpha = alphaText;
+        if (op.alphaSlot == BDL_HP_BATCH)
+          alpha += "*batch";
+        else if (op.alphaSlot == BDL_HP_INV_BATCH)
+          alpha += "/batch";
+        else if (op.alphaSlot >= BDL_HP_FIRST_PARAM)
+          alpha += std::string("*") + m.params[op.alphaSlot - BDL_HP_FIRST_PARAM].name;
+        std::printf("    gemm    %-24s %s = %s * %s %s + %g * %s\n", name,
+                    tensorRef(inst, op.c, false).c_str(), alpha.c_str(),
+                    tensorRef(inst, op.a, op.transA).c_str(),
+                    tensorRef(inst, op.b, op.transB).c_str(), op.beta, m.tensors[op.c].name);
+      } else {
+        std::printf("    kernel  %-24s over %s%s\n", name, shapeOf(inst, op.rows, op.cols).c_str(),
+                    op.parallel ? "  parallel" : "");
+      }
+    }
+  }
+}
+
+int runInfo(const BdlModel &model, const Options &o) {
+  ModelInstance inst = makeInstance(model, o);
+  const BdlModel &m = model;
+  std::printf("model    %s\nsource   %s\nabi      %u\n", m.name, m.sourceFile ? m.sourceFile : "?",
+              m.abiVersion);
+  std::printf("dataset  %s  (epochs %d, batch %d, validation %d)\n", m.dataset ? m.dataset : "?",
+              m.epochs, m.batch, m.validation);
+  std::printf("params:\n");
+  if (m.numParams == 0)
+    std::printf("  (none)\n");
+  static const char *tuneNames[] = {"", "linear", "log", "int", "bool"};
+  for (int i = 0; i < m.numParams; ++i) {
+    const BdlParamDesc &p = m.params[i];
+    std::printf("  %-20s %-4s %-12g", p.name, paramTypeName(p.type), inst.param(i));
+    if (inst.param(i) != p.value)
+      std::printf(" (default %g)", p.value);
+    if (p.tune > BDL_TUNE_NONE && p.tune <= BDL_TUNE_BOOL)
+      std::printf(" tune %s [%g, %g]", tuneNames[p.tune], p.lo, p.hi);
+    std::printf("\n");
+  }
+  std::printf("tensors:\n");
+  for (int i = 0; i < m.numTensors; ++i) {
+    const BdlTensorDesc &t = m.tensors[i];
+    std::string extra;
+    if (t.role == BDL_ROLE_WEIGHT || t.role == BDL_ROLE_FIXED)
+      extra = std::string("init ") + initName(t.init);
+    if (i == m.inputTensor)
+      extra += "(model input)";
+    if (i == m.targetTensor)
+      extra += "(model target)";
+    if (i == m.predictTensor)
+      extra += (extra.empty() ? "" : " ") + std::string("(prediction)");
+    if (i == m.lossTensor)
+      extra += (extra.empty() ? "" : " ") + std::string("(loss)");
+    std::printf("  %-20s %-9s %-24s %s\n", t.name, roleName(t.role),
+                shapeOf(inst, t.rows, t.cols).c_str(), extra.c_str());
+  }
+  printBlocks(inst, "train", m.trainBlocks, m.numTrainBlocks);
+  printBlocks(inst, "eval", m.evalBlocks, m.numEvalBlocks);
+  return ExitOk;
+}
+
+} // namespace
+
+int runMain(const BdlModel &model, int argc, const char *const *argv) {
+  std::string prog = argc > 0 ? argv[0] : "net";
+  if (size_t slash = prog.rfind('/'); slash != std::string::npos)
+    prog = prog.substr(slash + 1);
+
+  Options o;
+  o.dataset = model.dataset && *model.dataset ? model.dataset : "fashion_mnist";
+  o.epochs = model.epochs > 0 ? model.epochs : o.epochs;
+  o.batch = model.batch > 0 ? model.batch : o.batch;
+  o.validation = model.validation > 0 ? model.validation : 0;
+  unsigned hw = std::thread::hardware_concurrency();
+  o.threads = hw ? int(hw) : 1;
+
+  CLI::App app{std::string("Experiment binary of model '") + (model.name ? model.name : "?") +
+                   "', built by bdlc",
+               prog};
+  app.require_subcommand(1);
+  CLI::App *train = app.add_subcommand("train", "Train, evaluating on the test set each epoch");
+  CLI::App *eval = app.add_subcommand("eval", "Evaluate saved weights on the test set");
+  CLI::App *info = app.add_subcommand("info", "Describe the model: parameters, tensors, blocks");
+
+  for (CLI::App *cmd : {train, eval, info})
+    cmd->add_option("--set", o.sets, "Override a parameter: name=value (repeatable)")
+        ->allow_extra_args(false);
+  for (CLI::App *cmd : {train, eval}) {
+    cmd->add_option("--dataset", o.dataset, "fashion_mnist, mnist or cifar10")
+        ->capture_default_str();
+    cmd->add_option("--data-dir", o.dataDir, "Directory of the dataset's files");
+    cmd->add_option("--batch", o.batch, "Mini-batch size")
+        ->check(CLI::PositiveNumber)
+        ->capture_default_str();
+    cmd->add_option("--seed", o.seed, "Seed of every random number")->capture_default_str();
+    cmd->add_option("--threads", o.threads, "Threads for kernels and BLAS")
+        ->check(CLI::PositiveNumber)
+        ->capture_default_str();
+    cmd->add_option("--out", o.out, "Directory for logs and results");
+    cmd->add_flag("--quiet", o.quiet, "Print nothing but errors");
+  }
+  train->add_option("--epochs", o.epochs, "Passes over the training set")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  train->add_option("--validation", o.validation, "Hold out the last N training examples")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  train->add_option("--limit", o.limit, "Use only the first N training examples")
+      ->check(CLI::PositiveNumber);
+  eval->add_option("--weights", o.weights, "Directory of <tensor>.npy files")->required();
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError &e) {
+    int code = app.exit(e);
+    return code == 0 ? ExitOk : ExitUsage;
+  }
+
+  try {
+    if (*train)
+      return runTrain(model, o);
+    if (*eval)
+      return runEval(model, o);
+    return runInfo(model, o);
+  } catch (const Error &e) {
+    std::fflush(stdout);
+    std::fprintf(stderr, "%s: error: %s\n", prog.c_str(), e.what());
+    return e.exitCode();
+  } catch (const std::exception &e) {
+    std::fflush(stdout);
+    std::fprintf(stderr, "%s: error: %s\n", prog.c_str(), e.what());
+    return ExitFailure;
+  }
+}
+
+} // namespace bdl

@@ -1,0 +1,372 @@
+//===- core/Model.cpp - Parameters, shapes and storage of a model ---------===//
+
+#include "bdl/model.h"
+#include "bdl/error.h"
+#include "bdl/rng.h"
+
+#include <algorithm>
+#include <charconv>
+#include <cmath>
+#include <cstring>
+
+namespace bdl {
+
+const char *roleName(int32_t role) {
+  switch (role) {
+  case BDL_ROLE_INPUT:
+    return "input";
+  case BDL_ROLE_TARGET:
+    return "target";
+  case BDL_ROLE_WEIGHT:
+    return "weight";
+  case BDL_ROLE_FIXED:
+    return "fixed";
+  case BDL_ROLE_STATE:
+    return "state";
+  case BDL_ROLE_TEMP:
+    return "temp";
+  case BDL_ROLE_OPTIMIZER:
+    return "optimizer";
+  }
+  return "?";
+}
+
+const char *initName(int32_t init) {
+  switch (init) {
+  case BDL_INIT_ZERO:
+    return "zero";
+  case BDL_INIT_CONST:
+    return "const";
+  case BDL_INIT_UNIFORM:
+    return "uniform";
+  case BDL_INIT_NORMAL:
+    return "normal";
+  case BDL_INIT_XAVIER:
+    return "xavier";
+  case BDL_INIT_KAIMING:
+    return "kaiming";
+  }
+  return "?";
+}
+
+const char *paramTypeName(int32_t type) {
+  switch (type) {
+  case BDL_PARAM_REAL:
+    return "real";
+  case BDL_PARAM_INT:
+    return "int";
+  case BDL_PARAM_BOOL:
+    return "bool";
+  }
+  return "?";
+}
+
+static std::string str(const char *s) { return s ? s : "(null)"; }
+
+/// Calls f(block, op) for every op of the train blocks, then the eval blocks.
+template <typename F> static void forEachOp(const BdlModel &m, F f) {
+  for (auto [blocks, n] :
+       {std::pair{m.trainBlocks, m.numTrainBlocks}, std::pair{m.evalBlocks, m.numEvalBlocks}})
+    for (int b = 0; b < n; ++b)
+      for (int o = 0; o < blocks[b].numOps; ++o)
+        f(blocks[b], blocks[b].ops[o]);
+}
+
+void verifyModel(const BdlModel &m) {
+  std::string where = "model '" + str(m.name) + "': ";
+  auto fail = [&](const std::string &what) { throw Error(where + what); };
+  if (m.abiVersion != BDL_ABI_VERSION)
+    fail("compiled for runtime ABI version " + std::to_string(m.abiVersion) +
+         " but this runtime implements version " + std::to_string(BDL_ABI_VERSION) +
+         "; recompile the model with a matching bdlc");
+  if (m.numTensors < 0 || m.numParams < 0 || m.numTrainBlocks < 0 || m.numEvalBlocks < 0)
+    fail("negative table size");
+  if ((m.numTensors && !m.tensors) || (m.numParams && !m.params) ||
+      (m.numTrainBlocks && !m.trainBlocks) || (m.numEvalBlocks && !m.evalBlocks))
+    fail("missing table");
+
+  auto checkDim = [&](BdlDim d, const std::string &what) {
+    if (d.kind == BDL_DIM_CONST) {
+      if (d.value < 1)
+        fail(what + " has extent " + std::to_string(d.value));
+    } else if (d.kind == BDL_DIM_PARAM) {
+      if (d.value < 0 || d.value >= m.numParams)
+        fail(what + " refers to parameter " + std::to_string(d.value) + " of " +
+             std::to_string(m.numParams));
+    } else if (d.kind != BDL_DIM_BATCH) {
+      fail(what + " has unknown dimension kind " + std::to_string(d.kind));
+    }
+  };
+  for (int i = 0; i < m.numTensors; ++i) {
+    const BdlTensorDesc &t = m.tensors[i];
+    std::string name = "tensor '" + str(t.name) + "'";
+    if (!t.name)
+      fail("tensor " + std::to_string(i) + " has no name");
+    if (t.role < BDL_ROLE_INPUT || t.role > BDL_ROLE_OPTIMIZER)
+      fail(name + " has unknown role " + std::to_string(t.role));
+    if (t.init < BDL_INIT_ZERO || t.init > BDL_INIT_KAIMING)
+      fail(name + " has unknown initialiser " + std::to_string(t.init));
+    checkDim(t.rows, name + " rows");
+    checkDim(t.cols, name + " cols");
+  }
+  for (int i = 0; i < m.numParams; ++i)
+    if (!m.params[i].name)
+      fail("parameter " + std::to_string(i) + " has no name");
+
+  auto checkTensor = [&](int32_t index, const std::string &what, bool optional) {
+    if (optional && index == -1)
+      return;
+    if (index < 0 || index >= m.numTensors)
+      fail(what + " is tensor " + std::to_string(index) + " of " + std::to_string(m.numTensors));
+  };
+  checkTensor(m.inputTensor, "input", false);
+  checkTensor(m.targetTensor, "target", false);
+  checkTensor(m.predictTensor, "prediction", false);
+  checkTensor(m.lossTensor, "loss", true);
+
+  auto checkBlocks = [&](const BdlBlock *blocks, int32_t n) {
+    for (int b = 0; b < n; ++b) {
+      const BdlBlock &block = blocks[b];
+      std::string bname = "block '" + str(block.name) + "'";
+      if (block.steps < 0 || block.numOps < 0 || (block.numOps && !block.ops))
+        fail(bname + " is malformed");
+      for (int o = 0; o < block.numOps; ++o) {
+        const BdlOp &op = block.ops[o];
+        std::string oname = bname + " op '" + str(op.name) + "'";
+        if (op.kind == BDL_OP_GEMM) {
+          checkTensor(op.a, oname + " operand a", false);
+          checkTensor(op.b, oname + " operand b", false);
+          checkTensor(op.c, oname + " operand c", false);
+          if (op.c == op.a || op.c == op.b)
+            fail(oname + " writes one of its inputs");
+          if (op.alphaSlot >= BDL_HP_FIRST_PARAM + m.numParams)
+            fail(oname + " scales by hp slot " + std::to_string(op.alphaSlot));
+        } else if (op.kind == BDL_OP_KERNEL) {
+          if (!op.fn)
+            fail(oname + " has no function");
+          checkDim(op.rows, oname + " rows");
+          checkDim(op.cols, oname + " cols");
+        } else {
+          fail(oname + " has unknown kind " + std::to_string(op.kind));
+        }
+      }
+    }
+  };
+  checkBlocks(m.trainBlocks, m.numTrainBlocks);
+  checkBlocks(m.evalBlocks, m.numEvalBlocks);
+}
+
+ModelInstance::ModelInstance(const BdlModel &model) : desc(model) {
+  verifyModel(model);
+  params.resize(model.numParams);
+  hpValues.assign(BDL_HP_FIRST_PARAM + model.numParams, 0.0f);
+  for (int i = 0; i < model.numParams; ++i) {
+    params[i] = model.params[i].value;
+    hpValues[BDL_HP_FIRST_PARAM + i] = float(params[i]);
+  }
+  sizesStorage.assign(model.numParams, false);
+  auto mark = [&](BdlDim d) {
+    if (d.kind == BDL_DIM_PARAM)
+      sizesStorage[d.value] = true;
+  };
+  for (int i = 0; i < model.numTensors; ++i) {
+    mark(model.tensors[i].rows);
+    mark(model.tensors[i].cols);
+  }
+  forEachOp(model, [&](const BdlBlock &, const BdlOp &op) {
+    if (op.kind == BDL_OP_KERNEL) {
+      mark(op.rows);
+      mark(op.cols);
+    }
+  });
+}
+
+int ModelInstance::findParam(std::string_view name) const {
+  for (int i = 0; i < desc.numParams; ++i)
+    if (name == desc.params[i].name)
+      return i;
+  return -1;
+}
+
+static bool parseDouble(std::string_view text, double &out) {
+  // from_chars rejects a leading '+', which users do type.
+  if (!text.empty() && text.front() == '+')
+    text.remove_prefix(1);
+  const char *end = text.data() + text.size();
+  auto [ptr, ec] = std::from_chars(text.data(), end, out);
+  return ec == std::errc() && ptr == end && std::isfinite(out);
+}
+
+void ModelInstance::setParam(std::string_view name, std::string_view value) {
+  int index = findParam(name);
+  if (index < 0) {
+    std::string msg = "unknown parameter '" + std::string(name) + "'";
+    if (desc.numParams == 0) {
+      msg += "; model '" + str(desc.name) + "' has no parameters";
+    } else {
+      msg += "; known parameters:";
+      for (int i = 0; i < desc.numParams; ++i)
+        msg += std::string(i ? ", " : " ") + desc.params[i].name;
+    }
+    throw UsageError(msg);
+  }
+  const BdlParamDesc &p = desc.params[index];
+  std::string bad = "invalid value '" + std::string(value) + "' for " + paramTypeName(p.type) +
+                    " parameter '" + p.name + "'";
+  double v = 0;
+  if (p.type == BDL_PARAM_BOOL) {
+    if (value == "true" || value == "1")
+      v = 1;
+    else if (value == "false" || value == "0")
+      v = 0;
+    else
+      throw UsageError(bad + ": expected true, false, 1 or 0");
+  } else if (!parseDouble(value, v)) {
+    throw UsageError(bad + ": expected a finite number");
+  } else if (p.type == BDL_PARAM_INT && v != std::trunc(v)) {
+    throw UsageError(bad + ": expected an integer");
+  }
+  setParamValue(index, v);
+}
+
+void ModelInstance::applyAssignment(std::string_view assignment) {
+  size_t eq = assignment.find('=');
+  if (eq == std::string_view::npos || eq == 0)
+    throw UsageError("--set expects name=value, got '" + std::string(assignment) + "'");
+  setParam(assignment.substr(0, eq), assignment.substr(eq + 1));
+}
+
+void ModelInstance::setParamValue(int index, double value) {
+  if (allocated() && sizesStorage[index])
+    throw Error("parameter '" + std::string(desc.params[index].name) +
+                "' sizes tensors and cannot change after they are allocated");
+  params[index] = value;
+  hpValues[BDL_HP_FIRST_PARAM + index] = float(value);
+}
+
+int64_t ModelInstance::dimParam(int index, const char *what) const {
+  double v = params[index];
+  if (v < 1 || v != std::trunc(v) || v > double(INT32_MAX))
+    throw UsageError("parameter '" + std::string(desc.params[index].name) + "' = " +
+                     std::to_string(v) + " sizes " + what + " and must be a positive integer");
+  return int64_t(v);
+}
+
+int64_t ModelInstance::resolveFor(BdlDim dim, int64_t batch) const {
+  switch (dim.kind) {
+  case BDL_DIM_BATCH:
+    return batch;
+  case BDL_DIM_PARAM:
+    return int64_t(params[dim.value]);
+  default:
+    return dim.value;
+  }
+}
+
+std::string ModelInstance::describeDim(BdlDim dim) const {
+  switch (dim.kind) {
+  case BDL_DIM_BATCH:
+    return "B";
+  case BDL_DIM_PARAM:
+    return std::to_string(int64_t(params[dim.value])) + " (" + desc.params[dim.value].name + ")";
+  default:
+    return std::to_string(dim.value);
+  }
+}
+
+void ModelInstance::allocate(int64_t maxBatch) {
+  if (maxBatch < 1)
+    throw UsageError("batch size must be at least 1");
+  // Check every parameter-sized extent before touching memory so that
+  // --set hidden=0 is reported as a usage error, not a failed allocation.
+  for (int i = 0; i < desc.numTensors; ++i) {
+    const BdlTensorDesc &t = desc.tensors[i];
+    std::string what = "tensor '" + std::string(t.name) + "'";
+    for (BdlDim d : {t.rows, t.cols})
+      if (d.kind == BDL_DIM_PARAM)
+        dimParam(d.value, what.c_str());
+  }
+  forEachOp(desc, [&](const BdlBlock &, const BdlOp &op) {
+    std::string what = "op '" + str(op.name) + "'";
+    if (op.kind == BDL_OP_KERNEL)
+      for (BdlDim d : {op.rows, op.cols})
+        if (d.kind == BDL_DIM_PARAM)
+          dimParam(d.value, what.c_str());
+  });
+
+  buffers.clear();
+  table.assign(desc.numTensors, nullptr);
+  capacity.assign(desc.numTensors, 0);
+  for (int i = 0; i < desc.numTensors; ++i) {
+    const BdlTensorDesc &t = desc.tensors[i];
+    size_t count = size_t(resolveFor(t.rows, maxBatch)) * size_t(resolveFor(t.cols, maxBatch));
+    // aligned_alloc wants a multiple of the alignment; 64 bytes is a cache
+    // line and an AVX-512 vector.
+    size_t bytes = (count * sizeof(float) + 63) / 64 * 64;
+    auto *p = static_cast<float *>(std::aligned_alloc(64, bytes));
+    if (!p)
+      throw Error("out of memory allocating tensor '" + std::string(t.name) + "' (" +
+                  std::to_string(bytes) + " bytes)");
+    std::memset(p, 0, bytes);
+    buffers.emplace_back(p);
+    table[i] = p;
+    capacity[i] = count;
+  }
+  maxBatchSize = maxBatch;
+  setBatch(maxBatch);
+}
+
+void ModelInstance::setBatch(int64_t batch) {
+  if (batch < 1 || batch > maxBatchSize)
+    throw Error("batch size " + std::to_string(batch) + " outside [1, " +
+                std::to_string(maxBatchSize) + "]");
+  currentBatch = batch;
+  hpValues[BDL_HP_BATCH] = float(batch);
+  hpValues[BDL_HP_INV_BATCH] = 1.0f / float(batch);
+}
+
+void ModelInstance::initialise(uint64_t seed) {
+  if (!allocated())
+    throw Error("initialise() before allocate()");
+  for (int i = 0; i < desc.numTensors; ++i) {
+    const BdlTensorDesc &t = desc.tensors[i];
+    float *p = table[i];
+    size_t n = capacity[i];
+    if (t.role != BDL_ROLE_WEIGHT && t.role != BDL_ROLE_FIXED) {
+      std::fill(p, p + n, 0.0f);
+      continue;
+    }
+    Philox rng(seed, rng_stream::tensorInit(i));
+    double fanIn = double(resolve(t.cols)), fanOut = double(resolve(t.rows));
+    switch (t.init) {
+    case BDL_INIT_ZERO:
+      std::fill(p, p + n, 0.0f);
+      break;
+    case BDL_INIT_CONST:
+      std::fill(p, p + n, t.initA);
+      break;
+    case BDL_INIT_UNIFORM:
+      for (size_t k = 0; k < n; ++k)
+        p[k] = t.initA + (t.initB - t.initA) * rng.uniform();
+      break;
+    case BDL_INIT_NORMAL:
+      for (size_t k = 0; k < n; ++k)
+        p[k] = t.initA + t.initB * rng.normal();
+      break;
+    case BDL_INIT_XAVIER: {
+      float s = float(std::sqrt(6.0 / (fanIn + fanOut)));
+      for (size_t k = 0; k < n; ++k)
+        p[k] = s * (2.0f * rng.uniform() - 1.0f);
+      break;
+    }
+    case BDL_INIT_KAIMING: {
+      float s = float(std::sqrt(2.0 / fanIn));
+      for (size_t k = 0; k < n; ++k)
+        p[k] = s * rng.normal();
+      break;
+    }
+    }
+  }
+}
+
+} // namespace bdl

@@ -1,0 +1,54 @@
+//===- bdl/error.h - Runtime error kinds and their exit codes ---*- C++ -*-===//
+//
+// Every failure the runtime can explain is an exception derived from
+// bdl::Error; main catches them and turns the kind into the exit code, so
+// scripts driving experiments can tell a bad command line (2) from a bad
+// file (1) from a run that diverged (3).
+//
+//===----------------------------------------------------------------------===//
+#ifndef BDL_ERROR_H
+#define BDL_ERROR_H
+
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+
+namespace bdl {
+
+enum ExitCode : int {
+  ExitOk = 0,
+  ExitFailure = 1,
+  ExitUsage = 2,
+  ExitDiverged = 3,
+};
+
+/// A failure reading data, loading weights or running the model.
+class Error : public std::runtime_error {
+public:
+  using std::runtime_error::runtime_error;
+  virtual int exitCode() const { return ExitFailure; }
+};
+
+/// The command line asked for something impossible (unknown parameter,
+/// malformed value, ...).
+class UsageError : public Error {
+public:
+  using Error::Error;
+  int exitCode() const override { return ExitUsage; }
+};
+
+/// The loss became NaN or infinite during training.
+class DivergedError : public Error {
+public:
+  DivergedError(int epoch, int64_t batch)
+      : Error("diverged at epoch " + std::to_string(epoch) + " batch " + std::to_string(batch) +
+              " (loss is NaN or infinite)"),
+        epoch(epoch), batch(batch) {}
+  int exitCode() const override { return ExitDiverged; }
+  int epoch;
+  int64_t batch;
+};
+
+} // namespace bdl
+
+#endif // BDL_ERROR_H

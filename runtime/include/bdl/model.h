@@ -1,0 +1,102 @@
+//===- bdl/model.h - One instance of a compiled model -----------*- C++ -*-===//
+//
+// Turns the static BdlModel descriptor into live memory: parameter values
+// (defaults overridden by --set), resolved tensor shapes, 64-byte-aligned
+// buffers sized for the largest batch, and the `hp` scalar array every
+// kernel reads.
+//
+//===----------------------------------------------------------------------===//
+#ifndef BDL_MODEL_H
+#define BDL_MODEL_H
+
+#include "bdl/abi.h"
+
+#include <cstdint>
+#include <cstdlib>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace bdl {
+
+const char *roleName(int32_t role);
+const char *initName(int32_t init);
+const char *paramTypeName(int32_t type);
+
+/// Checks what the runtime relies on (ABI version, indices in range, kernel
+/// pointers present); throws bdl::Error naming the offending entry.
+void verifyModel(const BdlModel &model);
+
+class ModelInstance {
+public:
+  /// Verifies the descriptor; parameters take their default values.
+  explicit ModelInstance(const BdlModel &model);
+
+  const BdlModel &model() const { return desc; }
+
+  // Parameters. Those that size tensors can only change before allocate().
+  int numParams() const { return desc.numParams; }
+  /// Index of the named parameter, or -1.
+  int findParam(std::string_view name) const;
+  double param(int index) const { return params[index]; }
+  /// Sets a parameter from its textual value, checking the type; throws
+  /// UsageError on an unknown name (listing the known ones) or a bad value.
+  void setParam(std::string_view name, std::string_view value);
+  /// Applies one `name=value` assignment as given to --set.
+  void applyAssignment(std::string_view assignment);
+  void setParamValue(int index, double value);
+
+  /// Resolves every shape and allocates storage for batches up to
+  /// `maxBatch`; the contents are zero until initialise().
+  void allocate(int64_t maxBatch);
+  bool allocated() const { return maxBatchSize > 0; }
+  int64_t maxBatch() const { return maxBatchSize; }
+
+  /// Sets WEIGHT and FIXED tensors from their initialisers (tensor i draws
+  /// from Philox stream i) and zeroes every other tensor.
+  void initialise(uint64_t seed);
+
+  /// Selects the number of rows the batch dimension resolves to.
+  void setBatch(int64_t batch);
+  int64_t batch() const { return currentBatch; }
+
+  /// An extent under the current batch size and parameter values.
+  int64_t resolve(BdlDim dim) const { return resolveFor(dim, currentBatch); }
+  int64_t rows(int tensor) const { return resolve(desc.tensors[tensor].rows); }
+  int64_t cols(int tensor) const { return resolve(desc.tensors[tensor].cols); }
+
+  float *data(int tensor) { return table[tensor]; }
+  const float *data(int tensor) const { return table[tensor]; }
+  /// The table handed to kernels, indexed like BdlModel.tensors.
+  float *const *tensorTable() const { return table.data(); }
+  const float *hp() const { return hpValues.data(); }
+
+  /// A human-readable extent: "B" for the batch, "100 (hidden)" for a
+  /// parameter-sized one.
+  std::string describeDim(BdlDim dim) const;
+
+private:
+  int64_t resolveFor(BdlDim dim, int64_t batch) const;
+  /// Integer value of a parameter that sizes a tensor; throws UsageError
+  /// when it is not a positive integer.
+  int64_t dimParam(int index, const char *what) const;
+
+  struct FreeDeleter {
+    void operator()(float *p) const { std::free(p); }
+  };
+
+  const BdlModel &desc;
+  std::vector<double> params;
+  std::vector<bool> sizesStorage; // per parameter: some tensor's extent
+  std::vector<float> hpValues;
+  std::vector<std::unique_ptr<float, FreeDeleter>> buffers;
+  std::vector<float *> table;
+  std::vector<size_t> capacity; // floats allocated per tensor
+  int64_t maxBatchSize = 0;
+  int64_t currentBatch = 0;
+};
+
+} // namespace bdl
+
+#endif // BDL_MODEL_H

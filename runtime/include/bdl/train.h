@@ -1,0 +1,82 @@
+//===- bdl/train.h - The training loop and evaluation -----------*- C++ -*-===//
+//
+// Independent of files and the command line so that tests (and later the
+// tuner) can train a ModelInstance on an in-memory Dataset directly.
+//
+//===----------------------------------------------------------------------===//
+#ifndef BDL_TRAIN_H
+#define BDL_TRAIN_H
+
+#include "bdl/data.h"
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <vector>
+
+namespace bdl {
+
+class ModelInstance;
+
+struct TrainOptions {
+  int epochs = 1;
+  int64_t batch = 32;
+  uint64_t seed = 0; // key of the per-epoch shuffles
+  /// The last `validation` examples of the training view are held out
+  /// (before shuffling) and evaluated after each epoch.
+  int64_t validation = 0;
+};
+
+struct EvalResult {
+  double accuracy = 0;
+  /// Mean per-example loss, when the blocks run compute the loss tensor.
+  std::optional<double> loss;
+  int64_t examples = 0;
+};
+
+struct EpochMetrics {
+  int epoch = 0; // 1-based
+  int epochs = 0;
+  std::optional<double> trainLoss; // mean over the epoch's examples
+  double trainAccuracy = 0;
+  std::optional<double> valAccuracy;
+  std::optional<double> testLoss;
+  std::optional<double> testAccuracy;
+  double seconds = 0; // training only, evaluation excluded
+  double examplesPerSecond = 0;
+};
+
+struct TrainResult {
+  std::vector<EpochMetrics> epochs;
+  int64_t trainExamples = 0; // per epoch, validation excluded
+  double trainSeconds = 0;   // sum of the epochs' training time
+  double examplesPerSecond = 0;
+};
+
+struct TrainCallbacks {
+  /// After each epoch's evaluation.
+  std::function<void(const EpochMetrics &)> epochEnd;
+  /// After each training batch: examples done of total in this epoch.
+  std::function<void(int epoch, int64_t done, int64_t total)> progress;
+};
+
+/// Throws bdl::Error unless the model's input, target and prediction
+/// tensors are [batch, features] / [batch, classes] for this dataset.
+void checkDatasetFits(const ModelInstance &instance, const Dataset &data);
+
+/// Runs the evaluation blocks over `data` in batches of at most `batch`
+/// (the instance must be allocated for it).
+EvalResult evaluate(ModelInstance &instance, const DataView &data, int64_t batch);
+
+/// Trains the allocated, initialised instance; `test` may be empty. Throws
+/// DivergedError when the loss (or, without a loss, a prediction) is not
+/// finite; the epochs already reported through `callbacks` stay reported.
+TrainResult train(ModelInstance &instance, const DataView &trainSet, const DataView &test,
+                  const TrainOptions &options, const TrainCallbacks &callbacks = {});
+
+/// Index of the largest of `n` values, the lowest on ties.
+int64_t argmax(const float *values, int64_t n);
+
+} // namespace bdl
+
+#endif // BDL_TRAIN_H

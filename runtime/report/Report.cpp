@@ -1,0 +1,183 @@
+//===- report/Report.cpp - Logs, summaries and console lines --------------===//
+
+#include "bdl/report.h"
+#include "bdl/error.h"
+#include "bdl/model.h"
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <unistd.h>
+
+namespace bdl {
+
+using nlohmann::json;
+
+static json optionalJson(const std::optional<double> &v) { return v ? json(*v) : json(nullptr); }
+
+static json paramsJson(const ModelInstance &inst) {
+  json params = json::object();
+  const BdlModel &m = inst.model();
+  for (int i = 0; i < m.numParams; ++i) {
+    double v = inst.param(i);
+    if (m.params[i].type == BDL_PARAM_INT)
+      params[m.params[i].name] = int64_t(v);
+    else if (m.params[i].type == BDL_PARAM_BOOL)
+      params[m.params[i].name] = v != 0;
+    else
+      params[m.params[i].name] = v;
+  }
+  return params;
+}
+
+static void createDir(const std::string &dir) {
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec)
+    throw Error(dir + ": cannot create directory: " + ec.message());
+}
+
+static std::ofstream openOutput(const std::string &path) {
+  std::ofstream out(path, std::ios::trunc);
+  if (!out)
+    throw Error(path + ": cannot create: " + std::strerror(errno));
+  return out;
+}
+
+static void writeJsonFile(const std::string &path, const json &value) {
+  std::ofstream out = openOutput(path);
+  out << value.dump(2) << '\n';
+  out.close();
+  if (!out)
+    throw Error(path + ": write error");
+}
+
+static std::string fmt(const char *format, double v) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, format, v);
+  return buf;
+}
+
+static std::string csvField(const std::optional<double> &v, const char *format = "%.6g") {
+  return v ? fmt(format, *v) : std::string();
+}
+
+RunLog::RunLog(const std::string &outDir, const ModelInstance &instance, const RunInfo &info)
+    : dir(outDir), instance(instance), info(info) {
+  createDir(dir);
+  csv = openOutput(dir + "/metrics.csv");
+  jsonl = openOutput(dir + "/log.jsonl");
+  csv << "epoch,train_loss,train_accuracy,val_accuracy,test_loss,test_accuracy,seconds,"
+         "examples_per_second\n"
+      << std::flush;
+}
+
+void RunLog::epoch(const EpochMetrics &e) {
+  epochs.push_back(e);
+  csv << e.epoch << ',' << csvField(e.trainLoss) << ',' << csvField(e.trainAccuracy) << ','
+      << csvField(e.valAccuracy) << ',' << csvField(e.testLoss) << ',' << csvField(e.testAccuracy)
+      << ',' << fmt("%.3f", e.seconds) << ',' << fmt("%.1f", e.examplesPerSecond) << '\n'
+      << std::flush;
+  json line = {{"epoch", e.epoch},
+               {"train_loss", optionalJson(e.trainLoss)},
+               {"train_accuracy", e.trainAccuracy},
+               {"val_accuracy", optionalJson(e.valAccuracy)},
+               {"test_loss", optionalJson(e.testLoss)},
+               {"test_accuracy", optionalJson(e.testAccuracy)},
+               {"seconds", e.seconds},
+               {"examples_per_second", e.examplesPerSecond},
+               {"params", paramsJson(instance)}};
+  jsonl << line.dump() << '\n' << std::flush;
+  if (!csv || !jsonl)
+    throw Error(dir + ": write error on metrics.csv or log.jsonl");
+}
+
+void RunLog::finish(const std::string &error) {
+  const BdlModel &m = instance.model();
+  double trainSeconds = 0;
+  json epochSeconds = json::array();
+  for (const EpochMetrics &e : epochs) {
+    trainSeconds += e.seconds;
+    epochSeconds.push_back(e.seconds);
+  }
+  const EpochMetrics *last = epochs.empty() ? nullptr : &epochs.back();
+  json s = {
+      {"model", m.name},
+      {"source", m.sourceFile ? m.sourceFile : ""},
+      {"dataset", info.dataset},
+      {"epochs", info.epochs},
+      {"epochs_completed", epochs.size()},
+      {"batch", info.batch},
+      {"seed", info.seed},
+      {"threads", info.threads},
+      {"validation", info.validation},
+      {"train_examples", info.trainExamples},
+      {"params", paramsJson(instance)},
+      {"test_accuracy", last ? optionalJson(last->testAccuracy) : json(nullptr)},
+      {"test_loss", last ? optionalJson(last->testLoss) : json(nullptr)},
+      {"train_accuracy", last ? json(last->trainAccuracy) : json(nullptr)},
+      {"train_loss", last ? optionalJson(last->trainLoss) : json(nullptr)},
+      {"val_accuracy", last ? optionalJson(last->valAccuracy) : json(nullptr)},
+      {"train_seconds", trainSeconds},
+      {"examples_per_second",
+       trainSeconds > 0 ? double(info.trainExamples) * double(epochs.size()) / trainSeconds : 0.0},
+      {"epoch_seconds", epochSeconds},
+      {"error", error.empty() ? json(nullptr) : json(error)},
+  };
+  writeJsonFile(dir + "/summary.json", s);
+}
+
+void writeEvalSummary(const std::string &path, const ModelInstance &instance,
+                      const std::string &dataset, const std::string &weightsDir,
+                      const EvalResult &r) {
+  json s = {{"model", instance.model().name},
+            {"dataset", dataset},
+            {"weights", weightsDir},
+            {"params", paramsJson(instance)},
+            {"test_examples", r.examples},
+            {"test_accuracy", r.accuracy},
+            {"test_loss", optionalJson(r.loss)}};
+  createDir(std::filesystem::path(path).parent_path().string());
+  writeJsonFile(path, s);
+}
+
+std::string formatEpochLine(const EpochMetrics &e) {
+  std::string line = "epoch " + std::to_string(e.epoch) + "/" + std::to_string(e.epochs);
+  if (e.trainLoss)
+    line += "  loss " + fmt("%.4f", *e.trainLoss);
+  line += "  train_acc " + fmt("%.4f", e.trainAccuracy);
+  if (e.valAccuracy)
+    line += "  val_acc " + fmt("%.4f", *e.valAccuracy);
+  if (e.testAccuracy)
+    line += "  test_acc " + fmt("%.4f", *e.testAccuracy);
+  line += "  " + fmt("%.1f", e.seconds) + " s  " + fmt("%.0f", e.examplesPerSecond) + " ex/s";
+  return line;
+}
+
+ProgressLine::ProgressLine(bool wanted) : enabled(wanted && isatty(STDERR_FILENO)) {}
+
+void ProgressLine::update(int epoch, int epochs, int64_t done, int64_t total) {
+  if (!enabled)
+    return;
+  auto now = std::chrono::steady_clock::now();
+  if (shown && done < total && now - last < std::chrono::milliseconds(100))
+    return;
+  last = now;
+  shown = true;
+  std::fprintf(stderr, "\repoch %d/%d  %lld/%lld (%3.0f%%)\033[K", epoch, epochs,
+               static_cast<long long>(done), static_cast<long long>(total),
+               total ? 100.0 * double(done) / double(total) : 100.0);
+  std::fflush(stderr);
+}
+
+void ProgressLine::clear() {
+  if (!shown)
+    return;
+  std::fputs("\r\033[K", stderr);
+  std::fflush(stderr);
+  shown = false;
+}
+
+} // namespace bdl

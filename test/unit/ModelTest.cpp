@@ -1,0 +1,266 @@
+//===- ModelTest.cpp - Parameters, shapes, initialisation, the executor ---===//
+
+#include "bdl/model.h"
+#include "ErrorMatch.h"
+#include "TinyModel.h"
+#include "bdl/executor.h"
+
+#include <atomic>
+#include <cstring>
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <omp.h>
+
+using namespace bdl;
+using namespace bdl::test;
+using ::testing::HasSubstr;
+
+namespace {
+
+/// Tensors sized by parameters, one of each initialiser.
+struct ShapedModel {
+  std::vector<BdlTensorDesc> tensors;
+  std::vector<BdlParamDesc> params;
+  BdlModel model{};
+
+  explicit ShapedModel(bool extraTensorFirst = false) {
+    BdlDim b{BDL_DIM_BATCH, 0}, hidden{BDL_DIM_PARAM, 1};
+    auto c = [](int32_t v) { return BdlDim{BDL_DIM_CONST, v}; };
+    tensors = {
+        {"x", BDL_ROLE_INPUT, BDL_INIT_ZERO, b, c(20), 0, 0},
+        {"y", BDL_ROLE_TARGET, BDL_INIT_ZERO, b, c(10), 0, 0},
+        {"W1", BDL_ROLE_WEIGHT, BDL_INIT_XAVIER, hidden, c(20), 0, 0},
+        {"W2", BDL_ROLE_WEIGHT, BDL_INIT_KAIMING, c(10), hidden, 0, 0},
+        {"B", BDL_ROLE_FIXED, BDL_INIT_UNIFORM, c(30), c(40), -0.5f, 0.25f},
+        {"N", BDL_ROLE_FIXED, BDL_INIT_NORMAL, c(30), c(40), 2.0f, 0.5f},
+        {"k", BDL_ROLE_WEIGHT, BDL_INIT_CONST, c(1), c(5), 0.75f, 0},
+        {"v", BDL_ROLE_STATE, BDL_INIT_CONST, b, hidden, 3.0f, 0},
+        {"h", BDL_ROLE_TEMP, BDL_INIT_ZERO, b, hidden, 0, 0},
+    };
+    if (extraTensorFirst) // appended: existing tensors keep their index
+      tensors.push_back({"extra", BDL_ROLE_WEIGHT, BDL_INIT_NORMAL, c(3), c(3), 0, 1});
+    params = {{"lr", 0.1, 0, 0, BDL_PARAM_REAL, BDL_TUNE_NONE},
+              {"hidden", 8, 4, 64, BDL_PARAM_INT, BDL_TUNE_INT},
+              {"momentum", 1, 0, 0, BDL_PARAM_BOOL, BDL_TUNE_BOOL}};
+    model.name = "shaped";
+    model.tensors = tensors.data();
+    model.params = params.data();
+    model.abiVersion = BDL_ABI_VERSION;
+    model.numTensors = int32_t(tensors.size());
+    model.numParams = int32_t(params.size());
+    model.inputTensor = 0;
+    model.targetTensor = 1;
+    model.predictTensor = 1;
+    model.lossTensor = -1;
+  }
+};
+
+std::vector<float> contents(const ModelInstance &inst, int t) {
+  const float *p = inst.data(t);
+  return std::vector<float>(p, p + inst.rows(t) * inst.cols(t));
+}
+
+} // namespace
+
+TEST(Params, DefaultsAndHp) {
+  ShapedModel sm;
+  ModelInstance inst(sm.model);
+  EXPECT_EQ(inst.findParam("hidden"), 1);
+  EXPECT_EQ(inst.findParam("nope"), -1);
+  EXPECT_DOUBLE_EQ(inst.param(0), 0.1);
+  EXPECT_FLOAT_EQ(inst.hp()[BDL_HP_FIRST_PARAM + 1], 8.0f);
+  inst.allocate(32);
+  inst.setBatch(5);
+  EXPECT_FLOAT_EQ(inst.hp()[BDL_HP_BATCH], 5.0f);
+  EXPECT_FLOAT_EQ(inst.hp()[BDL_HP_INV_BATCH], 0.2f);
+}
+
+TEST(Params, SetChecksNamesAndTypes) {
+  ShapedModel sm;
+  ModelInstance inst(sm.model);
+  inst.applyAssignment("lr=0.05");
+  inst.applyAssignment("hidden=16");
+  inst.applyAssignment("momentum=false");
+  inst.setParam("lr", "+2e-3");
+  EXPECT_DOUBLE_EQ(inst.param(0), 2e-3);
+  EXPECT_DOUBLE_EQ(inst.param(1), 16);
+  EXPECT_DOUBLE_EQ(inst.param(2), 0);
+  EXPECT_FLOAT_EQ(inst.hp()[BDL_HP_FIRST_PARAM], 2e-3f);
+  inst.setParam("momentum", "1");
+  EXPECT_DOUBLE_EQ(inst.param(2), 1);
+
+  std::string msg = errorOf([&] { inst.applyAssignment("eta=1"); });
+  EXPECT_THAT(msg, HasSubstr("unknown parameter 'eta'; known parameters: lr, hidden, momentum"));
+  EXPECT_THROW(inst.applyAssignment("eta=1"), UsageError);
+  EXPECT_THAT(errorOf([&] { inst.applyAssignment("hidden=2.5"); }),
+              HasSubstr("invalid value '2.5' for int parameter 'hidden': expected an integer"));
+  EXPECT_THAT(errorOf([&] { inst.applyAssignment("lr=fast"); }),
+              HasSubstr("invalid value 'fast' for real parameter 'lr'"));
+  EXPECT_THAT(errorOf([&] { inst.applyAssignment("lr=nan"); }), HasSubstr("finite"));
+  EXPECT_THAT(errorOf([&] { inst.applyAssignment("lr="); }), HasSubstr("invalid value ''"));
+  EXPECT_THAT(errorOf([&] { inst.applyAssignment("momentum=yes"); }),
+              HasSubstr("expected true, false, 1 or 0"));
+  EXPECT_THAT(errorOf([&] { inst.applyAssignment("lr"); }), HasSubstr("expects name=value"));
+  EXPECT_THAT(errorOf([&] { inst.applyAssignment("=3"); }), HasSubstr("expects name=value"));
+}
+
+TEST(Shapes, ParameterSizesTensors) {
+  ShapedModel sm;
+  ModelInstance inst(sm.model);
+  inst.setParam("hidden", "7");
+  inst.allocate(10);
+  EXPECT_EQ(inst.rows(2), 7);
+  EXPECT_EQ(inst.cols(3), 7);
+  EXPECT_EQ(inst.rows(8), 10);
+  inst.setBatch(3);
+  EXPECT_EQ(inst.rows(8), 3);
+  EXPECT_EQ(inst.describeDim(sm.tensors[2].rows), "7 (hidden)");
+  for (int t = 0; t < sm.model.numTensors; ++t)
+    EXPECT_EQ(reinterpret_cast<uintptr_t>(inst.data(t)) % 64, 0u) << sm.tensors[t].name;
+  // A parameter that sizes storage is fixed from now on; others are not.
+  EXPECT_THROW(inst.setParam("hidden", "9"), Error);
+  inst.setParam("lr", "0.5");
+  EXPECT_THROW(inst.setBatch(11), Error);
+}
+
+TEST(Shapes, NonPositiveSizeIsAUsageError) {
+  ShapedModel sm;
+  ModelInstance inst(sm.model);
+  inst.setParam("hidden", "0");
+  EXPECT_THAT(errorOf([&] { inst.allocate(4); }),
+              HasSubstr("parameter 'hidden' = 0.000000 sizes tensor 'W1'"));
+  EXPECT_THROW(inst.allocate(4), UsageError);
+}
+
+TEST(Init, Initialisers) {
+  ShapedModel sm;
+  ModelInstance inst(sm.model);
+  inst.setParam("hidden", "50");
+  inst.allocate(4);
+  inst.initialise(11);
+  float s = std::sqrt(6.0f / (20 + 50));
+  for (float v : contents(inst, 2))
+    ASSERT_LE(std::fabs(v), s);
+  auto moments = [](const std::vector<float> &v) {
+    double sum = 0, sq = 0;
+    for (float x : v)
+      sum += x, sq += double(x) * x;
+    double mean = sum / double(v.size());
+    return std::pair{mean, std::sqrt(sq / double(v.size()) - mean * mean)};
+  };
+  auto [kmean, kstd] = moments(contents(inst, 3));
+  EXPECT_NEAR(kmean, 0, 0.1);
+  EXPECT_NEAR(kstd, std::sqrt(2.0 / 50), 0.05);
+  for (float v : contents(inst, 4)) {
+    ASSERT_GE(v, -0.5f);
+    ASSERT_LT(v, 0.25f);
+  }
+  auto [nmean, nstd] = moments(contents(inst, 5));
+  EXPECT_NEAR(nmean, 2.0, 0.05);
+  EXPECT_NEAR(nstd, 0.5, 0.05);
+  EXPECT_EQ(contents(inst, 6), std::vector<float>(5, 0.75f));
+  // State and temporaries start at zero whatever their initialiser says.
+  EXPECT_EQ(contents(inst, 7), std::vector<float>(4 * 50, 0.0f));
+  EXPECT_EQ(contents(inst, 8), std::vector<float>(4 * 50, 0.0f));
+}
+
+TEST(Init, SeedsAndStreams) {
+  ShapedModel a, withExtra(true);
+  ModelInstance i1(a.model), i2(a.model), i3(a.model), i4(withExtra.model);
+  for (ModelInstance *i : {&i1, &i2, &i3, &i4})
+    i->allocate(2);
+  i1.initialise(5);
+  i2.initialise(5);
+  i3.initialise(6);
+  i4.initialise(5);
+  for (int t : {2, 3, 4, 5}) {
+    EXPECT_EQ(contents(i1, t), contents(i2, t));
+    EXPECT_NE(contents(i1, t), contents(i3, t));
+    EXPECT_EQ(contents(i1, t), contents(i4, t)) << "adding a tensor changed " << a.tensors[t].name;
+  }
+  EXPECT_NE(contents(i1, 4), contents(i1, 5)); // own stream each
+}
+
+TEST(Verify, RejectsBadDescriptors) {
+  ShapedModel sm;
+  sm.model.abiVersion = BDL_ABI_VERSION + 1;
+  EXPECT_THAT(errorOf([&] { ModelInstance inst(sm.model); }), HasSubstr("ABI version"));
+  sm.model.abiVersion = BDL_ABI_VERSION;
+  sm.model.predictTensor = 99;
+  EXPECT_THAT(errorOf([&] { ModelInstance inst(sm.model); }), HasSubstr("prediction is tensor 99"));
+  sm.model.predictTensor = 1;
+  sm.tensors[3].cols = BdlDim{BDL_DIM_PARAM, 5};
+  EXPECT_THAT(errorOf([&] { ModelInstance inst(sm.model); }),
+              HasSubstr("tensor 'W2' cols refers to parameter 5"));
+}
+
+TEST(Executor, GemmWithTransposesAndScaledAlpha) {
+  TinyModel tm(3, 2);
+  ModelInstance inst(tm.model);
+  inst.setParam("lr", "0.5");
+  inst.allocate(4);
+  inst.setBatch(2);
+  // x = [[1,2,3],[4,5,6]], W = [[1,0,1],[0,1,0]]: logits = x W^T.
+  float x[] = {1, 2, 3, 4, 5, 6}, w[] = {1, 0, 1, 0, 1, 0};
+  std::memcpy(inst.data(X), x, sizeof x);
+  std::memcpy(inst.data(W), w, sizeof w);
+  BdlOp ops[] = {
+      TinyModel::gemm("logits", X, W, Logits, false, true, -1, 1.0f, 0.0f),
+      TinyModel::gemm("update", Logits, X, W, true, false, BDL_HP_FIRST_PARAM, -1.0f, 1.0f)};
+  BdlBlock forward{"forward", 1, 1, ops}, update{"update", 1, 1, ops + 1};
+  cpu::runBlocks(inst, &forward, 1);
+  EXPECT_EQ(contents(inst, Logits), (std::vector<float>{4, 2, 10, 5}));
+  // W += -0.5 * logits^T x.
+  cpu::runBlocks(inst, &update, 1);
+  EXPECT_EQ(contents(inst, W), (std::vector<float>{1 - 0.5f * 44, -0.5f * 58, 1 - 0.5f * 72,
+                                                   -0.5f * 22, 1 - 0.5f * 29, -0.5f * 36}));
+}
+
+TEST(Executor, GemmShapeMismatchNamesTheOp) {
+  TinyModel tm(3, 2);
+  ModelInstance inst(tm.model);
+  inst.allocate(4);
+  BdlOp op = TinyModel::gemm("bad", X, W, Logits, false, false, -1, 1.0f, 0.0f);
+  BdlBlock block{"forward", 1, 1, &op};
+  std::string msg = errorOf([&] { cpu::runBlocks(inst, &block, 1); });
+  EXPECT_THAT(msg, HasSubstr("GEMM 'bad' in block 'forward': shapes do not agree"));
+  EXPECT_THAT(msg, HasSubstr("logits[4, 2] = x[4, 3] * W[2, 3]"));
+}
+
+namespace {
+std::atomic<int> kernelCalls;
+void rowIdKernel(int64_t r0, int64_t r1, int64_t cols, float *const *t, const float *) {
+  ++kernelCalls;
+  for (int64_t r = r0; r < r1; ++r)
+    for (int64_t c = 0; c < cols; ++c)
+      t[Grad][r * cols + c] += float(r);
+}
+} // namespace
+
+TEST(Executor, ParallelKernelsCoverEveryRowOnce) {
+  // 1000 x 20 elements: above the splitting threshold.
+  TinyModel tm(3, 20);
+  ModelInstance inst(tm.model);
+  inst.allocate(1000);
+  BdlOp op = TinyModel::kernel("rows", rowIdKernel, {BDL_DIM_BATCH, 0}, {BDL_DIM_CONST, 20});
+  BdlBlock block{"b", 3, 1, &op};
+  cpu::setThreads(2);
+  kernelCalls = 0;
+  cpu::runBlocks(inst, &block, 1);
+  EXPECT_EQ(kernelCalls, 3 * std::min(2, omp_get_max_threads()));
+  const float *g = inst.data(Grad);
+  for (int64_t r = 0; r < 1000; ++r)
+    for (int c = 0; c < 20; ++c)
+      ASSERT_EQ(g[r * 20 + c], 3.0f * float(r));
+
+  // Small or sequential kernels run as one call.
+  inst.setBatch(10);
+  kernelCalls = 0;
+  cpu::runBlocks(inst, &block, 1);
+  EXPECT_EQ(kernelCalls, 3);
+  op.parallel = 0;
+  inst.setBatch(1000);
+  kernelCalls = 0;
+  cpu::runBlocks(inst, &block, 1);
+  EXPECT_EQ(kernelCalls, 3);
+}
