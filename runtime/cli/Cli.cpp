@@ -101,7 +101,8 @@ int runTrain(const BdlModel &model, const Options &o) {
   };
   try {
     train(inst, trainSet, DataView(data.sets.test), topts, callbacks);
-  } catch (const DivergedError &e) {
+  } catch (const Error &e) {
+    // Keep a record of the failed run next to its partial metrics.
     progress.clear();
     if (log)
       log->finish(e.what());
