@@ -61,23 +61,19 @@ struct EmitOptions {
 /// Fails on a malformed ir::Module (bad tensor index, Local of a later
 /// output, wrong operand count, ...).
 llvm::Expected<std::unique_ptr<llvm::Module>>
-emitModule(const ir::Module &m, llvm::LLVMContext &ctx,
-           const EmitOptions &opts = {});
+emitModule(const ir::Module &m, llvm::LLVMContext &ctx, const EmitOptions &opts = {});
 
 /// A target machine for `opts` (PIC, host CPU name and features for "host").
-llvm::Expected<std::unique_ptr<llvm::TargetMachine>>
-createTargetMachine(const TargetOptions &opts);
+llvm::Expected<std::unique_ptr<llvm::TargetMachine>> createTargetMachine(const TargetOptions &opts);
 
 /// Sets the module's triple and data layout from `tm` (if not yet set) and
 /// runs the new pass manager's default pipeline at O<optLevel> (0..3).
 /// `libmvec`: let the vectoriser call glibc's vector math (exp, log, pow,
 /// ...; x86-64 only), so the program must be linked with -lmvec.
-void optimize(llvm::Module &m, llvm::TargetMachine &tm, int optLevel,
-              bool libmvec = false);
+void optimize(llvm::Module &m, llvm::TargetMachine &tm, int optLevel, bool libmvec = false);
 
 /// Writes a relocatable object file.
-llvm::Error emitObject(llvm::Module &m, llvm::TargetMachine &tm,
-                       llvm::StringRef path);
+llvm::Error emitObject(llvm::Module &m, llvm::TargetMachine &tm, llvm::StringRef path);
 
 /// Checks that LLVM lays out the descriptor structs under `dl` exactly as the
 /// host C compiler lays out the structs of bdl/abi.h.

@@ -16,15 +16,17 @@ namespace bdl::codegen {
 namespace {
 
 Error kernelError(const ir::KernelOp &k, const Twine &msg) {
-  return createStringError(inconvertibleErrorCode(),
-                           "kernel '" + k.name + "': " + msg);
+  return createStringError(inconvertibleErrorCode(), "kernel '" + k.name + "': " + msg);
 }
 
 std::string dimStr(ir::Dim d) {
   switch (d.kind) {
-  case ir::Dim::Kind::Const: return std::to_string(d.value);
-  case ir::Dim::Kind::Batch: return "batch";
-  case ir::Dim::Kind::Param: return "param#" + std::to_string(d.value);
+  case ir::Dim::Kind::Const:
+    return std::to_string(d.value);
+  case ir::Dim::Kind::Batch:
+    return "batch";
+  case ir::Dim::Kind::Param:
+    return "param#" + std::to_string(d.value);
   }
   return "?";
 }
@@ -41,20 +43,28 @@ std::string shapeStr(ir::Dim rows, ir::Dim cols) {
 /// Whether tensor `t` can be read under `a` in a kernel over [rows, cols].
 bool fits(const ir::Tensor &t, ir::Access a, ir::Dim rows, ir::Dim cols) {
   switch (a) {
-  case ir::Access::Full: return t.rows == rows && t.cols == cols;
-  case ir::Access::Row: return t.rows == rows && t.cols.isOne();
-  case ir::Access::Col: return t.rows.isOne() && t.cols == cols;
-  case ir::Access::Scalar: return true; // t[0, 0] exists in any tensor
+  case ir::Access::Full:
+    return t.rows == rows && t.cols == cols;
+  case ir::Access::Row:
+    return t.rows == rows && t.cols.isOne();
+  case ir::Access::Col:
+    return t.rows.isOne() && t.cols == cols;
+  case ir::Access::Scalar:
+    return true; // t[0, 0] exists in any tensor
   }
   return false;
 }
 
 const char *accessStr(ir::Access a) {
   switch (a) {
-  case ir::Access::Full: return "full";
-  case ir::Access::Row: return "row";
-  case ir::Access::Col: return "col";
-  case ir::Access::Scalar: return "scalar";
+  case ir::Access::Full:
+    return "full";
+  case ir::Access::Row:
+    return "row";
+  case ir::Access::Col:
+    return "col";
+  case ir::Access::Scalar:
+    return "scalar";
   }
   return "?";
 }
@@ -62,47 +72,41 @@ const char *accessStr(ir::Access a) {
 Error verifyExpr(const ir::Module &m, const ir::KernelOp &k, const ir::Expr &e,
                  size_t outputIndex) {
   if (e.operands.size() != static_cast<size_t>(ir::arity(e.op)))
-    return kernelError(k, Twine("'") + ir::spelling(e.op) + "' has " +
-                              Twine(e.operands.size()) + " operands, expected " +
-                              Twine(ir::arity(e.op)));
+    return kernelError(k, Twine("'") + ir::spelling(e.op) + "' has " + Twine(e.operands.size()) +
+                              " operands, expected " + Twine(ir::arity(e.op)));
   switch (e.op) {
   case ir::ExprOp::Slot:
-    if (e.index < 0 ||
-        e.index >= ir::kFirstParamSlot + static_cast<int64_t>(m.params.size()))
+    if (e.index < 0 || e.index >= ir::kFirstParamSlot + static_cast<int64_t>(m.params.size()))
       return kernelError(k, "hp slot " + Twine(e.index) + " out of range");
     break;
   case ir::ExprOp::Load: {
     if (e.index < 0 || static_cast<size_t>(e.index) >= m.tensors.size())
-      return kernelError(k, "load of tensor " + Twine(e.index) +
-                                " out of range");
+      return kernelError(k, "load of tensor " + Twine(e.index) + " out of range");
     const ir::Tensor &t = m.tensors[e.index];
     if (!fits(t, e.access, k.rows, k.cols))
-      return kernelError(k, "tensor '" + t.name + "' " +
-                                shapeStr(t.rows, t.cols) + " cannot be read " +
-                                accessStr(e.access) + " in a kernel over " +
+      return kernelError(k, "tensor '" + t.name + "' " + shapeStr(t.rows, t.cols) +
+                                " cannot be read " + accessStr(e.access) + " in a kernel over " +
                                 shapeStr(k.rows, k.cols));
     break;
   }
   case ir::ExprOp::Local:
     if (e.index < 0 || static_cast<size_t>(e.index) >= outputIndex)
-      return kernelError(k, "output " + Twine(outputIndex) + " reads local " +
-                                Twine(e.index) + ", not an earlier output");
+      return kernelError(k, "output " + Twine(outputIndex) + " reads local " + Twine(e.index) +
+                                ", not an earlier output");
     break;
   default:
     break;
   }
   for (const ir::ExprPtr &o : e.operands) {
     if (!o)
-      return kernelError(k, Twine("'") + ir::spelling(e.op) +
-                                "' has a null operand");
+      return kernelError(k, Twine("'") + ir::spelling(e.op) + "' has a null operand");
     if (Error err = verifyExpr(m, k, *o, outputIndex))
       return err;
   }
   return Error::success();
 }
 
-void collect(const ir::Expr &e, std::vector<ir::TensorId> &tensors,
-             ElementFunction &ef) {
+void collect(const ir::Expr &e, std::vector<ir::TensorId> &tensors, ElementFunction &ef) {
   if (e.op == ir::ExprOp::Load) {
     tensors.push_back(e.index);
     ef.usesRow |= e.access == ir::Access::Row;
@@ -112,27 +116,23 @@ void collect(const ir::Expr &e, std::vector<ir::TensorId> &tensors,
     collect(*o, tensors, ef);
 }
 
-bool isReduction(const ir::KernelOp &k) {
-  return k.kind != ir::KernelOp::Kind::Map;
-}
+bool isReduction(const ir::KernelOp &k) { return k.kind != ir::KernelOp::Kind::Map; }
 
 /// Emits expression trees at one element.
 class ExprEmitter {
 public:
-  ExprEmitter(IRBuilder<> &b, const EmitOptions &opts, Value *r, Value *c,
-              Value *i, Value *hp, const std::map<ir::TensorId, Value *> &ptrs,
-              const std::vector<Value *> &locals)
-      : b(b), opts(opts), r(r), c(c), i(i), hp(hp), ptrs(ptrs),
-        locals(locals) {}
+  ExprEmitter(IRBuilder<> &b, const EmitOptions &opts, Value *r, Value *c, Value *i, Value *hp,
+              const std::map<ir::TensorId, Value *> &ptrs, const std::vector<Value *> &locals)
+      : b(b), opts(opts), r(r), c(c), i(i), hp(hp), ptrs(ptrs), locals(locals) {}
 
   Value *emit(const ir::Expr &e) {
     switch (e.op) {
     case ir::ExprOp::Const:
       return ConstantFP::get(b.getFloatTy(), e.value);
     case ir::ExprOp::Slot:
-      return b.CreateAlignedLoad(
-          b.getFloatTy(), b.CreateConstInBoundsGEP1_64(b.getFloatTy(), hp, e.index),
-          Align(4), "hp" + Twine(e.index));
+      return b.CreateAlignedLoad(b.getFloatTy(),
+                                 b.CreateConstInBoundsGEP1_64(b.getFloatTy(), hp, e.index),
+                                 Align(4), "hp" + Twine(e.index));
     case ir::ExprOp::Load:
       return emitLoad(e);
     case ir::ExprOp::Local:
@@ -159,10 +159,18 @@ private:
     Value *base = ptrs.at(e.index);
     Value *index = nullptr;
     switch (e.access) {
-    case ir::Access::Full: index = i; break;
-    case ir::Access::Row: index = r; break;
-    case ir::Access::Col: index = c; break;
-    case ir::Access::Scalar: index = nullptr; break;
+    case ir::Access::Full:
+      index = i;
+      break;
+    case ir::Access::Row:
+      index = r;
+      break;
+    case ir::Access::Col:
+      index = c;
+      break;
+    case ir::Access::Scalar:
+      index = nullptr;
+      break;
     }
     Value *p = index ? b.CreateInBoundsGEP(b.getFloatTy(), base, index) : base;
     return b.CreateAlignedLoad(b.getFloatTy(), p, Align(4));
@@ -178,9 +186,12 @@ private:
     Value *zero = ConstantFP::get(b.getFloatTy(), 0.0);
     Value *one = ConstantFP::get(b.getFloatTy(), 1.0);
     switch (op) {
-    case ir::ExprOp::Neg: return b.CreateFNeg(x);
-    case ir::ExprOp::Exp: return exp(x);
-    case ir::ExprOp::Log: return b.CreateUnaryIntrinsic(Intrinsic::log, x);
+    case ir::ExprOp::Neg:
+      return b.CreateFNeg(x);
+    case ir::ExprOp::Exp:
+      return exp(x);
+    case ir::ExprOp::Log:
+      return b.CreateUnaryIntrinsic(Intrinsic::log, x);
     case ir::ExprOp::Tanh:
       return emitTanh(b, x, [&](Value *y) { return exp(y); });
     case ir::ExprOp::Sigmoid:
@@ -189,23 +200,34 @@ private:
       return b.CreateSelect(b.CreateFCmpOLT(x, zero), zero, x);
     case ir::ExprOp::Step:
       return b.CreateSelect(b.CreateFCmpOGT(x, zero), one, zero);
-    case ir::ExprOp::Abs: return b.CreateUnaryIntrinsic(Intrinsic::fabs, x);
-    case ir::ExprOp::Sqrt: return b.CreateUnaryIntrinsic(Intrinsic::sqrt, x);
-    default: break;
+    case ir::ExprOp::Abs:
+      return b.CreateUnaryIntrinsic(Intrinsic::fabs, x);
+    case ir::ExprOp::Sqrt:
+      return b.CreateUnaryIntrinsic(Intrinsic::sqrt, x);
+    default:
+      break;
     }
     llvm_unreachable("not a unary op");
   }
 
   Value *emitBinary(ir::ExprOp op, Value *x, Value *y) {
     switch (op) {
-    case ir::ExprOp::Add: return b.CreateFAdd(x, y);
-    case ir::ExprOp::Sub: return b.CreateFSub(x, y);
-    case ir::ExprOp::Mul: return b.CreateFMul(x, y);
-    case ir::ExprOp::Div: return b.CreateFDiv(x, y);
-    case ir::ExprOp::Pow: return b.CreateBinaryIntrinsic(Intrinsic::pow, x, y);
-    case ir::ExprOp::Max: return b.CreateBinaryIntrinsic(Intrinsic::maxnum, x, y);
-    case ir::ExprOp::Min: return b.CreateBinaryIntrinsic(Intrinsic::minnum, x, y);
-    default: break;
+    case ir::ExprOp::Add:
+      return b.CreateFAdd(x, y);
+    case ir::ExprOp::Sub:
+      return b.CreateFSub(x, y);
+    case ir::ExprOp::Mul:
+      return b.CreateFMul(x, y);
+    case ir::ExprOp::Div:
+      return b.CreateFDiv(x, y);
+    case ir::ExprOp::Pow:
+      return b.CreateBinaryIntrinsic(Intrinsic::pow, x, y);
+    case ir::ExprOp::Max:
+      return b.CreateBinaryIntrinsic(Intrinsic::maxnum, x, y);
+    case ir::ExprOp::Min:
+      return b.CreateBinaryIntrinsic(Intrinsic::minnum, x, y);
+    default:
+      break;
     }
     llvm_unreachable("not a binary op");
   }
@@ -229,17 +251,16 @@ Error verifyKernel(const ir::Module &m, const ir::KernelOp &k) {
     bool reduced = isReduction(k) && o + 1 == k.outputs.size();
     if (out.stored || reduced) {
       if (out.tensor < 0 || static_cast<size_t>(out.tensor) >= m.tensors.size())
-        return kernelError(k, "output " + Twine(o) + " writes tensor " +
-                                  Twine(out.tensor) + ", out of range");
+        return kernelError(k, "output " + Twine(o) + " writes tensor " + Twine(out.tensor) +
+                                  ", out of range");
       const ir::Tensor &t = m.tensors[out.tensor];
       ir::Dim one = ir::Dim::constant(1);
       bool ok = !reduced ? fits(t, ir::Access::Full, k.rows, k.cols)
-                : k.kind == ir::KernelOp::Kind::RowReduce
-                    ? t.rows == k.rows && t.cols == one
-                    : t.rows == one && t.cols == k.cols;
+                : k.kind == ir::KernelOp::Kind::RowReduce ? t.rows == k.rows && t.cols == one
+                                                          : t.rows == one && t.cols == k.cols;
       if (!ok)
-        return kernelError(k, "output " + Twine(o) + " tensor '" + t.name +
-                                  "' has shape " + shapeStr(t.rows, t.cols) +
+        return kernelError(k, "output " + Twine(o) + " tensor '" + t.name + "' has shape " +
+                                  shapeStr(t.rows, t.cols) +
                                   ", which does not fit the iteration space " +
                                   shapeStr(k.rows, k.cols));
     }
@@ -251,9 +272,8 @@ Error verifyKernel(const ir::Module &m, const ir::KernelOp &k) {
   return Error::success();
 }
 
-ElementFunction emitElementFunction(Module &llvmModule, const ir::Module &m,
-                                    const ir::KernelOp &k, StringRef name,
-                                    const EmitOptions &opts) {
+ElementFunction emitElementFunction(Module &llvmModule, const ir::Module &m, const ir::KernelOp &k,
+                                    StringRef name, const EmitOptions &opts) {
   LLVMContext &ctx = llvmModule.getContext();
   ElementFunction ef;
   ef.returnsValue = isReduction(k);
@@ -277,8 +297,7 @@ ElementFunction emitElementFunction(Module &llvmModule, const ir::Module &m,
   params.insert(params.end(), tensors.size() + 1, ptr); // tensors..., hp
   Type *ret = ef.returnsValue ? Type::getFloatTy(ctx) : Type::getVoidTy(ctx);
   Function *fn = Function::Create(FunctionType::get(ret, params, false),
-                                  GlobalValue::InternalLinkage,
-                                  name + ".elem", &llvmModule);
+                                  GlobalValue::InternalLinkage, name + ".elem", &llvmModule);
   fn->addFnAttr(Attribute::AlwaysInline);
   fn->addFnAttr(Attribute::NoUnwind);
   fn->addFnAttr(Attribute::WillReturn);
@@ -309,9 +328,8 @@ ElementFunction emitElementFunction(Module &llvmModule, const ir::Module &m,
     Value *v = ee.emit(*out.value);
     locals.push_back(v);
     if (o < numMapped && out.stored)
-      b.CreateAlignedStore(
-          v, b.CreateInBoundsGEP(b.getFloatTy(), ptrs.at(out.tensor), i),
-          Align(4));
+      b.CreateAlignedStore(v, b.CreateInBoundsGEP(b.getFloatTy(), ptrs.at(out.tensor), i),
+                           Align(4));
   }
   if (ef.returnsValue)
     b.CreateRet(locals.back());

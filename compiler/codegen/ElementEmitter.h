@@ -51,8 +51,7 @@ struct ElementFunction {
 llvm::Error verifyKernel(const ir::Module &m, const ir::KernelOp &k);
 
 /// Emits the element function `<name>.elem` of a verified kernel.
-ElementFunction emitElementFunction(llvm::Module &llvmModule,
-                                    const ir::Module &m,
+ElementFunction emitElementFunction(llvm::Module &llvmModule, const ir::Module &m,
                                     const ir::KernelOp &k, llvm::StringRef name,
                                     const EmitOptions &opts);
 

@@ -25,8 +25,7 @@ namespace bdl::codegen {
 namespace cpu {
 namespace {
 
-StructType *namedStruct(LLVMContext &ctx, StringRef name,
-                        ArrayRef<Type *> fields) {
+StructType *namedStruct(LLVMContext &ctx, StringRef name, ArrayRef<Type *> fields) {
   if (StructType *t = StructType::getTypeByName(ctx, name))
     return t;
   return StructType::create(ctx, fields, name);
@@ -34,8 +33,7 @@ StructType *namedStruct(LLVMContext &ctx, StringRef name,
 
 class DescriptorBuilder {
 public:
-  DescriptorBuilder(Module &llvmModule, const ir::Module &m,
-                    ArrayRef<Function *> kernels)
+  DescriptorBuilder(Module &llvmModule, const ir::Module &m, ArrayRef<Function *> kernels)
       : mod(llvmModule), ctx(llvmModule.getContext()), m(m), kernels(kernels),
         types(AbiTypes::get(ctx)) {}
 
@@ -48,15 +46,13 @@ public:
       if (Error e = dim(t.cols, cols, "tensor '" + t.name + "' cols"))
         return e;
       tensors.push_back(ConstantStruct::get(
-          types.tensor, {str(t.name), i32(static_cast<int>(t.role)),
-                         i32(static_cast<int>(t.init)), rows, cols,
-                         f32(t.initA), f32(t.initB)}));
+          types.tensor, {str(t.name), i32(static_cast<int>(t.role)), i32(static_cast<int>(t.init)),
+                         rows, cols, f32(t.initA), f32(t.initB)}));
     }
     for (const ir::Param &p : m.params)
-      params.push_back(ConstantStruct::get(
-          types.param, {str(p.name), f64(p.value), f64(p.lo), f64(p.hi),
-                        i32(static_cast<int>(p.type)),
-                        i32(static_cast<int>(p.tune))}));
+      params.push_back(ConstantStruct::get(types.param, {str(p.name), f64(p.value), f64(p.lo),
+                                                         f64(p.hi), i32(static_cast<int>(p.type)),
+                                                         i32(static_cast<int>(p.tune))}));
 
     Constant *train = nullptr, *eval = nullptr;
     if (Error e = blocks(m.trainBlocks, "train", train))
@@ -64,29 +60,24 @@ public:
     if (Error e = blocks(m.evalBlocks, "eval", eval))
       return e;
     if (nextKernel != kernels.size())
-      return createStringError(inconvertibleErrorCode(),
-                               "descriptor: kernel count mismatch");
+      return createStringError(inconvertibleErrorCode(), "descriptor: kernel count mismatch");
 
     Constant *model = ConstantStruct::get(
         types.model,
         {str(m.name), str(m.sourceFile), str(m.dataset),
          array(types.tensor, tensors, "bdl_model.tensors"),
-         array(types.param, params, "bdl_model.params"), train, eval,
-         i32(BDL_ABI_VERSION), i32(m.tensors.size()), i32(m.params.size()),
-         i32(m.trainBlocks.size()), i32(m.evalBlocks.size()), i32(m.input),
-         i32(m.target), i32(m.predict), i32(m.loss), i32(m.epochs),
-         i32(m.batch), i32(m.validation)});
+         array(types.param, params, "bdl_model.params"), train, eval, i32(BDL_ABI_VERSION),
+         i32(m.tensors.size()), i32(m.params.size()), i32(m.trainBlocks.size()),
+         i32(m.evalBlocks.size()), i32(m.input), i32(m.target), i32(m.predict), i32(m.loss),
+         i32(m.epochs), i32(m.batch), i32(m.validation)});
     auto *gv = new GlobalVariable(mod, types.model, /*isConstant=*/true,
-                                  GlobalValue::ExternalLinkage, model,
-                                  "bdl_model");
+                                  GlobalValue::ExternalLinkage, model, "bdl_model");
     gv->setAlignment(Align(8));
     return Error::success();
   }
 
 private:
-  Constant *i32(int64_t v) {
-    return ConstantInt::get(Type::getInt32Ty(ctx), v, /*IsSigned=*/true);
-  }
+  Constant *i32(int64_t v) { return ConstantInt::get(Type::getInt32Ty(ctx), v, /*IsSigned=*/true); }
   Constant *f32(float v) { return ConstantFP::get(Type::getFloatTy(ctx), v); }
   Constant *f64(double v) { return ConstantFP::get(Type::getDoubleTy(ctx), v); }
   Constant *null() { return ConstantPointerNull::get(PointerType::getUnqual(ctx)); }
@@ -96,8 +87,7 @@ private:
     auto [it, inserted] = strings.try_emplace(s, nullptr);
     if (inserted) {
       Constant *init = ConstantDataArray::getString(ctx, s);
-      auto *gv = new GlobalVariable(mod, init->getType(), true,
-                                    GlobalValue::PrivateLinkage, init,
+      auto *gv = new GlobalVariable(mod, init->getType(), true, GlobalValue::PrivateLinkage, init,
                                     "bdl_model.str");
       gv->setUnnamedAddr(GlobalValue::UnnamedAddr::Global);
       gv->setAlignment(Align(1));
@@ -107,8 +97,7 @@ private:
   }
 
   /// A private constant array, or null when empty.
-  Constant *array(StructType *elem, ArrayRef<Constant *> elems,
-                  const Twine &name) {
+  Constant *array(StructType *elem, ArrayRef<Constant *> elems, const Twine &name) {
     if (elems.empty())
       return null();
     ArrayType *ty = ArrayType::get(elem, elems.size());
@@ -121,14 +110,19 @@ private:
   Error dim(ir::Dim d, Constant *&out, const Twine &what) {
     int kind = BDL_DIM_CONST;
     switch (d.kind) {
-    case ir::Dim::Kind::Const: kind = BDL_DIM_CONST; break;
-    case ir::Dim::Kind::Batch: kind = BDL_DIM_BATCH; break;
-    case ir::Dim::Kind::Param: kind = BDL_DIM_PARAM; break;
+    case ir::Dim::Kind::Const:
+      kind = BDL_DIM_CONST;
+      break;
+    case ir::Dim::Kind::Batch:
+      kind = BDL_DIM_BATCH;
+      break;
+    case ir::Dim::Kind::Param:
+      kind = BDL_DIM_PARAM;
+      break;
     }
     if (d.value < INT32_MIN || d.value > INT32_MAX)
       return createStringError(inconvertibleErrorCode(),
-                               what + ": extent " + Twine(d.value) +
-                                   " does not fit in 32 bits");
+                               what + ": extent " + Twine(d.value) + " does not fit in 32 bits");
     out = ConstantStruct::get(types.dim, {i32(kind), i32(d.value)});
     return Error::success();
   }
@@ -138,44 +132,37 @@ private:
     if (const auto *g = std::get_if<ir::GemmOp>(&o)) {
       for (ir::TensorId t : {g->a, g->b, g->c})
         if (t < 0 || static_cast<size_t>(t) >= m.tensors.size())
-          return createStringError(inconvertibleErrorCode(),
-                                   "gemm: tensor %d out of range", t);
-      const ir::Tensor &a = m.tensors[g->a], &bt = m.tensors[g->b],
-                       &c = m.tensors[g->c];
+          return createStringError(inconvertibleErrorCode(), "gemm: tensor %d out of range", t);
+      const ir::Tensor &a = m.tensors[g->a], &bt = m.tensors[g->b], &c = m.tensors[g->c];
       // The C operand's shape, for logs and profiles.
       if (Error e = dim(c.rows, rows, "gemm rows"))
         return e;
       if (Error e = dim(c.cols, cols, "gemm cols"))
         return e;
-      std::string name = "gemm " + c.name + " = " + a.name +
-                         (g->transA ? "^T" : "") + " * " + bt.name +
-                         (g->transB ? "^T" : "");
-      out = ConstantStruct::get(
-          types.op, {i32(BDL_OP_GEMM), i32(0), i32(g->a), i32(g->b), i32(g->c),
-                     i32(g->transA), i32(g->transB), i32(g->alphaSlot),
-                     f32(g->alpha), f32(g->beta), null(), str(name), rows,
-                     cols});
+      std::string name = "gemm " + c.name + " = " + a.name + (g->transA ? "^T" : "") + " * " +
+                         bt.name + (g->transB ? "^T" : "");
+      out = ConstantStruct::get(types.op,
+                                {i32(BDL_OP_GEMM), i32(0), i32(g->a), i32(g->b), i32(g->c),
+                                 i32(g->transA), i32(g->transB), i32(g->alphaSlot), f32(g->alpha),
+                                 f32(g->beta), null(), str(name), rows, cols});
       return Error::success();
     }
     const auto &k = std::get<ir::KernelOp>(o);
     if (nextKernel >= kernels.size())
-      return createStringError(inconvertibleErrorCode(),
-                               "descriptor: kernel count mismatch");
+      return createStringError(inconvertibleErrorCode(), "descriptor: kernel count mismatch");
     if (Error e = dim(k.rows, rows, "kernel '" + k.name + "' rows"))
       return e;
     if (Error e = dim(k.cols, cols, "kernel '" + k.name + "' cols"))
       return e;
     // ColReduce accumulates over all rows in one call: not row-parallel.
     bool parallel = k.kind != ir::KernelOp::Kind::ColReduce;
-    out = ConstantStruct::get(
-        types.op, {i32(BDL_OP_KERNEL), i32(parallel), i32(-1), i32(-1), i32(-1),
-                   i32(0), i32(0), i32(-1), f32(0), f32(0),
-                   kernels[nextKernel++], str(k.name), rows, cols});
+    out = ConstantStruct::get(types.op, {i32(BDL_OP_KERNEL), i32(parallel), i32(-1), i32(-1),
+                                         i32(-1), i32(0), i32(0), i32(-1), f32(0), f32(0),
+                                         kernels[nextKernel++], str(k.name), rows, cols});
     return Error::success();
   }
 
-  Error blocks(const std::vector<ir::Block> &bs, StringRef kind,
-               Constant *&out) {
+  Error blocks(const std::vector<ir::Block> &bs, StringRef kind, Constant *&out) {
     std::vector<Constant *> elems;
     for (size_t i = 0; i < bs.size(); ++i) {
       const ir::Block &blk = bs[i];
@@ -189,8 +176,7 @@ private:
       elems.push_back(ConstantStruct::get(
           types.block,
           {str(blk.name), i32(blk.steps), i32(ops.size()),
-           array(types.op, ops,
-                 "bdl_model." + kind + Twine(i) + "." + blk.name + ".ops")}));
+           array(types.op, ops, "bdl_model." + kind + Twine(i) + "." + blk.name + ".ops")}));
     }
     out = array(types.block, elems, "bdl_model." + kind + "Blocks");
     return Error::success();
@@ -208,25 +194,22 @@ private:
 } // namespace
 
 AbiTypes AbiTypes::get(LLVMContext &ctx) {
-  Type *i32 = Type::getInt32Ty(ctx), *f32 = Type::getFloatTy(ctx),
-       *f64 = Type::getDoubleTy(ctx), *ptr = PointerType::getUnqual(ctx);
+  Type *i32 = Type::getInt32Ty(ctx), *f32 = Type::getFloatTy(ctx), *f64 = Type::getDoubleTy(ctx),
+       *ptr = PointerType::getUnqual(ctx);
   AbiTypes t;
   t.dim = namedStruct(ctx, "BdlDim", {i32, i32});
-  t.tensor = namedStruct(ctx, "BdlTensorDesc",
-                         {ptr, i32, i32, t.dim, t.dim, f32, f32});
+  t.tensor = namedStruct(ctx, "BdlTensorDesc", {ptr, i32, i32, t.dim, t.dim, f32, f32});
   t.param = namedStruct(ctx, "BdlParamDesc", {ptr, f64, f64, f64, i32, i32});
   t.op = namedStruct(ctx, "BdlOp",
-                     {i32, i32, i32, i32, i32, i32, i32, i32, f32, f32, ptr,
-                      ptr, t.dim, t.dim});
+                     {i32, i32, i32, i32, i32, i32, i32, i32, f32, f32, ptr, ptr, t.dim, t.dim});
   t.block = namedStruct(ctx, "BdlBlock", {ptr, i32, i32, ptr});
   t.model = namedStruct(ctx, "BdlModel",
-                        {ptr, ptr, ptr, ptr, ptr, ptr, ptr, i32, i32, i32, i32,
-                         i32, i32, i32, i32, i32, i32, i32, i32});
+                        {ptr, ptr, ptr, ptr, ptr, ptr, ptr, i32, i32, i32, i32, i32, i32, i32, i32,
+                         i32, i32, i32, i32});
   return t;
 }
 
-Error emitDescriptor(Module &llvmModule, const ir::Module &m,
-                     ArrayRef<Function *> kernels) {
+Error emitDescriptor(Module &llvmModule, const ir::Module &m, ArrayRef<Function *> kernels) {
   return DescriptorBuilder(llvmModule, m, kernels).build();
 }
 
@@ -246,34 +229,28 @@ std::vector<HostLayout> hostLayouts() {
       {"BdlDim", sizeof(BdlDim), {OFF(BdlDim, kind), OFF(BdlDim, value)}},
       {"BdlTensorDesc",
        sizeof(BdlTensorDesc),
-       {OFF(BdlTensorDesc, name), OFF(BdlTensorDesc, role),
-        OFF(BdlTensorDesc, init), OFF(BdlTensorDesc, rows),
-        OFF(BdlTensorDesc, cols), OFF(BdlTensorDesc, initA),
+       {OFF(BdlTensorDesc, name), OFF(BdlTensorDesc, role), OFF(BdlTensorDesc, init),
+        OFF(BdlTensorDesc, rows), OFF(BdlTensorDesc, cols), OFF(BdlTensorDesc, initA),
         OFF(BdlTensorDesc, initB)}},
       {"BdlParamDesc",
        sizeof(BdlParamDesc),
-       {OFF(BdlParamDesc, name), OFF(BdlParamDesc, value),
-        OFF(BdlParamDesc, lo), OFF(BdlParamDesc, hi), OFF(BdlParamDesc, type),
-        OFF(BdlParamDesc, tune)}},
+       {OFF(BdlParamDesc, name), OFF(BdlParamDesc, value), OFF(BdlParamDesc, lo),
+        OFF(BdlParamDesc, hi), OFF(BdlParamDesc, type), OFF(BdlParamDesc, tune)}},
       {"BdlOp",
        sizeof(BdlOp),
-       {OFF(BdlOp, kind), OFF(BdlOp, parallel), OFF(BdlOp, a), OFF(BdlOp, b),
-        OFF(BdlOp, c), OFF(BdlOp, transA), OFF(BdlOp, transB),
-        OFF(BdlOp, alphaSlot), OFF(BdlOp, alpha), OFF(BdlOp, beta),
-        OFF(BdlOp, fn), OFF(BdlOp, name), OFF(BdlOp, rows), OFF(BdlOp, cols)}},
+       {OFF(BdlOp, kind), OFF(BdlOp, parallel), OFF(BdlOp, a), OFF(BdlOp, b), OFF(BdlOp, c),
+        OFF(BdlOp, transA), OFF(BdlOp, transB), OFF(BdlOp, alphaSlot), OFF(BdlOp, alpha),
+        OFF(BdlOp, beta), OFF(BdlOp, fn), OFF(BdlOp, name), OFF(BdlOp, rows), OFF(BdlOp, cols)}},
       {"BdlBlock",
        sizeof(BdlBlock),
-       {OFF(BdlBlock, name), OFF(BdlBlock, steps), OFF(BdlBlock, numOps),
-        OFF(BdlBlock, ops)}},
+       {OFF(BdlBlock, name), OFF(BdlBlock, steps), OFF(BdlBlock, numOps), OFF(BdlBlock, ops)}},
       {"BdlModel",
        sizeof(BdlModel),
        {OFF(BdlModel, name), OFF(BdlModel, sourceFile), OFF(BdlModel, dataset),
-        OFF(BdlModel, tensors), OFF(BdlModel, params),
-        OFF(BdlModel, trainBlocks), OFF(BdlModel, evalBlocks),
-        OFF(BdlModel, abiVersion), OFF(BdlModel, numTensors),
-        OFF(BdlModel, numParams), OFF(BdlModel, numTrainBlocks),
-        OFF(BdlModel, numEvalBlocks), OFF(BdlModel, inputTensor),
-        OFF(BdlModel, targetTensor), OFF(BdlModel, predictTensor),
+        OFF(BdlModel, tensors), OFF(BdlModel, params), OFF(BdlModel, trainBlocks),
+        OFF(BdlModel, evalBlocks), OFF(BdlModel, abiVersion), OFF(BdlModel, numTensors),
+        OFF(BdlModel, numParams), OFF(BdlModel, numTrainBlocks), OFF(BdlModel, numEvalBlocks),
+        OFF(BdlModel, inputTensor), OFF(BdlModel, targetTensor), OFF(BdlModel, predictTensor),
         OFF(BdlModel, lossTensor), OFF(BdlModel, epochs), OFF(BdlModel, batch),
         OFF(BdlModel, validation)}},
   };
@@ -291,20 +268,16 @@ Error verifyDescriptorLayout(const DataLayout &dl) {
     const StructLayout *sl = dl.getStructLayout(types[s]);
     const HostLayout &h = host[s];
     if (types[s]->getNumElements() != h.offsets.size())
-      return createStringError(inconvertibleErrorCode(),
-                               "%s: %u LLVM fields, %zu C fields", h.name,
+      return createStringError(inconvertibleErrorCode(), "%s: %u LLVM fields, %zu C fields", h.name,
                                types[s]->getNumElements(), h.offsets.size());
     if (sl->getSizeInBytes() != h.size)
-      return createStringError(inconvertibleErrorCode(),
-                               "%s: LLVM size %llu, C size %zu", h.name,
+      return createStringError(inconvertibleErrorCode(), "%s: LLVM size %llu, C size %zu", h.name,
                                (unsigned long long)sl->getSizeInBytes(), h.size);
     for (size_t f = 0; f < h.offsets.size(); ++f)
       if (sl->getElementOffset(f) != h.offsets[f])
         return createStringError(inconvertibleErrorCode(),
-                                 "%s field %zu: LLVM offset %llu, C offset %zu",
-                                 h.name, f,
-                                 (unsigned long long)sl->getElementOffset(f),
-                                 h.offsets[f]);
+                                 "%s field %zu: LLVM offset %llu, C offset %zu", h.name, f,
+                                 (unsigned long long)sl->getElementOffset(f), h.offsets[f]);
   }
   return Error::success();
 }

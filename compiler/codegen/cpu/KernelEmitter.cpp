@@ -18,8 +18,8 @@ namespace {
 /// form (guard, bottom test) at b's insertion point; b is left in the exit
 /// block. `init` may be null (no carried value). Returns the final carried
 /// value (init when the loop runs zero times), or null.
-Value *emitLoop(IRBuilder<> &b, Value *begin, Value *end, const Twine &name,
-                Value *init, function_ref<Value *(Value *, Value *)> body) {
+Value *emitLoop(IRBuilder<> &b, Value *begin, Value *end, const Twine &name, Value *init,
+                function_ref<Value *(Value *, Value *)> body) {
   LLVMContext &ctx = b.getContext();
   BasicBlock *pre = b.GetInsertBlock();
   Function *f = pre->getParent();
@@ -56,9 +56,8 @@ Value *emitLoop(IRBuilder<> &b, Value *begin, Value *end, const Twine &name,
 
 } // namespace
 
-Function *emitKernel(Module &llvmModule, const ir::Module &m,
-                     const ir::KernelOp &k, StringRef symbol,
-                     const EmitOptions &opts) {
+Function *emitKernel(Module &llvmModule, const ir::Module &m, const ir::KernelOp &k,
+                     StringRef symbol, const EmitOptions &opts) {
   LLVMContext &ctx = llvmModule.getContext();
   ElementFunction ef = emitElementFunction(llvmModule, m, k, symbol, opts);
   bool reduce = k.kind != ir::KernelOp::Kind::Map;
@@ -67,11 +66,9 @@ Function *emitKernel(Module &llvmModule, const ir::Module &m,
   // Tensors of the loop nest: the element function's plus a reduced output.
   std::vector<ir::TensorId> tensors = ef.tensors;
   if (reduce && !std::binary_search(tensors.begin(), tensors.end(), outTensor))
-    tensors.insert(std::upper_bound(tensors.begin(), tensors.end(), outTensor),
-                   outTensor);
+    tensors.insert(std::upper_bound(tensors.begin(), tensors.end(), outTensor), outTensor);
   auto argIndex = [&](ir::TensorId t) {
-    return 3 + (std::lower_bound(tensors.begin(), tensors.end(), t) -
-                tensors.begin());
+    return 3 + (std::lower_bound(tensors.begin(), tensors.end(), t) - tensors.begin());
   };
 
   Type *i64 = Type::getInt64Ty(ctx), *f32 = Type::getFloatTy(ctx),
@@ -80,9 +77,8 @@ Function *emitKernel(Module &llvmModule, const ir::Module &m,
   // The loop nest: (rowBegin, rowEnd, cols, tensors..., hp).
   std::vector<Type *> params{i64, i64, i64};
   params.insert(params.end(), tensors.size() + 1, ptr);
-  Function *loops = Function::Create(
-      FunctionType::get(Type::getVoidTy(ctx), params, false),
-      GlobalValue::InternalLinkage, symbol + ".loops", &llvmModule);
+  Function *loops = Function::Create(FunctionType::get(Type::getVoidTy(ctx), params, false),
+                                     GlobalValue::InternalLinkage, symbol + ".loops", &llvmModule);
   loops->addFnAttr(Attribute::AlwaysInline);
   loops->addFnAttr(Attribute::NoUnwind);
   for (unsigned a = 3; a < loops->arg_size(); ++a) {
@@ -101,9 +97,8 @@ Function *emitKernel(Module &llvmModule, const ir::Module &m,
   rowEnd->setName("rowEnd");
   loops->getArg(2)->setName("cols");
   // A constant extent lets LLVM see the trip count (and drop a unit loop).
-  Value *cols = k.cols.kind == ir::Dim::Kind::Const
-                    ? static_cast<Value *>(b.getInt64(k.cols.value))
-                    : loops->getArg(2);
+  Value *cols = k.cols.kind == ir::Dim::Kind::Const ? static_cast<Value *>(b.getInt64(k.cols.value))
+                                                    : loops->getArg(2);
 
   auto callElem = [&](Value *r, Value *c, Value *i) -> Value * {
     std::vector<Value *> args{r, c, i};
@@ -121,11 +116,10 @@ Function *emitKernel(Module &llvmModule, const ir::Module &m,
   case ir::KernelOp::Kind::Map:
     if (!ef.usesRow && !ef.usesCol) {
       // One flat loop over the rows' elements.
-      emitLoop(b, rowStart(rowBegin), rowStart(rowEnd), "i", nullptr,
-               [&](Value *i, Value *) {
-                 callElem(zero64, zero64, i);
-                 return nullptr;
-               });
+      emitLoop(b, rowStart(rowBegin), rowStart(rowEnd), "i", nullptr, [&](Value *i, Value *) {
+        callElem(zero64, zero64, i);
+        return nullptr;
+      });
       break;
     }
     emitLoop(b, rowBegin, rowEnd, "r", nullptr, [&](Value *r, Value *) {
@@ -140,13 +134,11 @@ Function *emitKernel(Module &llvmModule, const ir::Module &m,
 
   case ir::KernelOp::Kind::RowReduce: {
     bool isMax = k.reduce == ir::KernelOp::Reduce::Max;
-    Value *init = ConstantFP::get(
-        f32, isMax ? -std::numeric_limits<float>::infinity() : 0.0);
+    Value *init = ConstantFP::get(f32, isMax ? -std::numeric_limits<float>::infinity() : 0.0);
     Value *out = loops->getArg(argIndex(outTensor));
     emitLoop(b, rowBegin, rowEnd, "r", nullptr, [&](Value *r, Value *) {
       Value *start = rowStart(r);
-      Value *acc = emitLoop(b, zero64, cols, "c", init, [&](Value *c,
-                                                            Value *acc) {
+      Value *acc = emitLoop(b, zero64, cols, "c", init, [&](Value *c, Value *acc) {
         Value *v = callElem(r, c, b.CreateAdd(start, c, "i", false, true));
         // Reassociable, so the vectoriser may keep partial accumulators
         // (the order is fixed at compile time: results are reproducible).
@@ -195,9 +187,9 @@ Function *emitKernel(Module &llvmModule, const ir::Module &m,
   b.CreateRetVoid();
 
   // The exported BdlKernelFn.
-  Function *fn = Function::Create(
-      FunctionType::get(Type::getVoidTy(ctx), {i64, i64, i64, ptr, ptr}, false),
-      GlobalValue::ExternalLinkage, symbol, &llvmModule);
+  Function *fn =
+      Function::Create(FunctionType::get(Type::getVoidTy(ctx), {i64, i64, i64, ptr, ptr}, false),
+                       GlobalValue::ExternalLinkage, symbol, &llvmModule);
   fn->addFnAttr(Attribute::NoUnwind);
   const char *names[] = {"rowBegin", "rowEnd", "cols", "tensors", "hp"};
   for (unsigned a = 0; a < 5; ++a)
@@ -209,9 +201,8 @@ Function *emitKernel(Module &llvmModule, const ir::Module &m,
   b.SetInsertPoint(BasicBlock::Create(ctx, "entry", fn));
   std::vector<Value *> args{fn->getArg(0), fn->getArg(1), fn->getArg(2)};
   for (ir::TensorId t : tensors)
-    args.push_back(b.CreateAlignedLoad(
-        ptr, b.CreateConstInBoundsGEP1_64(ptr, fn->getArg(3), t), Align(8),
-        m.tensors[t].name));
+    args.push_back(b.CreateAlignedLoad(ptr, b.CreateConstInBoundsGEP1_64(ptr, fn->getArg(3), t),
+                                       Align(8), m.tensors[t].name));
   args.push_back(fn->getArg(4));
   b.CreateCall(loops, args);
   b.CreateRetVoid();

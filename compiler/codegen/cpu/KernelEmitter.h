@@ -22,9 +22,8 @@ namespace bdl::codegen::cpu {
 /// over [rowBegin * cols, rowEnd * cols). RowReduce keeps one accumulator per
 /// row (sum from 0 / max from -inf, reassociable so that it vectorises);
 /// ColReduce zeroes its [1, cols] output, then adds row after row.
-llvm::Function *emitKernel(llvm::Module &llvmModule, const ir::Module &m,
-                           const ir::KernelOp &k, llvm::StringRef symbol,
-                           const EmitOptions &opts);
+llvm::Function *emitKernel(llvm::Module &llvmModule, const ir::Module &m, const ir::KernelOp &k,
+                           llvm::StringRef symbol, const EmitOptions &opts);
 
 } // namespace bdl::codegen::cpu
 

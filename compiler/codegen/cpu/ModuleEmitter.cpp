@@ -1,8 +1,8 @@
 //===- ModuleEmitter.cpp - ir::Module -> llvm::Module --------------------===//
-#include "codegen/CodeGen.h"
-#include "codegen/ElementEmitter.h"
 #include "DescriptorEmitter.h"
 #include "KernelEmitter.h"
+#include "codegen/CodeGen.h"
+#include "codegen/ElementEmitter.h"
 
 #include "llvm/ADT/StringExtras.h"
 #include "llvm/IR/Module.h"
@@ -22,8 +22,7 @@ std::string kernelSymbol(unsigned ordinal, StringRef name) {
   return s;
 }
 
-Expected<std::unique_ptr<Module>> emitModule(const ir::Module &m,
-                                             LLVMContext &ctx,
+Expected<std::unique_ptr<Module>> emitModule(const ir::Module &m, LLVMContext &ctx,
                                              const EmitOptions &opts) {
   auto mod = std::make_unique<Module>(m.name.empty() ? "bdl" : m.name, ctx);
   if (!m.sourceFile.empty())
@@ -38,8 +37,8 @@ Expected<std::unique_ptr<Module>> emitModule(const ir::Module &m,
           continue;
         if (Error e = verifyKernel(m, *k))
           return e;
-        kernels.push_back(cpu::emitKernel(
-            *mod, m, *k, kernelSymbol(kernels.size(), k->name), opts));
+        kernels.push_back(
+            cpu::emitKernel(*mod, m, *k, kernelSymbol(kernels.size(), k->name), opts));
       }
   if (Error e = cpu::emitDescriptor(*mod, m, kernels))
     return e;
@@ -48,8 +47,7 @@ Expected<std::unique_ptr<Module>> emitModule(const ir::Module &m,
   raw_string_ostream os(msg);
   if (verifyModule(*mod, &os))
     return createStringError(inconvertibleErrorCode(),
-                             "bdlc internal error: invalid LLVM IR: " +
-                                 os.str());
+                             "bdlc internal error: invalid LLVM IR: " + os.str());
   return mod;
 }
 

@@ -33,10 +33,14 @@ void initTargets() {
 
 CodeGenOptLevel codeGenLevel(int level) {
   switch (level) {
-  case 0: return CodeGenOptLevel::None;
-  case 1: return CodeGenOptLevel::Less;
-  case 2: return CodeGenOptLevel::Default;
-  default: return CodeGenOptLevel::Aggressive;
+  case 0:
+    return CodeGenOptLevel::None;
+  case 1:
+    return CodeGenOptLevel::Less;
+  case 2:
+    return CodeGenOptLevel::Default;
+  default:
+    return CodeGenOptLevel::Aggressive;
   }
 }
 
@@ -50,17 +54,14 @@ void configure(Module &m, TargetMachine &tm) {
 
 } // namespace
 
-Expected<std::unique_ptr<TargetMachine>>
-createTargetMachine(const TargetOptions &opts) {
+Expected<std::unique_ptr<TargetMachine>> createTargetMachine(const TargetOptions &opts) {
   initTargets();
-  std::string triple = opts.triple.empty()
-                           ? sys::getDefaultTargetTriple()
-                           : Triple::normalize(opts.triple);
+  std::string triple =
+      opts.triple.empty() ? sys::getDefaultTargetTriple() : Triple::normalize(opts.triple);
   std::string error;
   const Target *target = TargetRegistry::lookupTarget(triple, error);
   if (!target)
-    return createStringError(inconvertibleErrorCode(),
-                             "target '" + triple + "': " + error);
+    return createStringError(inconvertibleErrorCode(), "target '" + triple + "': " + error);
 
   std::string cpu = opts.cpu;
   SubtargetFeatures features;
@@ -71,17 +72,15 @@ createTargetMachine(const TargetOptions &opts) {
   }
   if (!opts.features.empty())
     features.addFeaturesVector(SubtargetFeatures(opts.features).getFeatures());
-  std::unique_ptr<MCSubtargetInfo> sti(
-      target->createMCSubtargetInfo(triple, "", ""));
+  std::unique_ptr<MCSubtargetInfo> sti(target->createMCSubtargetInfo(triple, "", ""));
   if (!sti || !sti->isCPUStringValid(cpu))
     return createStringError(inconvertibleErrorCode(),
-                             "unknown CPU '" + cpu + "' for target '" +
-                                 triple + "'");
+                             "unknown CPU '" + cpu + "' for target '" + triple + "'");
 
   llvm::TargetOptions to;
-  std::unique_ptr<TargetMachine> tm(target->createTargetMachine(
-      triple, cpu, features.getString(), to, Reloc::PIC_, std::nullopt,
-      codeGenLevel(opts.optLevel)));
+  std::unique_ptr<TargetMachine> tm(target->createTargetMachine(triple, cpu, features.getString(),
+                                                                to, Reloc::PIC_, std::nullopt,
+                                                                codeGenLevel(opts.optLevel)));
   if (!tm)
     return createStringError(inconvertibleErrorCode(),
                              "cannot create a target machine for " + triple);
@@ -96,8 +95,7 @@ void optimize(Module &m, TargetMachine &tm, int optLevel, bool libmvec) {
   Triple triple(m.getTargetTriple());
   TargetLibraryInfoImpl tlii(triple);
   if (libmvec)
-    tlii.addVectorizableFunctionsFromVecLib(TargetLibraryInfoImpl::LIBMVEC_X86,
-                                            triple);
+    tlii.addVectorizableFunctionsFromVecLib(TargetLibraryInfoImpl::LIBMVEC_X86, triple);
   fam.registerPass([&] { return TargetLibraryAnalysis(tlii); });
   CGSCCAnalysisManager cgam;
   ModuleAnalysisManager mam;
@@ -113,16 +111,14 @@ void optimize(Module &m, TargetMachine &tm, int optLevel, bool libmvec) {
                             : optLevel == 1 ? OptimizationLevel::O1
                             : optLevel == 2 ? OptimizationLevel::O2
                                             : OptimizationLevel::O3;
-  ModulePassManager mpm = level == OptimizationLevel::O0
-                              ? pb.buildO0DefaultPipeline(level)
-                              : pb.buildPerModuleDefaultPipeline(level);
+  ModulePassManager mpm = level == OptimizationLevel::O0 ? pb.buildO0DefaultPipeline(level)
+                                                         : pb.buildPerModuleDefaultPipeline(level);
   mpm.run(m, mam);
 }
 
 Error emitObject(Module &m, TargetMachine &tm, StringRef path) {
   configure(m, tm);
-  if (Triple(m.getTargetTriple()).getArch() ==
-      Triple(sys::getProcessTriple()).getArch())
+  if (Triple(m.getTargetTriple()).getArch() == Triple(sys::getProcessTriple()).getArch())
     if (Error e = verifyDescriptorLayout(m.getDataLayout()))
       return e;
   std::error_code ec;
@@ -131,8 +127,7 @@ Error emitObject(Module &m, TargetMachine &tm, StringRef path) {
     return createStringError(ec, "cannot open '" + path + "': " + ec.message());
   legacy::PassManager pm;
   if (tm.addPassesToEmitFile(pm, os, nullptr, CodeGenFileType::ObjectFile))
-    return createStringError(inconvertibleErrorCode(),
-                             "the target cannot emit object files");
+    return createStringError(inconvertibleErrorCode(), "the target cannot emit object files");
   pm.run(m);
   os.close();
   if (os.has_error())
