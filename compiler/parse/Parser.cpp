@@ -36,11 +36,6 @@ public:
     size_t start = lexer ? lexer->tokenStartCharIndex : 0;
     llvm::SMLoc loc = map.loc(start);
     llvm::StringRef rest = source.substr(loc.getPointer() - source.data());
-    if (rest.starts_with("/*")) {
-      diags.report({loc, llvm::SMLoc::getFromPointer(loc.getPointer() + 2)},
-                   DiagID::err_unterminated_comment);
-      return;
-    }
     diags.report({loc, loc}, DiagID::err_invalid_character, describe(rest));
   }
 
@@ -251,7 +246,9 @@ private:
     llvm::SMRange opRange = r;
     if (auto *terminal = dynamic_cast<antlr4::tree::TerminalNode *>(opNode))
       opRange = map.range(terminal->getSymbol());
-    return std::make_unique<ast::BinaryExpr>(r, op, opRange, expr(lhs), expr(rhs));
+    ast::ExprPtr left = expr(lhs); // in source order, so errors come in source order
+    ast::ExprPtr right = expr(rhs);
+    return std::make_unique<ast::BinaryExpr>(r, op, opRange, std::move(left), std::move(right));
   }
 
   DiagnosticEngine &diags;

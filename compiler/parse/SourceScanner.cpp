@@ -70,10 +70,18 @@ bool checkNesting(const std::vector<antlr4::Token *> &tokens, const CodePointMap
     return t->getType() == BdlLexer::ID || t->getType() == BdlLexer::NUMBER || text == ")" ||
            text == "]" || text == "'" || text == "true" || text == "false";
   };
-  for (const antlr4::Token *token : tokens) {
+  for (size_t i = 0; i < tokens.size(); ++i) {
+    const antlr4::Token *token = tokens[i];
     if (token->getType() == antlr4::Token::EOF)
       break;
     std::string text = token->getText();
+    // An unclosed `/*` does not match the comment rule, so the lexer falls
+    // back to '/' then '*': adjacent, they can only be a comment's start.
+    if (text == "/" && i + 1 < tokens.size() && tokens[i + 1]->getText() == "*" &&
+        tokens[i + 1]->getStartIndex() == token->getStopIndex() + 1) {
+      diags.report(map.range(token, tokens[i + 1]), DiagID::err_unterminated_comment);
+      return false;
+    }
     if (text == "(" || text == "[" || text == "{") {
       if (stack.size() >= kMaxBracketDepth) {
         diags.report(map.range(token), DiagID::err_nesting_too_deep, kMaxBracketDepth);

@@ -35,8 +35,8 @@ private:
   std::vector<uint32_t> offsets;
 };
 
-/// Reports unbalanced brackets and nesting beyond the limits. `tokens` is the
-/// lexer's output, EOF included.
+/// Reports unclosed comments, unbalanced brackets and nesting beyond the
+/// limits. `tokens` is the lexer's output, EOF included.
 bool checkNesting(const std::vector<antlr4::Token *> &tokens, const CodePointMap &map,
                   DiagnosticEngine &diags);
 

@@ -196,6 +196,39 @@ TEST_P(CodeGenMath, Transcendentals) {
 
 INSTANTIATE_TEST_SUITE_P(InlineExp, CodeGenMath, ::testing::Bool());
 
+// The bits of a flat Map do not depend on how the rows are split between
+// calls (threads): vector body and scalar remainder compute the same thing.
+TEST(CodeGenKernel, RowSplitsGiveIdenticalBits) {
+  const int64_t rows = 9, cols = 37;
+  ir::Module m;
+  Dim B = Dim::batch(), C = Dim::constant(cols);
+  auto tx = m.addTensor(tensor("x", B, C)), ty = m.addTensor(tensor("y", B, C));
+  ir::KernelOp k;
+  k.name = "flat";
+  k.rows = B;
+  k.cols = C;
+  k.outputs.push_back(output(
+      ty, bin(ExprOp::Add, un(ExprOp::Tanh, load(tx)),
+              bin(ExprOp::Mul, un(ExprOp::Sigmoid, load(tx)), un(ExprOp::Exp, load(tx))))));
+  addKernel(m, std::move(k));
+  auto j = jit(m);
+  ASSERT_TRUE(j);
+  auto fn = j->kernel(kernelSymbol(0, "flat"));
+  ASSERT_TRUE(fn);
+  auto x = randoms(rows * cols, -6, 6, 16);
+  std::vector<float> whole(rows * cols), split(rows * cols);
+  float hp[2] = {float(rows), 1.0f / rows};
+  float *t1[] = {x.data(), whole.data()};
+  fn(0, rows, cols, t1, hp);
+  float *t2[] = {x.data(), split.data()};
+  for (int64_t r = 0; r < rows; r += 2)
+    fn(r, std::min(r + 2, rows), cols, t2, hp);
+  EXPECT_EQ(std::memcmp(whole.data(), split.data(), whole.size() * 4), 0);
+  for (int64_t r = rows; r > 0; --r)
+    fn(r - 1, r, cols, t2, hp);
+  EXPECT_EQ(std::memcmp(whole.data(), split.data(), whole.size() * 4), 0);
+}
+
 // Every other expression op, on a [3, 19] space.
 TEST(CodeGenKernel, ElementwiseOps) {
   const int64_t rows = 3, cols = 19;

@@ -1,0 +1,33 @@
+# lit configuration for bdl: every test is a .bdl model or a .test script
+# whose RUN lines drive bdlc (and the binaries it builds) through FileCheck.
+import os
+import lit.formats
+
+config.name = "bdl"
+config.test_format = lit.formats.ShTest(execute_external=False)
+config.suffixes = [".bdl", ".test"]
+config.excludes = ["Inputs", "unit", "CMakeLists.txt", "lit.cfg.py", "lit.site.cfg.py.in"]
+config.test_source_root = os.path.dirname(__file__)
+config.test_exec_root = os.path.join(config.bdl_obj_root, "test")
+
+path = [config.bdl_tools_dir, config.llvm_tools_dir, config.environment.get("PATH", os.environ["PATH"])]
+config.environment["PATH"] = os.pathsep.join(path)
+# Datasets come from the build's defaults, never from the developer's shell.
+config.environment.pop("BDL_DATA_DIR", None)
+# Compiled models use one thread in tests: two lit workers share two cores.
+config.environment["OMP_NUM_THREADS"] = "1"
+
+config.substitutions.append(("%bdlc", os.path.join(config.bdl_tools_dir, "bdlc")))
+config.substitutions.append(("%python", config.python_executable))
+config.substitutions.append(("%inputs", os.path.join(config.test_source_root, "Inputs")))
+config.substitutions.append(("%examples", os.path.join(config.bdl_src_root, "examples")))
+config.substitutions.append(("%srcroot", config.bdl_src_root))
+
+def has_idx(directory):
+    return any(os.path.exists(os.path.join(directory, "train-images-idx3-ubyte" + ext))
+               for ext in ("", ".gz"))
+
+if has_idx(config.fashion_mnist_dir):
+    config.available_features.add("fashion-mnist")
+if has_idx(os.path.join(config.bdl_data_dir, "mnist")):
+    config.available_features.add("mnist")
