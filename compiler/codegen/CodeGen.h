@@ -14,7 +14,14 @@
 //  - in RowReduce / ColReduce kernels the last output is the reduced one; the
 //    outputs before it behave as in a Map (normally they are stored=false);
 //  - when a KernelOp's cols is a constant, the kernel uses that constant and
-//    ignores its `cols` argument (the runtime passes the same value).
+//    ignores its `cols` argument (the runtime passes the same value);
+//  - distinct tensors must not overlap in memory (the loops assume noalias);
+//  - results are bitwise reproducible and do not depend on how the rows are
+//    split between calls; a row sum is reassociated (vectorised) in a fixed
+//    order; a Max row reduction over a row holding a NaN gives an unspecified
+//    value (nnan lets it vectorise);
+//  - exp/sigmoid/tanh are inline polynomials (Math.h); log and pow call libm
+//    (logf, powf), so the program links with -lm (g++ adds it anyway).
 //
 // Typical use:
 //   auto tm = createTargetMachine({});           // host CPU

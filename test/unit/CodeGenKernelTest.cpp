@@ -207,9 +207,9 @@ TEST(CodeGenKernel, RowSplitsGiveIdenticalBits) {
   k.name = "flat";
   k.rows = B;
   k.cols = C;
-  k.outputs.push_back(output(
-      ty, bin(ExprOp::Add, un(ExprOp::Tanh, load(tx)),
-              bin(ExprOp::Mul, un(ExprOp::Sigmoid, load(tx)), un(ExprOp::Exp, load(tx))))));
+  k.outputs.push_back(
+      output(ty, bin(ExprOp::Add, un(ExprOp::Tanh, load(tx)),
+                     bin(ExprOp::Mul, un(ExprOp::Sigmoid, load(tx)), un(ExprOp::Exp, load(tx))))));
   addKernel(m, std::move(k));
   auto j = jit(m);
   ASSERT_TRUE(j);
