@@ -1,15 +1,28 @@
-//===- backend/cpu/Executor.cpp - OpenBLAS + OpenMP block walker ----------===//
+//===- backend/cpu/Executor.cpp - Blocks on OpenBLAS and a thread pool ----===//
 
 #include "bdl/executor.h"
 #include "bdl/error.h"
 #include "bdl/model.h"
 
+#include "ThreadPool.h"
+
 #include <algorithm>
 #include <cblas.h>
-#include <omp.h>
+#include <memory>
 #include <string>
 
 namespace bdl::cpu {
+
+static std::unique_ptr<ThreadPool> &pool() {
+  static std::unique_ptr<ThreadPool> instance;
+  return instance;
+}
+
+static ThreadPool &kernelPool() {
+  if (!pool())
+    setThreads(int(std::max(1u, std::thread::hardware_concurrency())));
+  return *pool();
+}
 
 static std::string shapeStr(int64_t r, int64_t c) {
   return "[" + std::to_string(r) + ", " + std::to_string(c) + "]";
@@ -39,21 +52,20 @@ static void runKernel(ModelInstance &inst, const BdlOp &op) {
   int64_t rows = inst.resolve(op.rows), cols = inst.resolve(op.cols);
   float *const *tensors = inst.tensorTable();
   const float *hp = inst.hp();
-  int threads = omp_get_max_threads();
-  if (!op.parallel || threads < 2 || rows < 2 || rows * cols < kParallelKernelElements) {
+  ThreadPool &threads = kernelPool();
+  if (!op.parallel || threads.size() < 2 || rows < 2 || rows * cols < kParallelKernelElements) {
     op.fn(0, rows, cols, tensors, hp);
     return;
   }
   // One contiguous slice of rows per thread: the slices are disjoint, so
   // the result does not depend on which thread runs which slice.
-  int64_t chunks = std::min<int64_t>(threads, rows);
+  int64_t chunks = std::min<int64_t>(threads.size(), rows);
   int64_t per = (rows + chunks - 1) / chunks;
-#pragma omp parallel for schedule(static) num_threads(int(chunks))
-  for (int64_t t = 0; t < chunks; ++t) {
+  threads.run(int(chunks), [&](int t) {
     int64_t begin = t * per, end = std::min(rows, begin + per);
     if (begin < end)
       op.fn(begin, end, cols, tensors, hp);
-  }
+  });
 }
 
 void runBlocks(ModelInstance &inst, const BdlBlock *blocks, int32_t numBlocks) {
@@ -71,8 +83,12 @@ void runBlocks(ModelInstance &inst, const BdlBlock *blocks, int32_t numBlocks) {
 }
 
 void setThreads(int threads) {
-  omp_set_num_threads(threads);
+  threads = std::max(threads, 1);
+  if (!pool() || pool()->size() != threads)
+    pool() = std::make_unique<ThreadPool>(threads);
   openblas_set_num_threads(threads);
 }
+
+int threads() { return kernelPool().size(); }
 
 } // namespace bdl::cpu

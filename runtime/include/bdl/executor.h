@@ -13,7 +13,7 @@ class ModelInstance;
 namespace cpu {
 
 /// Kernels with at least this many elements are split over rows between
-/// OpenMP threads; smaller ones cost more to fork than to run.
+/// threads; smaller ones cost more to hand out than to run.
 constexpr int64_t kParallelKernelElements = 16384;
 
 /// Runs each block `steps` times, its ops in order. GEMMs go to cblas_sgemm;
@@ -21,8 +21,12 @@ constexpr int64_t kParallelKernelElements = 16384;
 /// bdl::Error naming the op.
 void runBlocks(ModelInstance &instance, const BdlBlock *blocks, int32_t numBlocks);
 
-/// Sets the thread count of both OpenMP (kernels) and OpenBLAS (GEMMs).
+/// Sets the thread count of both the kernel thread pool and OpenBLAS
+/// (GEMMs). Until called, kernels use every hardware thread.
 void setThreads(int threads);
+
+/// The kernel thread pool's size, the calling thread included.
+int threads();
 
 } // namespace cpu
 } // namespace bdl
