@@ -67,7 +67,8 @@ struct Param {
 // Runtime scalar slots (BDL_HP_*).
 constexpr int kBatchSlot = 0;
 constexpr int kInvBatchSlot = 1;
-constexpr int kFirstParamSlot = 2;
+constexpr int kEpochSlot = 2;
+constexpr int kFirstParamSlot = 3;
 
 /// How a kernel reads a tensor at element (r, c) of its iteration space.
 enum class Access : uint8_t {

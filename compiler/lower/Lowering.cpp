@@ -1,5 +1,6 @@
 //===- Lowering.cpp -------------------------------------------------------===//
 #include "lower/Lowering.h"
+#include "sema/Builtins.h"
 
 #include "llvm/ADT/StringMap.h"
 #include "llvm/Support/Casting.h"
@@ -227,7 +228,9 @@ private:
       if (s.kind == sema::Symbol::Kind::Const)
         return constant((float)s.constValue);
     }
-    return load(names.lookup(n->name));
+    if (auto it = names.find(n->name); it != names.end())
+      return load(it->second);
+    return {Expr::slot(sema::runtimeScalarSlot(n->name)), Dim::constant(1), Dim::constant(1)};
   }
 
   Value lowerBinary(const ast::BinaryExpr *b) {
@@ -355,6 +358,12 @@ private:
   /// Splits an update's right-hand side into scaled terms so that each outer
   /// product becomes its own GEMM.
   void collectTerms(const ast::Expr *e, ExprPtr scale, std::vector<Term> &terms) {
+    const sema::Shape &shape = model.shapeOf(e);
+    if (!(shape.isMatrix() && shape.batched)) {
+      // No outer product inside: one elementwise term (one batch mean at most).
+      terms.push_back({e, std::move(scale)});
+      return;
+    }
     if (auto *b = dyn_cast<ast::BinaryExpr>(e)) {
       switch (b->op) {
       case ast::BinaryOp::Add:

@@ -1,6 +1,8 @@
 //===- Builtins.cpp -------------------------------------------------------===//
 #include "sema/Builtins.h"
 
+#include "ir/IR.h"
+
 namespace bdl::sema {
 
 const Builtin *findBuiltin(std::string_view name) {
@@ -22,6 +24,10 @@ const Builtin *findBuiltin(std::string_view name) {
     if (name == b.name)
       return &b;
   return nullptr;
+}
+
+int runtimeScalarSlot(std::string_view name) {
+  return name == "epoch" ? ir::kEpochSlot : -1;
 }
 
 } // namespace bdl::sema

@@ -22,6 +22,10 @@ struct Builtin {
 /// Null if `name` is not a builtin.
 const Builtin *findBuiltin(std::string_view name);
 
+/// The runtime scalar slot of a predeclared name (`epoch`), or -1. A model's
+/// own declaration of the name hides it.
+int runtimeScalarSlot(std::string_view name);
+
 } // namespace bdl::sema
 
 #endif

@@ -22,6 +22,7 @@ const char *describe(Symbol::Kind kind) {
   case Symbol::Kind::Tensor: return "tensor";
   case Symbol::Kind::Layer: return "layer";
   case Symbol::Kind::Let: return "learning-rule value";
+  case Symbol::Kind::Runtime: return "runtime value";
   }
   return "name";
 }
@@ -368,6 +369,10 @@ private:
     auto it = model->globals.find(n->name);
     if (it != model->globals.end())
       return &it->second;
+    if (int slot = runtimeScalarSlot(n->name); slot >= 0) {
+      letSymbol = Symbol{Symbol::Kind::Runtime, slot, Shape::scalar()};
+      return &letSymbol;
+    }
     std::string best;
     unsigned bestDistance = 3;
     auto consider = [&](llvm::StringRef candidate) {
@@ -423,6 +428,7 @@ private:
     switch (s->kind) {
     case Symbol::Kind::Param:
     case Symbol::Kind::Const:
+    case Symbol::Kind::Runtime:
       return Shape::scalar();
     case Symbol::Kind::Tensor:
     case Symbol::Kind::Let:
@@ -693,6 +699,11 @@ private:
     std::optional<Shape> rhs = shape(stmt.value.get());
     auto g = model->globals.find(stmt.name.name);
     if (g == model->globals.end()) {
+      if (runtimeScalarSlot(stmt.name.name) >= 0) {
+        diags.report(stmt.name.range, DiagID::err_invalid_update, stmt.name.name,
+                     "it is a value the runtime sets; only weights are learned");
+        return;
+      }
       ast::NameExpr probe(stmt.name.range, stmt.name.name);
       lookup(&probe);
       return;

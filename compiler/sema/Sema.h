@@ -32,9 +32,10 @@ struct Shape {
 };
 
 struct Symbol {
-  enum class Kind { Param, Const, Tensor, Layer, Let };
+  enum class Kind { Param, Const, Tensor, Layer, Let, Runtime };
   Kind kind;
-  int index = -1; // params, tensors and layers: position in the CheckedModel
+  int index = -1; // params, tensors and layers: position in the CheckedModel;
+                  // Runtime: the hp slot
   Shape shape;
   double constValue = 0; // Const
   llvm::SMRange declRange;

@@ -316,6 +316,8 @@ void ModelInstance::allocate(int64_t maxBatch) {
   setBatch(maxBatch);
 }
 
+void ModelInstance::setEpoch(int epoch) { hpValues[BDL_HP_EPOCH] = float(epoch); }
+
 void ModelInstance::setBatch(int64_t batch) {
   if (batch < 1 || batch > maxBatchSize)
     throw Error("batch size " + std::to_string(batch) + " outside [1, " +

@@ -172,6 +172,7 @@ TrainResult train(ModelInstance &inst, const DataView &trainSet, const DataView 
     auto begin = Clock::now();
     std::iota(order.begin(), order.end(), 0u);
     Philox rng(opts.seed, rng_stream::shuffle(epoch));
+    inst.setEpoch(epoch - 1);
     for (int64_t i = n - 1; i > 0; --i)
       std::swap(order[i], order[rng.below(uint32_t(i + 1))]);
 

@@ -79,11 +79,11 @@ TEST(CodeGenKernel, MapAllAccessKinds) {
   auto a = randoms(rows * cols, -4, 4, 1), w = randoms(cols, -2, 2, 2),
        bias = randoms(rows, -1, 1, 3);
   std::vector<float> s{0.5f}, out(rows * cols, kSentinel);
-  float hp[] = {float(rows), 1.0f / rows, 0.7f};
+  float hp[] = {float(rows), 1.0f / rows, 0.0f, 0.7f};
   float *tensors[] = {a.data(), w.data(), bias.data(), s.data(), out.data()};
 
   auto want = [&](int64_t r, int64_t c) {
-    float x = a[r * cols + c] * w[c] + bias[r] + s[0] * hp[2];
+    float x = a[r * cols + c] * w[c] + bias[r] + s[0] * hp[ir::kFirstParamSlot];
     return 1.0 / (1.0 + std::exp(-double(x)));
   };
   // A partial row range leaves the other rows alone.
@@ -120,12 +120,12 @@ TEST_P(CodeGenOptLevel, AffineSigmoid) {
   auto a = randoms(rows * cols, -4, 4, 13), w = randoms(cols, -2, 2, 14),
        bias = randoms(rows, -1, 1, 15);
   std::vector<float> s{-0.25f}, out(rows * cols, kSentinel);
-  float hp[] = {float(rows), 1.0f / rows, 0.7f};
+  float hp[] = {float(rows), 1.0f / rows, 0.0f, 0.7f};
   float *tensors[] = {a.data(), w.data(), bias.data(), s.data(), out.data()};
   fn(0, rows, cols, tensors, hp);
   for (int64_t r = 0; r < rows; ++r)
     for (int64_t c = 0; c < cols; ++c) {
-      float x = a[r * cols + c] * w[c] + bias[r] + s[0] * hp[2];
+      float x = a[r * cols + c] * w[c] + bias[r] + s[0] * hp[ir::kFirstParamSlot];
       EXPECT_TRUE(near(out[r * cols + c], 1.0 / (1.0 + std::exp(-double(x))), 1e-6));
     }
 }

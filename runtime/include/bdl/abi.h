@@ -20,14 +20,15 @@
 extern "C" {
 #endif
 
-#define BDL_ABI_VERSION 1u
+#define BDL_ABI_VERSION 2u
 
 /* Slots of the runtime scalar array `hp` every kernel receives. Model
  * hyperparameter i lives at hp[BDL_HP_FIRST_PARAM + i]. */
 enum {
   BDL_HP_BATCH = 0,     /* current batch size, as float */
   BDL_HP_INV_BATCH = 1, /* 1 / current batch size */
-  BDL_HP_FIRST_PARAM = 2
+  BDL_HP_EPOCH = 2,     /* training epoch, counted from 0 (learning-rate schedules) */
+  BDL_HP_FIRST_PARAM = 3
 };
 
 /* Every tensor is stored row-major as [rows, cols]; a vector is [1, n]. */

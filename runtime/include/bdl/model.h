@@ -59,6 +59,8 @@ public:
 
   /// Selects the number of rows the batch dimension resolves to.
   void setBatch(int64_t batch);
+  /// The epoch kernels see as hp[BDL_HP_EPOCH], counted from 0.
+  void setEpoch(int epoch);
   int64_t batch() const { return currentBatch; }
 
   /// An extent under the current batch size and parameter values.
