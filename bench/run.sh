@@ -58,10 +58,13 @@ tmp=$(mktemp -d "${TMPDIR:-/tmp}/bdl-bench.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
 
 # summary.json field, via the standard library (bdl and torch write the same keys).
+# A dotted key reads nested objects: params.lr.
 json_get() {
   "$PYTHON" -c 'import json, sys
-v = json.load(open(sys.argv[1])).get(sys.argv[2], "")
-print("" if v is None else v)' "$1" "$2"
+v = json.load(open(sys.argv[1]))
+for k in sys.argv[2].split("."):
+    v = v.get(k) if isinstance(v, dict) else None
+print("" if v is None or isinstance(v, (dict, list)) else v)' "$1" "$2"
 }
 median() { printf '%s\n' "$@" | sort -g | awk '{v[NR] = $1} END {print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2}'; }
 
@@ -95,11 +98,20 @@ for b in $BATCHES; do
     [[ -f "$d/summary.json" ]] || die "bdl wrote no $d/summary.json"
     bdl_runs+=("$(json_get "$d/summary.json" examples_per_second)")
     bdl_acc[$b]=$(json_get "$d/summary.json" test_accuracy)
+    # Give torch the hyperparameters the bdl binary actually used (its
+    # summary.json lists them), so the two cannot drift apart when the .bdl
+    # file changes. TORCH_ARGS comes later on the command line and wins.
+    synced=()
+    for p in hidden lr momentum; do
+      v=$(json_get "$d/summary.json" "params.$p")
+      [[ -n "$v" ]] && synced+=("--$p" "$v")
+    done
+    ((r == 1)) && [[ ${#synced[@]} -gt 0 ]] && echo "bench: torch gets bdl's parameters: ${synced[*]}"
 
     d="$tmp/torch-b$b-r$r"
     echo "bench: batch $b, threads $threads, run $r/$REPEATS: torch"
     run_one "torch (batch $b)" "$d.log" "$PYTHON" "$here/torch_fa_mlp.py" --epochs "$EPOCHS" \
-      --batch "$b" --threads "$threads" --out "$d" --quiet "${torch_extra[@]}"
+      --batch "$b" --threads "$threads" --out "$d" --quiet "${synced[@]}" "${torch_extra[@]}"
     torch_runs+=("$(json_get "$d/summary.json" examples_per_second)")
     torch_acc[$b]=$(json_get "$d/summary.json" test_accuracy)
   done

@@ -41,7 +41,7 @@ def parse_args(argv=None):
     ap.add_argument("--max-batches", type=int, default=0,
                     help="stop after this many mini-batches in all (0: full epochs)")
     ap.add_argument("--hidden", type=int, default=500)
-    ap.add_argument("--lr", type=float, default=0.05)
+    ap.add_argument("--lr", type=float, default=0.005)
     ap.add_argument("--momentum", type=float, default=0.9)
     ap.add_argument("--feedback-scale", type=float, default=0.5,
                     help="B ~ uniform(-s, s) (default: %(default)s)")
