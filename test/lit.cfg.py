@@ -17,6 +17,10 @@ config.environment.pop("BDL_DATA_DIR", None)
 # Compiled models use one thread in tests: two lit workers share two cores.
 config.environment["OMP_NUM_THREADS"] = "1"
 
+# `%exit1 CMD` runs CMD and passes only if it exits with code 1 (a model
+# error), where `not` would accept any failure, a crash included.
+config.substitutions.append(("%exit1", "%s %s 1" % (config.python_executable,
+    os.path.join(config.test_source_root, "Inputs", "expect_exit.py"))))
 config.substitutions.append(("%bdlc", os.path.join(config.bdl_tools_dir, "bdlc")))
 config.substitutions.append(("%python", config.python_executable))
 config.substitutions.append(("%inputs", os.path.join(config.test_source_root, "Inputs")))
