@@ -72,8 +72,7 @@ const char *spelling(BinaryOp op);
 class BinaryExpr : public Expr {
 public:
   BinaryExpr(SMRange r, BinaryOp op, SMRange opRange, ExprPtr lhs, ExprPtr rhs)
-      : Expr(Kind::Binary, r), op(op), opRange(opRange), lhs(std::move(lhs)),
-        rhs(std::move(rhs)) {}
+      : Expr(Kind::Binary, r), op(op), opRange(opRange), lhs(std::move(lhs)), rhs(std::move(rhs)) {}
   static bool classof(const Expr *e) { return e->getKind() == Kind::Binary; }
   BinaryOp op;
   SMRange opRange;

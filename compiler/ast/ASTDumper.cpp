@@ -1,6 +1,6 @@
 //===- ASTDumper.cpp ------------------------------------------------------===//
-#include "support/Format.h"
 #include "ast/ASTDumper.h"
+#include "support/Format.h"
 
 #include "llvm/Support/Casting.h"
 #include "llvm/Support/FormatVariadic.h"
@@ -47,7 +47,11 @@ public:
         arg(2, a);
       for (const LearnStmt &s : l.stmts) {
         bool let = s.kind == LearnStmt::Kind::Let;
-        line(2, (let ? "Let " : s.subtract ? "Update -= " : "Update += ") + s.name.name,
+        line(2,
+             (let          ? "Let "
+              : s.subtract ? "Update -= "
+                           : "Update += ") +
+                 s.name.name,
              s.name.range);
         expr(3, s.value.get());
       }

@@ -36,7 +36,8 @@ bool linkExecutable(llvm::StringRef object, llvm::StringRef output, llvm::raw_os
   std::string message;
   int rc = llvm::sys::ExecuteAndWait(*program, argRefs, std::nullopt, {}, 0, 0, &message);
   if (rc != 0) {
-    errs << "bdlc: error: linking failed (" << (message.empty() ? "exit " + std::to_string(rc) : message)
+    errs << "bdlc: error: linking failed ("
+         << (message.empty() ? "exit " + std::to_string(rc) : message)
          << "): " << llvm::join(args, " ") << "\n";
     return false;
   }

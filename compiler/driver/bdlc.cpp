@@ -200,7 +200,8 @@ int main(int argc, char **argv) {
   app.add_option("--emit", o.emit, "stage to produce")
       ->check(CLI::IsMember({"ast", "sema", "ir", "llvm", "obj", "exe"}));
   app.add_option("-O", o.optLevel, "optimisation level 0-3 (default 2)")->check(CLI::Range(0, 3));
-  app.add_option("--cpu", o.cpu, "target CPU: 'host' (default) or an LLVM CPU name, e.g. x86-64-v3");
+  app.add_option("--cpu", o.cpu,
+                 "target CPU: 'host' (default) or an LLVM CPU name, e.g. x86-64-v3");
   app.add_option("--print-after", o.printAfter,
                  "print the IR after a pass: lower, fold, fuse, fold-fused")
       ->delimiter(',');

@@ -89,26 +89,46 @@ int arity(ExprOp op) {
 
 const char *spelling(ExprOp op) {
   switch (op) {
-  case ExprOp::Const: return "const";
-  case ExprOp::Slot: return "hp";
-  case ExprOp::Load: return "load";
-  case ExprOp::Local: return "local";
-  case ExprOp::Neg: return "neg";
-  case ExprOp::Exp: return "exp";
-  case ExprOp::Log: return "log";
-  case ExprOp::Tanh: return "tanh";
-  case ExprOp::Sigmoid: return "sigmoid";
-  case ExprOp::Relu: return "relu";
-  case ExprOp::Step: return "step";
-  case ExprOp::Abs: return "abs";
-  case ExprOp::Sqrt: return "sqrt";
-  case ExprOp::Add: return "add";
-  case ExprOp::Sub: return "sub";
-  case ExprOp::Mul: return "mul";
-  case ExprOp::Div: return "div";
-  case ExprOp::Pow: return "pow";
-  case ExprOp::Max: return "max";
-  case ExprOp::Min: return "min";
+  case ExprOp::Const:
+    return "const";
+  case ExprOp::Slot:
+    return "hp";
+  case ExprOp::Load:
+    return "load";
+  case ExprOp::Local:
+    return "local";
+  case ExprOp::Neg:
+    return "neg";
+  case ExprOp::Exp:
+    return "exp";
+  case ExprOp::Log:
+    return "log";
+  case ExprOp::Tanh:
+    return "tanh";
+  case ExprOp::Sigmoid:
+    return "sigmoid";
+  case ExprOp::Relu:
+    return "relu";
+  case ExprOp::Step:
+    return "step";
+  case ExprOp::Abs:
+    return "abs";
+  case ExprOp::Sqrt:
+    return "sqrt";
+  case ExprOp::Add:
+    return "add";
+  case ExprOp::Sub:
+    return "sub";
+  case ExprOp::Mul:
+    return "mul";
+  case ExprOp::Div:
+    return "div";
+  case ExprOp::Pow:
+    return "pow";
+  case ExprOp::Max:
+    return "max";
+  case ExprOp::Min:
+    return "min";
   }
   return "?";
 }

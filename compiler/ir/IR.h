@@ -85,9 +85,23 @@ enum class ExprOp : uint8_t {
   Load,  // tensors[index] under `access`
   Local, // output `index` of the enclosing kernel at this element
   // Unary.
-  Neg, Exp, Log, Tanh, Sigmoid, Relu, Step, Abs, Sqrt,
+  Neg,
+  Exp,
+  Log,
+  Tanh,
+  Sigmoid,
+  Relu,
+  Step,
+  Abs,
+  Sqrt,
   // Binary.
-  Add, Sub, Mul, Div, Pow, Max, Min
+  Add,
+  Sub,
+  Mul,
+  Div,
+  Pow,
+  Max,
+  Min
 };
 
 struct Expr;
@@ -96,8 +110,8 @@ using ExprPtr = std::unique_ptr<Expr>;
 /// A scalar expression at one element of a kernel's iteration space.
 struct Expr {
   ExprOp op = ExprOp::Const;
-  float value = 0;     // Const
-  int32_t index = 0;   // Slot, Load (tensor id), Local (output index)
+  float value = 0;              // Const
+  int32_t index = 0;            // Slot, Load (tensor id), Local (output index)
   Access access = Access::Full; // Load
   std::vector<ExprPtr> operands;
 

@@ -7,8 +7,8 @@
 //   }
 //
 //===----------------------------------------------------------------------===//
-#include "support/Format.h"
 #include "ir/Printer.h"
+#include "support/Format.h"
 
 #include "llvm/Support/FormatVariadic.h"
 
@@ -41,8 +41,10 @@ private:
 
   std::string dim(Dim d) const {
     switch (d.kind) {
-    case Dim::Kind::Const: return std::to_string(d.value);
-    case Dim::Kind::Batch: return "batch";
+    case Dim::Kind::Const:
+      return std::to_string(d.value);
+    case Dim::Kind::Batch:
+      return "batch";
     case Dim::Kind::Param:
       return d.value < (int64_t)m.params.size() ? m.params[d.value].name : "<invalid>";
     }
@@ -60,20 +62,28 @@ private:
   }
 
   void tensor(const Tensor &t) {
-    static const char *roles[] = {"input", "target", "weight", "fixed", "state", "temp", "optimizer"};
+    static const char *roles[] = {"input", "target", "weight",   "fixed",
+                                  "state", "temp",   "optimizer"};
     os << "tensor %" << t.name << " : " << roles[(int)t.role] << " [" << dim(t.rows) << ", "
        << dim(t.cols) << "]";
     switch (t.init) {
-    case InitKind::Zero: break;
-    case InitKind::Const: os << " = const(" << formatNumber(t.initA) << ")"; break;
+    case InitKind::Zero:
+      break;
+    case InitKind::Const:
+      os << " = const(" << formatNumber(t.initA) << ")";
+      break;
     case InitKind::Uniform:
       os << " = uniform(" << formatNumber(t.initA) << ", " << formatNumber(t.initB) << ")";
       break;
     case InitKind::Normal:
       os << " = normal(" << formatNumber(t.initA) << ", " << formatNumber(t.initB) << ")";
       break;
-    case InitKind::Xavier: os << " = xavier"; break;
-    case InitKind::Kaiming: os << " = kaiming"; break;
+    case InitKind::Xavier:
+      os << " = xavier";
+      break;
+    case InitKind::Kaiming:
+      os << " = kaiming";
+      break;
     }
     os << "\n";
   }
@@ -119,15 +129,22 @@ private:
 
   void expr(const Expr &e) {
     switch (e.op) {
-    case ExprOp::Const: os << formatNumber(e.value); return;
-    case ExprOp::Slot: os << "hp[" << e.index << "]"; return;
-    case ExprOp::Local: os << "$" << e.index; return;
+    case ExprOp::Const:
+      os << formatNumber(e.value);
+      return;
+    case ExprOp::Slot:
+      os << "hp[" << e.index << "]";
+      return;
+    case ExprOp::Local:
+      os << "$" << e.index;
+      return;
     case ExprOp::Load: {
       static const char *access[] = {"", "[row]", "[col]", "[0]"};
       os << "%" << name(e.index) << access[(int)e.access];
       return;
     }
-    default: break;
+    default:
+      break;
     }
     os << spelling(e.op) << "(";
     for (size_t i = 0; i < e.operands.size(); ++i) {

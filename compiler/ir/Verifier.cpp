@@ -131,10 +131,18 @@ private:
       const Tensor &t = m.tensors[e.index];
       bool fits = false;
       switch (e.access) {
-      case Access::Full: fits = t.rows == k.rows && t.cols == k.cols; break;
-      case Access::Row: fits = t.rows == k.rows && t.cols.isOne(); break;
-      case Access::Col: fits = t.rows.isOne() && t.cols == k.cols; break;
-      case Access::Scalar: fits = t.rows.isOne() && t.cols.isOne(); break;
+      case Access::Full:
+        fits = t.rows == k.rows && t.cols == k.cols;
+        break;
+      case Access::Row:
+        fits = t.rows == k.rows && t.cols.isOne();
+        break;
+      case Access::Col:
+        fits = t.rows.isOne() && t.cols == k.cols;
+        break;
+      case Access::Scalar:
+        fits = t.rows.isOne() && t.cols.isOne();
+        break;
       }
       if (!fits)
         fail(at + ": load of %" + t.name + " does not fit its access");

@@ -11,12 +11,12 @@
 namespace bdl {
 namespace {
 
-using llvm::cast;
-using llvm::dyn_cast;
 using ir::Dim;
 using ir::Expr;
 using ir::ExprOp;
 using ir::ExprPtr;
+using llvm::cast;
+using llvm::dyn_cast;
 
 /// An elementwise value over the iteration space [rows, cols]. Loads inside
 /// carry provisional accesses; `finish` fixes them for the final space.
@@ -72,10 +72,18 @@ private:
       ir::Tensor t;
       t.name = ct.decl->name.name;
       switch (ct.decl->kind) {
-      case ast::TensorKind::Input: t.role = ir::Role::Input; break;
-      case ast::TensorKind::Target: t.role = ir::Role::Target; break;
-      case ast::TensorKind::Weight: t.role = ir::Role::Weight; break;
-      case ast::TensorKind::Fixed: t.role = ir::Role::Fixed; break;
+      case ast::TensorKind::Input:
+        t.role = ir::Role::Input;
+        break;
+      case ast::TensorKind::Target:
+        t.role = ir::Role::Target;
+        break;
+      case ast::TensorKind::Weight:
+        t.role = ir::Role::Weight;
+        break;
+      case ast::TensorKind::Fixed:
+        t.role = ir::Role::Fixed;
+        break;
       }
       bool isData = t.role == ir::Role::Input || t.role == ir::Role::Target;
       t.rows = isData ? Dim::batch() : ct.rows;
@@ -238,12 +246,18 @@ private:
       return lowerMatMul(b);
     Value l = lowerExpr(b->lhs.get()), r = lowerExpr(b->rhs.get());
     switch (b->op) {
-    case ast::BinaryOp::Add: return binary(ExprOp::Add, std::move(l), std::move(r));
-    case ast::BinaryOp::Sub: return binary(ExprOp::Sub, std::move(l), std::move(r));
-    case ast::BinaryOp::Mul: return binary(ExprOp::Mul, std::move(l), std::move(r));
-    case ast::BinaryOp::Div: return binary(ExprOp::Div, std::move(l), std::move(r));
-    case ast::BinaryOp::Pow: return binary(ExprOp::Pow, std::move(l), std::move(r));
-    case ast::BinaryOp::MatMul: break;
+    case ast::BinaryOp::Add:
+      return binary(ExprOp::Add, std::move(l), std::move(r));
+    case ast::BinaryOp::Sub:
+      return binary(ExprOp::Sub, std::move(l), std::move(r));
+    case ast::BinaryOp::Mul:
+      return binary(ExprOp::Mul, std::move(l), std::move(r));
+    case ast::BinaryOp::Div:
+      return binary(ExprOp::Div, std::move(l), std::move(r));
+    case ast::BinaryOp::Pow:
+      return binary(ExprOp::Pow, std::move(l), std::move(r));
+    case ast::BinaryOp::MatMul:
+      break;
     }
     return constant(0);
   }
@@ -296,8 +310,7 @@ private:
       // σ'(a) = σ(a)(1 - σ(a))
       Value s = unary(ExprOp::Sigmoid, arg(0));
       Value s2{s.expr->clone(), s.rows, s.cols};
-      return binary(ExprOp::Mul, std::move(s),
-                    binary(ExprOp::Sub, constant(1), std::move(s2)));
+      return binary(ExprOp::Mul, std::move(s), binary(ExprOp::Sub, constant(1), std::move(s2)));
     }
     if (f == "dtanh") {
       // tanh'(a) = 1 - tanh(a)²
@@ -320,8 +333,7 @@ private:
       Value d = binary(ExprOp::Sub, arg(0), arg(1));
       Value d2{d.expr->clone(), d.rows, d.cols};
       Dim n = d.cols;
-      Value sq = binary(ExprOp::Div, binary(ExprOp::Mul, std::move(d), std::move(d2)),
-                        dimValue(n));
+      Value sq = binary(ExprOp::Div, binary(ExprOp::Mul, std::move(d), std::move(d2)), dimValue(n));
       return load(rowReduce("mse", ir::KernelOp::Reduce::Sum, std::move(sq)));
     }
     return constant(0); // outer: only inside updates, handled by lowerUpdate
@@ -331,9 +343,7 @@ private:
     // exp(z - max z) / Σ exp(z - max z): the shift keeps exp finite.
     ir::TensorId zt = materialize(std::move(z), "softmax.in");
     ir::TensorId zmax = rowReduce("softmax.max", ir::KernelOp::Reduce::Max, load(zt));
-    auto shifted = [&] {
-      return unary(ExprOp::Exp, binary(ExprOp::Sub, load(zt), load(zmax)));
-    };
+    auto shifted = [&] { return unary(ExprOp::Exp, binary(ExprOp::Sub, load(zt), load(zmax))); };
     ir::TensorId total = rowReduce("softmax.sum", ir::KernelOp::Reduce::Sum, shifted());
     return binary(ExprOp::Div, shifted(), load(total));
   }
@@ -374,19 +384,18 @@ private:
         return collectTerms(b->rhs.get(), scaled(std::move(scale), Expr::constant(-1)), terms);
       case ast::BinaryOp::Mul:
         if (isPlainScalar(b->lhs.get()))
-          return collectTerms(b->rhs.get(),
-                              scaled(std::move(scale), lowerExpr(b->lhs.get()).expr), terms);
+          return collectTerms(b->rhs.get(), scaled(std::move(scale), lowerExpr(b->lhs.get()).expr),
+                              terms);
         if (isPlainScalar(b->rhs.get()))
-          return collectTerms(b->lhs.get(),
-                              scaled(std::move(scale), lowerExpr(b->rhs.get()).expr), terms);
+          return collectTerms(b->lhs.get(), scaled(std::move(scale), lowerExpr(b->rhs.get()).expr),
+                              terms);
         break;
       case ast::BinaryOp::Div:
         if (isPlainScalar(b->rhs.get()))
-          return collectTerms(
-              b->lhs.get(),
-              scaled(std::move(scale), Expr::binary(ExprOp::Div, Expr::constant(1),
-                                                    lowerExpr(b->rhs.get()).expr)),
-              terms);
+          return collectTerms(b->lhs.get(),
+                              scaled(std::move(scale), Expr::binary(ExprOp::Div, Expr::constant(1),
+                                                                    lowerExpr(b->rhs.get()).expr)),
+                              terms);
         break;
       default:
         break;
@@ -470,17 +479,17 @@ private:
     if (opt.momentum) {
       // v ← μ v + Δ;  W ← W ∓ lr v
       ir::TensorId vel = temp(W.name + ".velocity", W.rows, W.cols, ir::Role::Optimizer);
-      ExprPtr v = Expr::binary(
-          ExprOp::Add,
-          Expr::binary(ExprOp::Mul, lowerExpr(opt.momentum).expr, Expr::load(vel, ir::Access::Full)),
-          std::move(step));
+      ExprPtr v = Expr::binary(ExprOp::Add,
+                               Expr::binary(ExprOp::Mul, lowerExpr(opt.momentum).expr,
+                                            Expr::load(vel, ir::Access::Full)),
+                               std::move(step));
       finish(*v, k.rows, k.cols);
       k.outputs.push_back({vel, std::move(v), true});
       step = Expr::local(0);
     }
-    ExprPtr newW = Expr::binary(u.subtract ? ExprOp::Sub : ExprOp::Add,
-                                Expr::load(u.weight, ir::Access::Full),
-                                Expr::binary(ExprOp::Mul, std::move(lr.expr), std::move(step)));
+    ExprPtr newW =
+        Expr::binary(u.subtract ? ExprOp::Sub : ExprOp::Add, Expr::load(u.weight, ir::Access::Full),
+                     Expr::binary(ExprOp::Mul, std::move(lr.expr), std::move(step)));
     finish(*newW, k.rows, k.cols);
     k.outputs.push_back({u.weight, std::move(newW), true});
     block->ops.push_back(std::move(k));

@@ -41,8 +41,8 @@ public:
 
 private:
   static std::string readable(std::string message) {
-    for (auto [from, to] : {std::pair<std::string, std::string>{"<EOF>", "end of file"},
-                            {"'\\n'", "end of line"}}) {
+    for (auto [from, to] :
+         {std::pair<std::string, std::string>{"<EOF>", "end of file"}, {"'\\n'", "end of line"}}) {
       for (size_t at = message.find(from); at != std::string::npos; at = message.find(from, at))
         message.replace(at, from.size(), to), at += to.size();
     }
@@ -230,8 +230,9 @@ private:
       return binary(r, ast::BinaryOp::Pow, e->children[1], e->expr(0), e->expr(1));
     if (auto *e = dynamic_cast<P::MulExprContext *>(ctx)) {
       std::string op = e->op->getText();
-      auto kind = op == "*" ? ast::BinaryOp::Mul : op == "/" ? ast::BinaryOp::Div
-                                                             : ast::BinaryOp::MatMul;
+      auto kind = op == "*"   ? ast::BinaryOp::Mul
+                  : op == "/" ? ast::BinaryOp::Div
+                              : ast::BinaryOp::MatMul;
       return binary(r, kind, e->children[1], e->expr(0), e->expr(1));
     }
     if (auto *e = dynamic_cast<P::AddExprContext *>(ctx)) {

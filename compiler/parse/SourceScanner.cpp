@@ -39,9 +39,7 @@ llvm::SMLoc CodePointMap::loc(size_t index) const {
   return llvm::SMLoc::getFromPointer(base + offsets[index]);
 }
 
-llvm::SMRange CodePointMap::range(const antlr4::Token *token) const {
-  return range(token, token);
-}
+llvm::SMRange CodePointMap::range(const antlr4::Token *token) const { return range(token, token); }
 
 llvm::SMRange CodePointMap::range(const antlr4::Token *first, const antlr4::Token *last) const {
   size_t start = first->getStartIndex();

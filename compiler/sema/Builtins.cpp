@@ -8,17 +8,28 @@ namespace bdl::sema {
 const Builtin *findBuiltin(std::string_view name) {
   using F = Builtin::Form;
   static const Builtin builtins[] = {
-      {"sigmoid", F::Elementwise, 1},  {"tanh", F::Elementwise, 1},
-      {"relu", F::Elementwise, 1},     {"exp", F::Elementwise, 1},
-      {"log", F::Elementwise, 1},      {"abs", F::Elementwise, 1},
-      {"sqrt", F::Elementwise, 1},     {"dsigmoid", F::Elementwise, 1},
-      {"dtanh", F::Elementwise, 1},    {"drelu", F::Elementwise, 1},
-      {"max", F::Elementwise, 2},      {"min", F::Elementwise, 2},
-      {"softmax", F::RowToRow, 1},     {"sum", F::RowToScalar, 1},
-      {"cross_entropy", F::RowToScalar, 2}, {"mse", F::RowToScalar, 2},
-      {"outer", F::Outer, 2},          {"zeros", F::Initialiser, 0},
-      {"xavier", F::Initialiser, 0},   {"kaiming", F::Initialiser, 0},
-      {"uniform", F::Initialiser, 2},  {"normal", F::Initialiser, 2},
+      {"sigmoid", F::Elementwise, 1},
+      {"tanh", F::Elementwise, 1},
+      {"relu", F::Elementwise, 1},
+      {"exp", F::Elementwise, 1},
+      {"log", F::Elementwise, 1},
+      {"abs", F::Elementwise, 1},
+      {"sqrt", F::Elementwise, 1},
+      {"dsigmoid", F::Elementwise, 1},
+      {"dtanh", F::Elementwise, 1},
+      {"drelu", F::Elementwise, 1},
+      {"max", F::Elementwise, 2},
+      {"min", F::Elementwise, 2},
+      {"softmax", F::RowToRow, 1},
+      {"sum", F::RowToScalar, 1},
+      {"cross_entropy", F::RowToScalar, 2},
+      {"mse", F::RowToScalar, 2},
+      {"outer", F::Outer, 2},
+      {"zeros", F::Initialiser, 0},
+      {"xavier", F::Initialiser, 0},
+      {"kaiming", F::Initialiser, 0},
+      {"uniform", F::Initialiser, 2},
+      {"normal", F::Initialiser, 2},
   };
   for (const Builtin &b : builtins)
     if (name == b.name)
@@ -26,8 +37,6 @@ const Builtin *findBuiltin(std::string_view name) {
   return nullptr;
 }
 
-int runtimeScalarSlot(std::string_view name) {
-  return name == "epoch" ? ir::kEpochSlot : -1;
-}
+int runtimeScalarSlot(std::string_view name) { return name == "epoch" ? ir::kEpochSlot : -1; }
 
 } // namespace bdl::sema

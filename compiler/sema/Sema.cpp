@@ -1,7 +1,7 @@
 //===- Sema.cpp - Name resolution and shape checking ----------------------===//
-#include "support/Format.h"
 #include "sema/Sema.h"
 #include "sema/Builtins.h"
+#include "support/Format.h"
 
 #include "llvm/ADT/StringExtras.h"
 #include "llvm/Support/Casting.h"
@@ -17,12 +17,18 @@ using llvm::isa;
 
 const char *describe(Symbol::Kind kind) {
   switch (kind) {
-  case Symbol::Kind::Param: return "param";
-  case Symbol::Kind::Const: return "const";
-  case Symbol::Kind::Tensor: return "tensor";
-  case Symbol::Kind::Layer: return "layer";
-  case Symbol::Kind::Let: return "learning-rule value";
-  case Symbol::Kind::Runtime: return "runtime value";
+  case Symbol::Kind::Param:
+    return "param";
+  case Symbol::Kind::Const:
+    return "const";
+  case Symbol::Kind::Tensor:
+    return "tensor";
+  case Symbol::Kind::Layer:
+    return "layer";
+  case Symbol::Kind::Let:
+    return "learning-rule value";
+  case Symbol::Kind::Runtime:
+    return "runtime value";
   }
   return "name";
 }
@@ -66,12 +72,18 @@ std::optional<double> CheckedModel::constantValue(const ast::Expr *e) const {
     if (!l || !r)
       return std::nullopt;
     switch (b->op) {
-    case ast::BinaryOp::Add: return *l + *r;
-    case ast::BinaryOp::Sub: return *l - *r;
-    case ast::BinaryOp::Mul: return *l * *r;
-    case ast::BinaryOp::Div: return *l / *r;
-    case ast::BinaryOp::Pow: return std::pow(*l, *r);
-    case ast::BinaryOp::MatMul: return std::nullopt;
+    case ast::BinaryOp::Add:
+      return *l + *r;
+    case ast::BinaryOp::Sub:
+      return *l - *r;
+    case ast::BinaryOp::Mul:
+      return *l * *r;
+    case ast::BinaryOp::Div:
+      return *l / *r;
+    case ast::BinaryOp::Pow:
+      return std::pow(*l, *r);
+    case ast::BinaryOp::MatMul:
+      return std::nullopt;
     }
   }
   return std::nullopt;
@@ -186,8 +198,7 @@ private:
       diags.report(t.range, DiagID::err_invalid_tune, "an int range needs integer bounds");
     else if (param.value < *lo || param.value > *hi)
       diags.report(p.value->getRange(), DiagID::err_invalid_tune,
-                   "default " + formatNumber(param.value) +
-                       " lies outside the tune range");
+                   "default " + formatNumber(param.value) + " lies outside the tune range");
   }
 
   void checkConsts() {
@@ -315,11 +326,12 @@ private:
       unsigned arity;
       const char *arguments;
     };
-    static const InitForm forms[] = {{"zeros", ir::InitKind::Zero, 0, "no arguments"},
-                                     {"xavier", ir::InitKind::Xavier, 0, "no arguments"},
-                                     {"kaiming", ir::InitKind::Kaiming, 0, "no arguments"},
-                                     {"uniform", ir::InitKind::Uniform, 2, "2 arguments (lo, hi)"},
-                                     {"normal", ir::InitKind::Normal, 2, "2 arguments (mean, std)"}};
+    static const InitForm forms[] = {
+        {"zeros", ir::InitKind::Zero, 0, "no arguments"},
+        {"xavier", ir::InitKind::Xavier, 0, "no arguments"},
+        {"kaiming", ir::InitKind::Kaiming, 0, "no arguments"},
+        {"uniform", ir::InitKind::Uniform, 2, "2 arguments (lo, hi)"},
+        {"normal", ir::InitKind::Normal, 2, "2 arguments (mean, std)"}};
     const InitForm *form = nullptr;
     for (const InitForm &f : forms)
       if (call->callee == f.name)
@@ -494,10 +506,14 @@ private:
     if (!l || !r)
       return std::nullopt;
     switch (b->op) {
-    case ast::BinaryOp::Add: return broadcast(*l, *r, "add", b->opRange);
-    case ast::BinaryOp::Sub: return broadcast(*l, *r, "subtract", b->opRange);
-    case ast::BinaryOp::Mul: return broadcast(*l, *r, "multiply", b->opRange);
-    case ast::BinaryOp::Div: return broadcast(*l, *r, "divide", b->opRange);
+    case ast::BinaryOp::Add:
+      return broadcast(*l, *r, "add", b->opRange);
+    case ast::BinaryOp::Sub:
+      return broadcast(*l, *r, "subtract", b->opRange);
+    case ast::BinaryOp::Mul:
+      return broadcast(*l, *r, "multiply", b->opRange);
+    case ast::BinaryOp::Div:
+      return broadcast(*l, *r, "divide", b->opRange);
     case ast::BinaryOp::Pow:
       if (!r->isScalar() || r->batched) {
         diags.report(b->rhs->getRange(), DiagID::err_operand_type, "^", "a scalar exponent",
@@ -541,7 +557,8 @@ private:
     }
     if (call->args.size() != builtin->arity) {
       diags.report(call->getRange(), DiagID::err_argument_count, call->callee,
-                   builtin->arity == 1 ? "1 argument" : std::to_string(builtin->arity) + " arguments",
+                   builtin->arity == 1 ? "1 argument"
+                                       : std::to_string(builtin->arity) + " arguments",
                    std::to_string(call->args.size()));
       return std::nullopt;
     }
@@ -558,8 +575,8 @@ private:
     }
     auto expect = [&](size_t i, bool ok, const char *what) {
       if (!ok)
-        diags.report(call->args[i].value->getRange(), DiagID::err_operand_type, call->callee,
-                     what, describe(args[i], model->params));
+        diags.report(call->args[i].value->getRange(), DiagID::err_operand_type, call->callee, what,
+                     describe(args[i], model->params));
       return ok;
     };
     switch (builtin->form) {
@@ -718,9 +735,9 @@ private:
       return;
     }
     if (target.tensor->kind != ast::TensorKind::Weight) {
-      refuse(std::string("it is ") +
-             (target.tensor->kind == ast::TensorKind::Fixed ? "a fixed tensor, never learned"
-                                                            : "data, not a weight"));
+      refuse(std::string("it is ") + (target.tensor->kind == ast::TensorKind::Fixed
+                                          ? "a fixed tensor, never learned"
+                                          : "data, not a weight"));
       return;
     }
     if (auto [it, inserted] = updated.try_emplace(stmt.name.name, stmt.name.range); !inserted) {

@@ -16,23 +16,40 @@ bool isConst(const ExprPtr &e, float v) { return e->op == ExprOp::Const && e->va
 /// would in float.
 float evaluate(ExprOp op, float a, float b) {
   switch (op) {
-  case ExprOp::Neg: return -a;
-  case ExprOp::Exp: return std::exp(a);
-  case ExprOp::Log: return std::log(a);
-  case ExprOp::Tanh: return std::tanh(a);
-  case ExprOp::Sigmoid: return 1.f / (1.f + std::exp(-a));
-  case ExprOp::Relu: return a > 0 ? a : 0.f;
-  case ExprOp::Step: return a > 0 ? 1.f : 0.f;
-  case ExprOp::Abs: return std::fabs(a);
-  case ExprOp::Sqrt: return std::sqrt(a);
-  case ExprOp::Add: return a + b;
-  case ExprOp::Sub: return a - b;
-  case ExprOp::Mul: return a * b;
-  case ExprOp::Div: return a / b;
-  case ExprOp::Pow: return std::pow(a, b);
-  case ExprOp::Max: return std::fmax(a, b);
-  case ExprOp::Min: return std::fmin(a, b);
-  default: return 0;
+  case ExprOp::Neg:
+    return -a;
+  case ExprOp::Exp:
+    return std::exp(a);
+  case ExprOp::Log:
+    return std::log(a);
+  case ExprOp::Tanh:
+    return std::tanh(a);
+  case ExprOp::Sigmoid:
+    return 1.f / (1.f + std::exp(-a));
+  case ExprOp::Relu:
+    return a > 0 ? a : 0.f;
+  case ExprOp::Step:
+    return a > 0 ? 1.f : 0.f;
+  case ExprOp::Abs:
+    return std::fabs(a);
+  case ExprOp::Sqrt:
+    return std::sqrt(a);
+  case ExprOp::Add:
+    return a + b;
+  case ExprOp::Sub:
+    return a - b;
+  case ExprOp::Mul:
+    return a * b;
+  case ExprOp::Div:
+    return a / b;
+  case ExprOp::Pow:
+    return std::pow(a, b);
+  case ExprOp::Max:
+    return std::fmax(a, b);
+  case ExprOp::Min:
+    return std::fmin(a, b);
+  default:
+    return 0;
   }
 }
 

@@ -94,8 +94,8 @@ typedef struct {
 /* A fused kernel: computes rows [rowBegin, rowEnd) of its iteration space
  * [rows, cols]. `tensors` is the model's tensor table (indexed like
  * BdlModel.tensors), `hp` the runtime scalars. */
-typedef void (*BdlKernelFn)(int64_t rowBegin, int64_t rowEnd, int64_t cols,
-                            float *const *tensors, const float *hp);
+typedef void (*BdlKernelFn)(int64_t rowBegin, int64_t rowEnd, int64_t cols, float *const *tensors,
+                            const float *hp);
 
 typedef enum {
   BDL_OP_GEMM = 0,  /* C = alpha * op(A) op(B) + beta * C */
