@@ -8,4 +8,7 @@ bash scripts/setup.sh
 bash scripts/fetch_mnist.sh || echo "test.sh: warning: could not fetch MNIST; its test will be skipped" >&2
 cmake --preset default
 cmake --build build
-ctest --test-dir build --output-on-failure
+# The lit suite first, on its own, so that its per-test summary (PASS,
+# UNSUPPORTED) shows; then every other registered test through ctest.
+cmake --build build --target check-lit
+ctest --test-dir build --output-on-failure --exclude-regex '^lit$'

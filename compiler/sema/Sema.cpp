@@ -375,15 +375,15 @@ private:
 
   const Symbol *lookup(const ast::NameExpr *n) {
     if (auto it = model->lets.find(n->name); it != model->lets.end() && inLearn) {
-      letSymbol = Symbol{Symbol::Kind::Let, -1, it->second};
-      return &letSymbol;
+      transientSymbol = Symbol{Symbol::Kind::Let, -1, it->second};
+      return &transientSymbol;
     }
     auto it = model->globals.find(n->name);
     if (it != model->globals.end())
       return &it->second;
     if (int slot = runtimeScalarSlot(n->name); slot >= 0) {
-      letSymbol = Symbol{Symbol::Kind::Runtime, slot, Shape::scalar()};
-      return &letSymbol;
+      transientSymbol = Symbol{Symbol::Kind::Runtime, slot, Shape::scalar()};
+      return &transientSymbol;
     }
     std::string best;
     unsigned bestDistance = 3;
@@ -881,7 +881,9 @@ private:
   std::vector<std::optional<Shape>> layerShapes;
   int currentLayer = 0;
   bool inLearn = false;
-  Symbol letSymbol{Symbol::Kind::Let};
+  // What lookup() returns for names that have no entry in `globals`: learn
+  // block locals and runtime scalars. Valid until the next lookup.
+  Symbol transientSymbol{Symbol::Kind::Let};
   // The operands of the innermost '@' being checked: the only place W' may be.
   std::array<const ast::Expr *, 2> matmulOperands{};
 };
