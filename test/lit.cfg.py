@@ -14,8 +14,6 @@ path = [config.bdl_tools_dir, config.llvm_tools_dir, config.environment.get("PAT
 config.environment["PATH"] = os.pathsep.join(path)
 # Datasets come from the build's defaults, never from the developer's shell.
 config.environment.pop("BDL_DATA_DIR", None)
-# Compiled models use one thread in tests: two lit workers share two cores.
-config.environment["OMP_NUM_THREADS"] = "1"
 
 # `%exit1 CMD` runs CMD and passes only if it exits with code 1 (a model
 # error), where `not` would accept any failure, a crash included.

@@ -21,6 +21,7 @@
 #include "transforms/Passes.h"
 
 #include "CLI/CLI.hpp"
+#include "llvm/Config/llvm-config.h"
 #include "llvm/IR/LLVMContext.h"
 #include "llvm/IR/Module.h"
 #include "llvm/Support/FileSystem.h"
@@ -195,6 +196,7 @@ struct ThreadArgs {
 int main(int argc, char **argv) {
   bdl::Options o;
   CLI::App app{"bdlc " BDL_VERSION " - compiles .bdl models into experiment binaries"};
+  app.set_version_flag("--version", "bdlc " BDL_VERSION " (LLVM " LLVM_VERSION_STRING ")");
   app.add_option("input", o.input, "the .bdl model ('-' reads standard input)")->required();
   app.add_option("-o,--output", o.output, "output file (default: the model's file stem)");
   app.add_option("--emit", o.emit, "stage to produce")
