@@ -7,6 +7,7 @@
 
 #include <cmath>
 #include <map>
+#include <set>
 
 namespace bdl {
 namespace {
@@ -25,8 +26,8 @@ struct Value {
   Dim rows, cols;
 };
 
-/// The smallest prefix of log's domain we allow: log(0) would poison a
-/// whole epoch's loss with -inf.
+/// Where cross_entropy floors its prediction: a confident mistake, y = 0,
+/// would otherwise make the loss of the whole epoch infinite.
 constexpr float kLogFloor = 1e-30f;
 
 class Lowerer {
@@ -153,9 +154,14 @@ private:
 
   ir::TensorId materialize(Value v, const std::string &name) {
     if (v.expr->op == ExprOp::Load) {
-      const ir::Tensor &t = m.tensors[v.expr->index];
-      if (t.rows == v.rows && t.cols == v.cols)
-        return v.expr->index;
+      ir::TensorId id = v.expr->index;
+      ir::Tensor &t = m.tensors[id];
+      if (t.rows == v.rows && t.cols == v.cols) {
+        // A product's result that is exactly a named value takes its name.
+        if (anonymous.erase(id))
+          t.name = uniqueName(name);
+        return id;
+      }
     }
     ir::TensorId out = temp(name, v.rows, v.cols);
     map(name, out, std::move(v));
@@ -279,6 +285,7 @@ private:
       // Per-example vectors are rows of [R, n], so out = v · Aᵀ.
       ir::TensorId v = materialize(lowerExpr(b->rhs.get()), name + ".rhs");
       ir::TensorId out = temp(name, m.tensors[v].rows, aRows);
+      anonymous.insert(out);
       ir::GemmOp g;
       g.a = v, g.b = a, g.c = out;
       g.transB = !aTransposed;
@@ -288,6 +295,7 @@ private:
     auto [bt, bTransposed] = matrixOperand(b->rhs.get(), name);
     const ir::Tensor &B = m.tensors[bt];
     ir::TensorId out = temp(name, aRows, bTransposed ? B.rows : B.cols);
+    anonymous.insert(out);
     ir::GemmOp g;
     g.a = a, g.transA = aTransposed, g.b = bt, g.transB = bTransposed, g.c = out;
     block->ops.push_back(g);
@@ -516,6 +524,7 @@ private:
   ir::Block *block = nullptr;
   llvm::StringMap<ir::TensorId> names;
   std::map<std::string, unsigned> nameUses;
+  std::set<ir::TensorId> anonymous; // products not yet named after a value
 };
 
 } // namespace
