@@ -17,6 +17,19 @@ namespace bdl {
 
 namespace {
 
+/// An integer option of at least `minimum`, with a message a person reads
+/// (CLI11's PositiveNumber prints its double range, 1.8e308 digits long).
+CLI::Validator atLeast(long long minimum) {
+  return CLI::Validator(
+      [minimum](std::string &text) -> std::string {
+        long long value = 0;
+        if (!CLI::detail::lexical_cast(text, value) || value < minimum)
+          return "must be an integer >= " + std::to_string(minimum) + ", not '" + text + "'";
+        return "";
+      },
+      "INT>=" + std::to_string(minimum));
+}
+
 struct Options {
   std::string dataset;
   std::string dataDir;
@@ -63,6 +76,7 @@ int runTrain(const BdlModel &model, const Options &o) {
     trainSet.count = o.limit;
   inst.allocate(o.batch);
   checkDatasetFits(inst, data.sets.train);
+  checkValidationSplit(trainSet.count, o.validation); // before the banner says "-N train"
   inst.initialise(o.seed);
 
   TrainOptions topts;
@@ -254,23 +268,25 @@ int runMain(const BdlModel &model, int argc, const char *const *argv) {
         ->capture_default_str();
     cmd->add_option("--data-dir", o.dataDir, "Directory of the dataset's files");
     cmd->add_option("--batch", o.batch, "Mini-batch size")
-        ->check(CLI::PositiveNumber)
+        ->check(atLeast(1))
         ->capture_default_str();
-    cmd->add_option("--seed", o.seed, "Seed of every random number")->capture_default_str();
+    cmd->add_option("--seed", o.seed, "Seed of every random number")
+        ->check(atLeast(0))
+        ->capture_default_str();
     cmd->add_option("--threads", o.threads, "Threads for kernels and BLAS")
-        ->check(CLI::PositiveNumber)
+        ->check(atLeast(1))
         ->capture_default_str();
     cmd->add_option("--out", o.out, "Directory for logs and results");
     cmd->add_flag("--quiet", o.quiet, "Print nothing but errors");
   }
   train->add_option("--epochs", o.epochs, "Passes over the training set")
-      ->check(CLI::PositiveNumber)
+      ->check(atLeast(1))
       ->capture_default_str();
   train->add_option("--validation", o.validation, "Hold out the last N training examples")
-      ->check(CLI::NonNegativeNumber)
+      ->check(atLeast(0))
       ->capture_default_str();
   train->add_option("--limit", o.limit, "Use only the first N training examples")
-      ->check(CLI::PositiveNumber);
+      ->check(atLeast(1));
   eval->add_option("--weights", o.weights, "Directory of <tensor>.npy files")->required();
 
   try {

@@ -146,6 +146,12 @@ EvalResult evaluate(ModelInstance &inst, const DataView &data, int64_t batch) {
   return {tally.accuracy(), tally.loss(), tally.examples};
 }
 
+void checkValidationSplit(int64_t count, int64_t validation) {
+  if (validation < 0 || validation >= count)
+    throw UsageError("--validation " + std::to_string(validation) +
+                     " leaves no training examples of " + std::to_string(count));
+}
+
 TrainResult train(ModelInstance &inst, const DataView &trainSet, const DataView &test,
                   const TrainOptions &opts, const TrainCallbacks &callbacks) {
   const BdlModel &m = inst.model();
@@ -154,9 +160,7 @@ TrainResult train(ModelInstance &inst, const DataView &trainSet, const DataView 
   if (opts.batch < 1 || opts.batch > inst.maxBatch())
     throw Error("batch size " + std::to_string(opts.batch) + " outside [1, " +
                 std::to_string(inst.maxBatch()) + "] (the size the model was allocated for)");
-  if (opts.validation < 0 || opts.validation >= trainSet.count)
-    throw UsageError("--validation " + std::to_string(opts.validation) +
-                     " leaves no training examples of " + std::to_string(trainSet.count));
+  checkValidationSplit(trainSet.count, opts.validation);
   checkDatasetFits(inst, *trainSet.data);
   if (test.count)
     checkDatasetFits(inst, *test.data);

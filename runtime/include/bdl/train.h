@@ -64,6 +64,10 @@ struct TrainCallbacks {
 /// tensors are [batch, features] / [batch, classes] for this dataset.
 void checkDatasetFits(const ModelInstance &instance, const Dataset &data);
 
+/// Throws a UsageError unless holding out `validation` of `count` training
+/// examples leaves some to train on.
+void checkValidationSplit(int64_t count, int64_t validation);
+
 /// Runs the evaluation blocks over `data` in batches of at most `batch`
 /// (the instance must be allocated for it).
 EvalResult evaluate(ModelInstance &instance, const DataView &data, int64_t batch);
