@@ -485,7 +485,8 @@ private:
 
   /// Elementwise broadcasting: equal dims, or one side a scalar.
   std::optional<Shape> broadcast(const Shape &l, const Shape &r, const char *verb,
-                                 llvm::SMRange range) {
+                                 llvm::SMRange range, const ast::Expr *lhs = nullptr,
+                                 const ast::Expr *rhs = nullptr) {
     if (l.isScalar() || r.isScalar() || l.dims == r.dims) {
       Shape out = l.isScalar() ? r : l;
       out.batched = l.batched || r.batched;
@@ -493,7 +494,19 @@ private:
     }
     diags.report(range, DiagID::err_shape_mismatch, verb, describe(l, model->params),
                  describe(r, model->params));
+    noteDeclaration(lhs);
+    noteDeclaration(rhs);
     return std::nullopt;
+  }
+
+  /// Points at where a named operand got its shape.
+  void noteDeclaration(const ast::Expr *e) {
+    auto *n = e ? dyn_cast<ast::NameExpr>(e) : nullptr;
+    if (!n)
+      return;
+    auto it = model->globals.find(n->name);
+    if (it != model->globals.end() && it->second.declRange.isValid())
+      diags.report(it->second.declRange, DiagID::note_declared_here, n->name);
   }
 
   std::optional<Shape> binaryShape(const ast::BinaryExpr *b) {
@@ -507,13 +520,13 @@ private:
       return std::nullopt;
     switch (b->op) {
     case ast::BinaryOp::Add:
-      return broadcast(*l, *r, "add", b->opRange);
+      return broadcast(*l, *r, "add", b->opRange, b->lhs.get(), b->rhs.get());
     case ast::BinaryOp::Sub:
-      return broadcast(*l, *r, "subtract", b->opRange);
+      return broadcast(*l, *r, "subtract", b->opRange, b->lhs.get(), b->rhs.get());
     case ast::BinaryOp::Mul:
-      return broadcast(*l, *r, "multiply", b->opRange);
+      return broadcast(*l, *r, "multiply", b->opRange, b->lhs.get(), b->rhs.get());
     case ast::BinaryOp::Div:
-      return broadcast(*l, *r, "divide", b->opRange);
+      return broadcast(*l, *r, "divide", b->opRange, b->lhs.get(), b->rhs.get());
     case ast::BinaryOp::Pow:
       if (!r->isScalar() || r->batched) {
         diags.report(b->rhs->getRange(), DiagID::err_operand_type, "^", "a scalar exponent",
@@ -531,6 +544,8 @@ private:
     auto fail = [&](const char *why) -> std::optional<Shape> {
       diags.report(b->opRange, DiagID::err_matmul_shape, describe(l, model->params),
                    describe(r, model->params), why);
+      noteDeclaration(b->lhs.get());
+      noteDeclaration(b->rhs.get());
       return std::nullopt;
     };
     if (!l.isMatrix() || l.batched)
