@@ -1,6 +1,8 @@
 # lit configuration for bdl: every test is a .bdl model or a .test script
 # whose RUN lines drive bdlc (and the binaries it builds) through FileCheck.
 import os
+import shutil
+
 import lit.formats
 
 config.name = "bdl"
@@ -28,6 +30,10 @@ config.substitutions.append(("%srcroot", config.bdl_src_root))
 def has_idx(directory):
     return any(os.path.exists(os.path.join(directory, "train-images-idx3-ubyte" + ext))
                for ext in ("", ".gz"))
+
+# util-linux's `script` gives a command a terminal (the progress-line test).
+if shutil.which("script"):
+    config.available_features.add("script")
 
 if has_idx(config.fashion_mnist_dir):
     config.available_features.add("fashion-mnist")
