@@ -46,7 +46,7 @@ public:
     ir::Block forward{"forward", 1, {}};
     block = &forward;
     for (const ast::LayerDecl &layer : file.layers) {
-      ir::TensorId t = materialize(lowerExpr(layer.value.get()), layer.name.name);
+      ir::TensorId t = materialize(lowerExpr(layer.value.get()), layer.name.name, true);
       names[layer.name.name] = t;
       if (layer.isLoss && layer.name.name == model.loss)
         m.loss = t;
@@ -108,17 +108,25 @@ private:
     return {s.dims[0], s.dims[1]};
   }
 
-  ir::TensorId temp(const std::string &name, Dim rows, Dim cols, ir::Role role = ir::Role::Temp) {
+  ir::TensorId temp(const std::string &name, Dim rows, Dim cols, ir::Role role = ir::Role::Temp,
+                    bool userName = false) {
     ir::Tensor t;
-    t.name = uniqueName(name);
+    t.name = userName ? name : uniqueName(name);
     t.role = role;
     t.rows = rows, t.cols = cols;
     return m.addTensor(t);
   }
 
+  /// A name for a compiler-made tensor that no user name and no earlier
+  /// tensor has: `mm`, `mm.1`, ...
   std::string uniqueName(const std::string &base) {
-    unsigned &n = nameUses[base];
-    return n++ == 0 ? base : base + "." + std::to_string(n - 1);
+    for (unsigned &n = nameUses[base];; ++n) {
+      std::string candidate = n == 0 ? base : base + "." + std::to_string(n);
+      if (!model.globals.count(candidate) && !model.lets.count(candidate)) {
+        ++n;
+        return candidate;
+      }
+    }
   }
 
   //===-- Elementwise values ----------------------------------------------===//
@@ -152,19 +160,21 @@ private:
       finish(*o, rows, cols);
   }
 
-  ir::TensorId materialize(Value v, const std::string &name) {
+  /// A tensor holding `v`: the one it already is, or a new one computed by a
+  /// Map. `userName`: `name` is a layer or let, which keeps its exact name.
+  ir::TensorId materialize(Value v, const std::string &name, bool userName = false) {
     if (v.expr->op == ExprOp::Load) {
       ir::TensorId id = v.expr->index;
       ir::Tensor &t = m.tensors[id];
       if (t.rows == v.rows && t.cols == v.cols) {
         // A product's result that is exactly a named value takes its name.
         if (anonymous.erase(id))
-          t.name = uniqueName(name);
+          t.name = userName ? name : uniqueName(name);
         return id;
       }
     }
-    ir::TensorId out = temp(name, v.rows, v.cols);
-    map(name, out, std::move(v));
+    ir::TensorId out = temp(name, v.rows, v.cols, ir::Role::Temp, userName);
+    map(m.tensors[out].name, out, std::move(v));
     return out;
   }
 
@@ -344,7 +354,32 @@ private:
       Value sq = binary(ExprOp::Div, binary(ExprOp::Mul, std::move(d), std::move(d2)), dimValue(n));
       return load(rowReduce("mse", ir::KernelOp::Reduce::Sum, std::move(sq)));
     }
-    return constant(0); // outer: only inside updates, handled by lowerUpdate
+    if (f == "outer") {
+      ir::TensorId product = outerProduct(arg(0), arg(1), "outer");
+      anonymous.insert(product);
+      return load(product);
+    }
+    return constant(0); // unreachable: sema knows every builtin
+  }
+
+  /// outer(a, b) = aᵀb as one GEMM. A per-example operand is averaged over
+  /// the batch: the mean of per-example outer products when both are, and
+  /// outer(a, mean b) when only one is (the same thing, as a is constant).
+  ir::TensorId outerProduct(Value a, Value b, const std::string &name) {
+    bool aBatched = a.rows.kind == Dim::Kind::Batch, bBatched = b.rows.kind == Dim::Kind::Batch;
+    ir::TensorId ta = materialize(std::move(a), name + ".a");
+    ir::TensorId tb = materialize(std::move(b), name + ".b");
+    if (aBatched != bBatched) {
+      ir::TensorId &perExample = aBatched ? ta : tb;
+      perExample = batchMean(name + ".mean", load(perExample));
+    }
+    ir::GemmOp gemm;
+    gemm.a = ta, gemm.transA = true, gemm.b = tb;
+    gemm.c = temp(name, m.tensors[ta].cols, m.tensors[tb].cols);
+    if (aBatched && bBatched)
+      gemm.alphaSlot = ir::kInvBatchSlot;
+    block->ops.push_back(gemm);
+    return gemm.c;
   }
 
   Value softmax(Value z) {
@@ -425,7 +460,7 @@ private:
     // gradients see the weights from before this block.
     for (const ast::LearnStmt &s : learn.stmts)
       if (s.kind == ast::LearnStmt::Kind::Let)
-        names[s.name.name] = materialize(lowerExpr(s.value.get()), s.name.name);
+        names[s.name.name] = materialize(lowerExpr(s.value.get()), s.name.name, true);
     std::vector<PendingUpdate> updates;
     for (const ast::LearnStmt &s : learn.stmts)
       if (s.kind == ast::LearnStmt::Kind::Update)
@@ -451,6 +486,18 @@ private:
     }
     // Keep the update's iteration space the weight's, even for a scalar delta.
     delta.rows = W.rows, delta.cols = W.cols;
+    // Optimiser steps run after every gradient, one weight after another: a
+    // delta that reads anything but a gradient computed here (another weight,
+    // say) is computed now, before any weight changes. Fusion moves it back
+    // into the step where that is still sound.
+    bool isGradient =
+        delta.expr->op == ExprOp::Load && m.tensors[delta.expr->index].role == ir::Role::Temp &&
+        m.tensors[delta.expr->index].rows == W.rows && m.tensors[delta.expr->index].cols == W.cols;
+    if (!isGradient) {
+      ir::TensorId d = temp(W.name + ".delta", W.rows, W.cols);
+      map(m.tensors[d].name, d, std::move(delta));
+      delta = load(d);
+    }
     return {w, s.subtract, std::move(delta)};
   }
 
@@ -458,17 +505,9 @@ private:
   /// become a batch-averaged GEMM, per-example vectors a batch mean.
   Value termValue(const ast::Expr *e, const ir::Tensor &W, const std::string &weight) {
     const sema::Shape &s = model.shapeOf(e);
-    if (auto *call = dyn_cast<ast::CallExpr>(e); call && call->callee == "outer") {
-      ir::TensorId a = materialize(lowerExpr(call->args[0].value.get()), weight + ".outer.a");
-      ir::TensorId b = materialize(lowerExpr(call->args[1].value.get()), weight + ".outer.b");
-      ir::TensorId g = temp(weight + ".grad", W.rows, W.cols);
-      ir::GemmOp gemm;
-      gemm.a = a, gemm.transA = true, gemm.b = b, gemm.c = g;
-      if (s.batched)
-        gemm.alphaSlot = ir::kInvBatchSlot;
-      block->ops.push_back(gemm);
-      return load(g);
-    }
+    if (auto *call = dyn_cast<ast::CallExpr>(e); call && call->callee == "outer")
+      return load(outerProduct(lowerExpr(call->args[0].value.get()),
+                               lowerExpr(call->args[1].value.get()), weight + ".grad"));
     Value v = lowerExpr(e);
     if (s.batched)
       return load(batchMean(weight + ".grad", std::move(v)));

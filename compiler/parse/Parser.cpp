@@ -15,6 +15,8 @@
 #include "llvm/Support/Format.h"
 
 #include <charconv>
+#include <cmath>
+#include <limits>
 
 namespace bdl {
 namespace {
@@ -212,7 +214,11 @@ private:
       std::string text = e->getText();
       bool isInteger = text.find_first_of(".eE") == std::string::npos;
       double value = 0;
-      std::from_chars(text.data(), text.data() + text.size(), value);
+      auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+      // Models compute in float32: a literal beyond its range would be inf.
+      if (ec != std::errc() || std::fabs(value) > std::numeric_limits<float>::max())
+        diags.report(r, DiagID::err_invalid_value,
+                     "number " + text + " is out of range for a 32-bit float");
       return std::make_unique<ast::NumberExpr>(r, value, isInteger);
     }
     if (auto *e = dynamic_cast<P::BoolExprContext *>(ctx))
@@ -266,7 +272,7 @@ std::unique_ptr<ast::ModelFile> parseModel(DiagnosticEngine &diags) {
   llvm::StringRef source = buffer->getBuffer();
 
   CodePointMap map;
-  if (!map.build(source, diags))
+  if (!map.build(source, diags) || !checkComments(source, diags))
     return nullptr;
 
   antlr4::ANTLRInputStream input(source.data(), source.size());
@@ -297,6 +303,8 @@ std::unique_ptr<ast::ModelFile> parseModel(DiagnosticEngine &diags) {
 
   ASTBuilder builder(diags, map);
   auto model = builder.build(tree);
+  if (diags.hasErrors())
+    return nullptr;
   if (model)
     model->path = buffer->getBufferIdentifier().str();
   return model;

@@ -16,6 +16,9 @@ bool CodePointMap::build(llvm::StringRef buffer, DiagnosticEngine &diags) {
   offsets.reserve(buffer.size() + 1);
   const auto *p = reinterpret_cast<const llvm::UTF8 *>(buffer.begin());
   const auto *end = reinterpret_cast<const llvm::UTF8 *>(buffer.end());
+  // ANTLR's input stream drops a byte-order mark; so must the indices.
+  if (buffer.starts_with("\xEF\xBB\xBF"))
+    p += 3;
   while (p < end) {
     unsigned len = llvm::getNumBytesForUTF8(*p);
     if (p + len > end || !llvm::isLegalUTF8Sequence(p, p + len)) {
@@ -51,6 +54,29 @@ llvm::SMRange CodePointMap::range(const antlr4::Token *first, const antlr4::Toke
   return {begin, end};
 }
 
+bool checkComments(llvm::StringRef source, DiagnosticEngine &diags) {
+  // The language has no string literals, so comments are found by text alone.
+  for (size_t at = 0; at + 1 < source.size(); ++at) {
+    if (source[at] != '/')
+      continue;
+    if (source[at + 1] == '/') {
+      at = source.find('\n', at);
+      if (at == llvm::StringRef::npos)
+        return true;
+    } else if (source[at + 1] == '*') {
+      size_t close = source.find("*/", at + 2);
+      if (close == llvm::StringRef::npos) {
+        const char *open = source.data() + at;
+        diags.report({llvm::SMLoc::getFromPointer(open), llvm::SMLoc::getFromPointer(open + 2)},
+                     DiagID::err_unterminated_comment);
+        return false;
+      }
+      at = close + 1;
+    }
+  }
+  return true;
+}
+
 bool checkNesting(const std::vector<antlr4::Token *> &tokens, const CodePointMap &map,
                   DiagnosticEngine &diags) {
   struct Open {
@@ -73,13 +99,6 @@ bool checkNesting(const std::vector<antlr4::Token *> &tokens, const CodePointMap
     if (token->getType() == antlr4::Token::EOF)
       break;
     std::string text = token->getText();
-    // An unclosed `/*` does not match the comment rule, so the lexer falls
-    // back to '/' then '*': adjacent, they can only be a comment's start.
-    if (text == "/" && i + 1 < tokens.size() && tokens[i + 1]->getText() == "*" &&
-        tokens[i + 1]->getStartIndex() == token->getStopIndex() + 1) {
-      diags.report(map.range(token, tokens[i + 1]), DiagID::err_unterminated_comment);
-      return false;
-    }
     if (text == "(" || text == "[" || text == "{") {
       if (stack.size() >= kMaxBracketDepth) {
         diags.report(map.range(token), DiagID::err_nesting_too_deep, kMaxBracketDepth);

@@ -35,8 +35,12 @@ private:
   std::vector<uint32_t> offsets;
 };
 
-/// Reports unclosed comments, unbalanced brackets and nesting beyond the
-/// limits. `tokens` is the lexer's output, EOF included.
+/// Reports a block comment that is never closed. Runs before the lexer, which
+/// would otherwise split it into '/' '*' and complain about what follows.
+bool checkComments(llvm::StringRef source, DiagnosticEngine &diags);
+
+/// Reports unbalanced brackets and nesting beyond the limits. `tokens` is the
+/// lexer's output, EOF included.
 bool checkNesting(const std::vector<antlr4::Token *> &tokens, const CodePointMap &map,
                   DiagnosticEngine &diags);
 

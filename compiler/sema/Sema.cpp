@@ -381,6 +381,11 @@ private:
     auto it = model->globals.find(n->name);
     if (it != model->globals.end())
       return &it->second;
+    if (auto later = laterLets.find(n->name); later != laterLets.end() && inLearn) {
+      diags.report(n->getRange(), DiagID::err_use_before_definition, n->name);
+      diags.report(later->second, DiagID::note_declared_here, n->name);
+      return nullptr;
+    }
     if (int slot = runtimeScalarSlot(n->name); slot >= 0) {
       transientSymbol = Symbol{Symbol::Kind::Runtime, slot, Shape::scalar()};
       return &transientSymbol;
@@ -671,6 +676,9 @@ private:
     checkOptimizer(learn);
     llvm::StringMap<llvm::SMRange> updated;
     llvm::StringMap<llvm::SMRange> letRanges;
+    for (const ast::LearnStmt &stmt : learn.stmts)
+      if (stmt.kind == ast::LearnStmt::Kind::Let && !model->globals.count(stmt.name.name))
+        laterLets.try_emplace(stmt.name.name, stmt.name.range);
     for (const ast::LearnStmt &stmt : learn.stmts) {
       if (stmt.kind == ast::LearnStmt::Kind::Let) {
         std::optional<Shape> s = shape(stmt.value.get());
@@ -687,6 +695,7 @@ private:
           continue;
         }
         letRanges[stmt.name.name] = stmt.name.range;
+        laterLets.erase(stmt.name.name);
         if (s)
           model->lets[stmt.name.name] = *s;
         continue;
@@ -702,7 +711,17 @@ private:
       return;
     }
     size_t positional = 0;
+    llvm::StringMap<llvm::SMRange> given;
     for (const ast::Arg &a : learn.args) {
+      std::string key = a.key.empty() ? (positional == 0 ? "lr" : "") : a.key;
+      llvm::SMRange where = a.key.empty() ? a.value->getRange() : a.keyRange;
+      if (!key.empty()) {
+        if (auto [it, inserted] = given.try_emplace(key, where); !inserted) {
+          diags.report(where, DiagID::err_redefinition, key);
+          diags.report(it->second, DiagID::note_previous_definition);
+          continue;
+        }
+      }
       const ast::Expr **slot = nullptr;
       if (a.key.empty())
         slot = positional++ == 0 ? &model->optimizer.lr : nullptr;
@@ -725,6 +744,9 @@ private:
                      describe(*s, model->params));
       *slot = a.value.get();
     }
+    if (!model->optimizer.lr)
+      diags.report(learn.optimizer.range, DiagID::err_argument_count, "sgd",
+                   "a learning rate: sgd(lr) or sgd(lr, momentum = m)", "none is");
   }
 
   void checkUpdate(const ast::LearnStmt &stmt, llvm::StringMap<llvm::SMRange> &updated) {
@@ -800,8 +822,8 @@ private:
       return;
     }
     diags.report(e->getRange(), DiagID::err_invalid_update, "this expression",
-                 "per-example outer products can only be added, negated or scaled by a "
-                 "scalar");
+                 "a per-example matrix in an update must be outer(a, b) terms, added, negated "
+                 "or scaled by model-wide scalars");
   }
 
   void checkTrain() {
@@ -851,43 +873,46 @@ private:
     defaultPredict(predict);
   }
 
+  /// A prediction is the argmax of one vector per example.
+  bool canPredictWith(const std::string &name) const {
+    auto it = model->globals.find(name);
+    return it != model->globals.end() && it->second.kind == Symbol::Kind::Layer &&
+           it->second.shape.isVector() && it->second.shape.batched;
+  }
+
   void defaultPredict(const ast::Setting *predict) {
     if (predict) {
       auto *n = dyn_cast<ast::NameExpr>(predict->value.get());
-      auto it = n ? model->globals.find(n->name) : model->globals.end();
-      if (!n || it == model->globals.end() || it->second.kind != Symbol::Kind::Layer ||
-          !it->second.shape.isVector() || !it->second.shape.batched) {
-        if (n && it == model->globals.end())
-          lookup(n);
-        else
-          diags.report(predict->value->getRange(), DiagID::err_invalid_value,
-                       "'predict' names a layer with one vector per example");
-        return;
-      }
-      model->predict = n->name;
+      if (n && !model->globals.count(n->name))
+        lookup(n); // reports the unknown name
+      else if (!n || !canPredictWith(n->name))
+        diags.report(predict->value->getRange(), DiagID::err_invalid_value,
+                     "'predict' names a layer with one vector per example");
+      else
+        model->predict = n->name;
       return;
     }
-    // The loss compares a prediction with the target: its first argument.
+    // The loss compares a prediction with the target: its first argument;
+    // failing that, the last layer that can be a prediction.
     for (const ast::LayerDecl &layer : file.layers) {
       auto *call = dyn_cast<ast::CallExpr>(layer.value.get());
       if (!layer.isLoss || !call || call->args.empty())
         continue;
-      if (auto *n = dyn_cast<ast::NameExpr>(call->args[0].value.get())) {
-        auto it = model->globals.find(n->name);
-        if (it != model->globals.end() && it->second.kind == Symbol::Kind::Layer) {
-          model->predict = n->name;
-          return;
-        }
+      if (auto *n = dyn_cast<ast::NameExpr>(call->args[0].value.get());
+          n && canPredictWith(n->name)) {
+        model->predict = n->name;
+        return;
       }
     }
     for (auto it = file.layers.rbegin(); it != file.layers.rend(); ++it)
-      if (!it->isLoss) {
+      if (!it->isLoss && canPredictWith(it->name.name)) {
         model->predict = it->name.name;
         return;
       }
     if (!diags.hasErrors())
       diags.report(file.name.range, DiagID::err_missing_declaration, file.name.name,
-                   "layer to predict with");
+                   "layer to predict with (a vector per example; name it with 'predict = LAYER' "
+                   "in the train block)");
   }
 
   const ast::ModelFile &file;
@@ -901,6 +926,8 @@ private:
   Symbol transientSymbol{Symbol::Kind::Let};
   // The operands of the innermost '@' being checked: the only place W' may be.
   std::array<const ast::Expr *, 2> matmulOperands{};
+  // Learn-block locals not yet defined at the statement being checked.
+  llvm::StringMap<llvm::SMRange> laterLets;
 };
 
 } // namespace

@@ -26,8 +26,8 @@ float evaluate(ExprOp op, float a, float b) {
     return std::tanh(a);
   case ExprOp::Sigmoid:
     return 1.f / (1.f + std::exp(-a));
-  case ExprOp::Relu:
-    return a > 0 ? a : 0.f;
+  case ExprOp::Relu: // as the generated code: NaN stays NaN
+    return a < 0 ? 0.f : a;
   case ExprOp::Step:
     return a > 0 ? 1.f : 0.f;
   case ExprOp::Abs:
@@ -66,16 +66,10 @@ void fold(ExprPtr &e) {
     e = Expr::constant(evaluate(e->op, a, b));
     return;
   }
-  // Identities that hold in IEEE arithmetic for every operand (x*0 does not:
-  // NaN*0 is NaN, so it stays).
+  // Identities that hold in IEEE arithmetic for every operand, -0 and NaN
+  // included. Not x*0 (NaN*0 is NaN) and not x+0 (-0+0 is +0).
   auto keep = [&](int i) { e = std::move(e->operands[i]); };
   switch (e->op) {
-  case ExprOp::Add:
-    if (isConst(e->operands[0], 0))
-      return keep(1);
-    if (isConst(e->operands[1], 0))
-      return keep(0);
-    break;
   case ExprOp::Sub:
     if (isConst(e->operands[1], 0))
       return keep(0);

@@ -9,7 +9,7 @@
 
 namespace bdl {
 
-/// Evaluates constant subexpressions and drops identities (x*1, x+0, ...).
+/// Evaluates constant subexpressions and drops exact identities (x*1, x-0, ...).
 void foldConstants(ir::Module &m);
 
 /// Inlines single-use elementwise temporaries into their consumer, merges
