@@ -8,7 +8,7 @@ import lit.formats
 config.name = "bdl"
 config.test_format = lit.formats.ShTest(execute_external=False)
 config.suffixes = [".bdl", ".test"]
-config.excludes = ["Inputs", "unit", "CMakeLists.txt", "lit.cfg.py", "lit.site.cfg.py.in"]
+config.excludes = ["Inputs", "unit", "fuzz", "CMakeLists.txt", "lit.cfg.py", "lit.site.cfg.py.in"]
 config.test_source_root = os.path.dirname(__file__)
 config.test_exec_root = os.path.join(config.bdl_obj_root, "test")
 
