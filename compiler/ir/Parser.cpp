@@ -25,8 +25,9 @@ using llvm::SMLoc;
 using llvm::Twine;
 using Kind = Token::Kind;
 
-// As deep as the IR bdlc's own expression limit can produce after fusion
-// inlines temporaries, and shallow enough for the recursion to stay safe.
+// Far deeper than bdlc writes (its source expressions stop at 512 levels;
+// fusion inlines a few of those into one another), and shallow enough for
+// the passes' recursion on bdl-opt's large stack.
 constexpr int kMaxExpressionDepth = 10000;
 
 class Parser {
@@ -453,7 +454,7 @@ private:
   }
 
   bool expr(ExprPtr &out, int depth) {
-    if (depth > kMaxExpressionDepth)
+    if (depth >= kMaxExpressionDepth)
       return error(tok,
                    "expression nested more than " + Twine(kMaxExpressionDepth) + " levels deep");
     if (startsNumber()) {
@@ -548,44 +549,6 @@ std::optional<Module> parseModule(llvm::SourceMgr &sourceMgr, llvm::raw_ostream 
                                   SourceLocations *locations) {
   SourceLocations ignored;
   return Parser(sourceMgr, errs, locations ? *locations : ignored).run();
-}
-
-SMLoc SourceLocations::find(const Module &m, const Entity &e) const {
-  auto at = [&](const std::vector<SMLoc> &locs, size_t i) {
-    return i < locs.size() ? locs[i] : module;
-  };
-  if (auto *p = std::get_if<const Param *>(&e))
-    for (size_t i = 0; i < m.params.size(); ++i)
-      if (&m.params[i] == *p)
-        return at(params, i);
-  if (auto *t = std::get_if<const Tensor *>(&e))
-    for (size_t i = 0; i < m.tensors.size(); ++i)
-      if (&m.tensors[i] == *t)
-        return at(tensors, i);
-  for (int s = 0; s < 2; ++s) {
-    const std::vector<Block> &blocks = s == 0 ? m.trainBlocks : m.evalBlocks;
-    const std::vector<BlockLocations> &blockLocs = s == 0 ? trainBlocks : evalBlocks;
-    for (size_t b = 0; b < blocks.size() && b < blockLocs.size(); ++b) {
-      const BlockLocations &bl = blockLocs[b];
-      if (auto *p = std::get_if<const Block *>(&e); p && *p == &blocks[b])
-        return bl.block;
-      for (size_t o = 0; o < blocks[b].ops.size(); ++o) {
-        const Op &op = blocks[b].ops[o];
-        auto *g = std::get_if<GemmOp>(&op);
-        auto *k = std::get_if<KernelOp>(&op);
-        if (auto *p = std::get_if<const GemmOp *>(&e); p && *p == g)
-          return at(bl.ops, o);
-        if (auto *p = std::get_if<const KernelOp *>(&e); p && *p == k)
-          return at(bl.ops, o);
-        if (auto *p = std::get_if<const KernelOutput *>(&e); p && k)
-          for (size_t i = 0; i < k->outputs.size(); ++i)
-            if (&k->outputs[i] == *p)
-              return o < bl.outputs.size() && i < bl.outputs[o].size() ? bl.outputs[o][i]
-                                                                       : at(bl.ops, o);
-      }
-    }
-  }
-  return module;
 }
 
 } // namespace bdl::ir

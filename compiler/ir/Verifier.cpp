@@ -32,7 +32,7 @@ public:
   std::vector<Problem> run() {
     for (Dim d : {k.rows, k.cols})
       if (auto p = dimProblem(d, m))
-        fail(&k, "iteration space " + *p);
+        fail(&k, "iteration space: " + *p);
     if (k.outputs.empty())
       fail(&k, "no outputs");
     if (k.kind == KernelOp::Kind::ColReduce && k.reduce != KernelOp::Reduce::Sum)
@@ -142,7 +142,7 @@ private:
         fail(&t, "two tensors are named %" + formatName(t.name));
       for (Dim d : {t.rows, t.cols})
         if (auto p = dimProblem(d, m))
-          fail(&t, "tensor %" + formatName(t.name) + " has " + *p);
+          fail(&t, "tensor %" + formatName(t.name) + ": " + *p);
     }
   }
 
