@@ -91,10 +91,12 @@ std::string exact(Float value, Bits quietNaN, Bits signBit, int hexDigits) {
 
 } // namespace
 
-std::string formatExact(float value) { return exact<uint32_t>(value, 0x7fc00000u, 0x80000000u, 8); }
+std::string formatExact(float value) {
+  return exact<uint32_t>(value, kQuietNaNBits32, 0x80000000u, 8);
+}
 
 std::string formatExact(double value) {
-  return exact<uint64_t>(value, 0x7ff8000000000000ull, 0x8000000000000000ull, 16);
+  return exact<uint64_t>(value, kQuietNaNBits64, 0x8000000000000000ull, 16);
 }
 
 namespace {

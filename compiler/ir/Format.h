@@ -10,6 +10,7 @@
 
 #include "ir/IR.h"
 
+#include <cstdint>
 #include <optional>
 #include <span>
 #include <string>
@@ -39,6 +40,11 @@ std::string formatShape(Dim rows, Dim cols, const std::vector<Param> &params);
 /// bits) for a NaN with another payload.
 std::string formatExact(float value);
 std::string formatExact(double value);
+
+/// The bits of the NaN that formatExact writes as `nan` (`-nan` with the
+/// sign bit set).
+constexpr uint32_t kQuietNaNBits32 = 0x7fc00000u;
+constexpr uint64_t kQuietNaNBits64 = 0x7ff8000000000000ull;
 
 const char *spelling(Role r);
 const char *spelling(InitKind k);

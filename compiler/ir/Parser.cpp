@@ -125,7 +125,7 @@ private:
   /// A float or double, exactly as ir::formatExact wrote it.
   template <typename F> bool real(F &out, const char *what) {
     using Bits = std::conditional_t<sizeof(F) == 4, uint32_t, uint64_t>;
-    constexpr Bits kQuietNaN = sizeof(F) == 4 ? Bits(0x7fc00000u) : Bits(0x7ff8000000000000ull);
+    constexpr Bits kQuietNaN = sizeof(F) == 4 ? Bits(kQuietNaNBits32) : Bits(kQuietNaNBits64);
     constexpr Bits kSign = Bits(1) << (sizeof(F) * 8 - 1);
     if (!startsNumber())
       return expected(what);
