@@ -7,7 +7,7 @@ import lit.formats
 
 config.name = "bdl"
 config.test_format = lit.formats.ShTest(execute_external=False)
-config.suffixes = [".bdl", ".test"]
+config.suffixes = [".bdl", ".bdlir", ".test"]
 config.excludes = ["Inputs", "unit", "fuzz", "CMakeLists.txt", "lit.cfg.py", "lit.site.cfg.py.in"]
 config.test_source_root = os.path.dirname(__file__)
 config.test_exec_root = os.path.join(config.bdl_obj_root, "test")
@@ -22,6 +22,7 @@ config.environment.pop("BDL_DATA_DIR", None)
 config.substitutions.append(("%exit1", "%s %s 1" % (config.python_executable,
     os.path.join(config.test_source_root, "Inputs", "expect_exit.py"))))
 config.substitutions.append(("%bdlc", os.path.join(config.bdl_tools_dir, "bdlc")))
+config.substitutions.append(("%bdl-opt", os.path.join(config.bdl_tools_dir, "bdl-opt")))
 config.substitutions.append(("%python", config.python_executable))
 config.substitutions.append(("%inputs", os.path.join(config.test_source_root, "Inputs")))
 config.substitutions.append(("%examples", os.path.join(config.bdl_src_root, "examples")))

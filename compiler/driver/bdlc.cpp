@@ -17,8 +17,8 @@
 #include "ir/Verifier.h"
 #include "lower/Lowering.h"
 #include "parse/Parser.h"
-#include "support/LargeStack.h"
 #include "sema/Sema.h"
+#include "support/LargeStack.h"
 #include "transforms/Passes.h"
 
 #include "CLI/CLI.hpp"
@@ -211,10 +211,7 @@ int main(int argc, char **argv) {
     return rc == 0 ? 0 : bdl::kExitUsage;
   }
   for (const std::string &p : o.printAfter) {
-    bool known = p == "lower";
-    for (const bdl::Pass &pass : bdl::defaultPipeline())
-      known |= pass.name == p;
-    if (!known) {
+    if (p != "lower" && !bdl::findPass(p)) {
       llvm::errs() << "bdlc: error: unknown pass '" << p << "' in --print-after\n";
       return bdl::kExitUsage;
     }

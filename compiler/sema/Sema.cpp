@@ -1,5 +1,6 @@
 //===- Sema.cpp - Name resolution and shape checking ----------------------===//
 #include "sema/Sema.h"
+#include "ir/Format.h"
 #include "sema/Builtins.h"
 #include "support/Format.h"
 
@@ -33,22 +34,12 @@ const char *describe(Symbol::Kind kind) {
   return "name";
 }
 
-static std::string dimName(const ir::Dim &d, const std::vector<ir::Param> &params) {
-  if (d.kind == ir::Dim::Kind::Param && d.value < (int64_t)params.size())
-    return params[d.value].name;
-  if (d.kind == ir::Dim::Kind::Batch)
-    return "batch";
-  return std::to_string(d.value);
-}
-
 std::string describe(const Shape &shape, const std::vector<ir::Param> &params) {
   std::string s = shape.batched ? "a per-example " : "a ";
   if (shape.isScalar())
     return s + "scalar";
-  s += shape.isVector() ? "vector [" : "matrix [";
-  for (size_t i = 0; i < shape.dims.size(); ++i)
-    s += (i ? ", " : "") + dimName(shape.dims[i], params);
-  return s + "]";
+  s += shape.isVector() ? "vector " : "matrix ";
+  return s + ir::formatDims(shape.dims, params);
 }
 
 std::optional<double> CheckedModel::constantValue(const ast::Expr *e) const {

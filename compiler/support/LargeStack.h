@@ -1,30 +1,18 @@
-//===- LargeStack.h - Run the compiler on a thread with a deep stack -*- C++ -*-===//
-//
-// Hostile input is bounded by the parser's nesting limits; a large stack is
-// the second line of defence for the recursive stages (sema, lowering, the
-// passes). bdlc and the fuzzer both run the front end through this, so a
-// fuzzer finding is a bdlc finding.
-//
-//===----------------------------------------------------------------------===//
+//===- LargeStack.h - Running a tool on a large stack ----------*- C++ -*-===//
 #ifndef BDL_SUPPORT_LARGESTACK_H
 #define BDL_SUPPORT_LARGESTACK_H
 
-#include "llvm/Support/thread.h"
-
-#include <optional>
+#include <functional>
 
 namespace bdl {
 
-constexpr unsigned kCompilerStackBytes = 512u << 20;
-
-/// Runs `body` on a thread with kCompilerStackBytes of stack and returns its
-/// result.
-template <typename Body> auto runWithLargeStack(Body &&body) {
-  decltype(body()) result{};
-  llvm::thread worker(std::optional<unsigned>(kCompilerStackBytes), [&] { result = body(); });
-  worker.join();
-  return result;
-}
+/// Runs `body` on a thread with a 512 MiB stack and returns its result (on
+/// the calling thread if no such thread can be made). Hostile input is
+/// bounded by the parsers' nesting limits; the large stack is the second line
+/// of defence for the passes that recurse over expression trees. bdlc,
+/// bdl-opt and the fuzzer all run through this, so a fuzzer finding is a bdlc
+/// finding.
+int runWithLargeStack(const std::function<int()> &body);
 
 } // namespace bdl
 

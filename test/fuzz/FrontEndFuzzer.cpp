@@ -6,10 +6,13 @@
 // sanitizers' findings, a run aborts on a broken contract:
 //  - a stage that rejects its input without reporting an error;
 //  - a model that sema accepted but that lowers to IR the verifier rejects
-//    (that is always a compiler bug, never the user's).
+//    (that is always a compiler bug, never the user's);
+//  - textual IR that does not read back into the same text (print, parse,
+//    print), after lowering and after every pass.
 // Inputs run on the same large stack as bdlc (support/LargeStack.h).
 //
 //===----------------------------------------------------------------------===//
+#include "ir/Parser.h"
 #include "ir/Printer.h"
 #include "ir/Verifier.h"
 #include "lower/Lowering.h"
@@ -31,6 +34,33 @@ namespace {
 [[noreturn]] void brokenContract(const char *what, const std::string &detail) {
   std::fprintf(stderr, "bdl-fuzz: %s\n%s\n", what, detail.c_str());
   std::abort();
+}
+
+std::string printed(const bdl::ir::Module &module) {
+  std::string text;
+  llvm::raw_string_ostream os(text);
+  bdl::ir::print(module, os);
+  return text;
+}
+
+/// The module after `stage` verifies and its text reads back into itself.
+void checkModule(const bdl::ir::Module &module, std::string_view stage) {
+  std::string problems;
+  llvm::raw_string_ostream problemStream(problems);
+  if (!bdl::ir::verify(module, problemStream))
+    brokenContract("IR verification failed on a model sema accepted",
+                   "after " + std::string(stage) + ":\n" + problems);
+  std::string text = printed(module);
+  llvm::SourceMgr sourceMgr;
+  sourceMgr.AddNewSourceBuffer(llvm::MemoryBuffer::getMemBufferCopy(text, "fuzz.bdlir"),
+                               llvm::SMLoc());
+  std::optional<bdl::ir::Module> reread = bdl::ir::parseModule(sourceMgr, problemStream);
+  if (!reread)
+    brokenContract("printed IR does not parse",
+                   "after " + std::string(stage) + ":\n" + problems + "\n" + text);
+  if (printed(*reread) != text)
+    brokenContract("printed IR does not read back into the same text",
+                   "after " + std::string(stage) + ":\n" + text);
 }
 
 void compileFrontEnd(llvm::StringRef source) {
@@ -59,18 +89,11 @@ void compileFrontEnd(llvm::StringRef source) {
     brokenContract("sema accepted a model after reporting errors", diagnosticText);
 
   bdl::ir::Module module = bdl::lower(*checked);
-  std::string problems;
-  llvm::raw_string_ostream problemStream(problems);
-  if (!bdl::ir::verify(module, problemStream))
-    brokenContract("IR verification failed after lowering a model sema accepted", problems);
+  checkModule(module, "lowering");
   for (const bdl::Pass &pass : bdl::defaultPipeline()) {
     pass.run(module);
-    if (!bdl::ir::verify(module, problemStream))
-      brokenContract("IR verification failed after a pass", std::string(pass.name) + ": " + problems);
+    checkModule(module, pass.name);
   }
-  std::string printed;
-  llvm::raw_string_ostream printedStream(printed);
-  bdl::ir::print(module, printedStream);
 }
 
 } // namespace
