@@ -131,12 +131,13 @@ BatchScore scoreBatch(const ModelInstance &inst, const DataView &data, const uin
 }
 
 /// Learned tensors are scanned once per this many batches (and at the end of
-/// every epoch, and whenever a prediction or the loss is not finite). For
-/// fa_mlp (795k weight and velocity floats) a scan takes 120-160 us on the
-/// 2-core development machine, a batch of 32 about 0.9 ms: 0.3% of an epoch.
-/// Smaller batches still read and write every weight in their update, so the
-/// share stays below 1% for any batch size.
-constexpr int64_t kLearnedScanInterval = 64;
+/// every epoch, and whenever a prediction or the loss is not finite). A scan
+/// of fa_mlp's 795k weight and velocity floats takes 120-640 us on the 2-core
+/// development machine (cache-bound; slower when other processes share the
+/// cache), and even a batch of one costs more than two scans, because its
+/// update reads and writes every weight, velocity and gradient. Measured with
+/// this interval: 0.11-0.19% of an epoch at batch 1, 0.02% at batch 32.
+constexpr int64_t kLearnedScanInterval = 512;
 
 /// Finds the first non-finite value a training run produces. The predictions
 /// and the loss are checked after every batch (a few floats per example);

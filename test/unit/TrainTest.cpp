@@ -222,18 +222,18 @@ TEST(Train, LearnedTensorsAreCheckedAtTheEndOfEachEpoch) {
 }
 
 TEST(Train, LearnedTensorsAreCheckedEveryFewBatches) {
-  PoisonedModel pm(70);
+  PoisonedModel pm(600);
   ModelInstance inst(pm.model);
   inst.allocate(1);
   inst.initialise(0);
   TrainOptions opts;
-  opts.batch = 1; // 200 batches an epoch
+  opts.batch = 1; // 1200 batches an epoch
   int epochsSeen = 0;
-  DivergedError e = divergence(inst, blobs(200, 10), opts, epochsSeen);
-  EXPECT_THAT(e.what(), HasSubstr("diverged at epoch 1 batch 128: optimizer 'v' is not finite (NaN "
-                                  "or infinite); the learned tensors were last verified finite "
-                                  "after batch 64"));
-  EXPECT_EQ(e.batch, 128);
+  DivergedError e = divergence(inst, blobs(1200, 10), opts, epochsSeen);
+  EXPECT_THAT(e.what(), HasSubstr("diverged at epoch 1 batch 1024: optimizer 'v' is not finite "
+                                  "(NaN or infinite); the learned tensors were last verified "
+                                  "finite after batch 512"));
+  EXPECT_EQ(e.batch, 1024);
 }
 
 TEST(Train, AllFinite) {
