@@ -152,7 +152,7 @@ public:
         learned.push_back(i);
   }
 
-  /// Before the first batch: the initial (or restored) values.
+  /// Before an epoch's first batch: the initial, restored or evaluated values.
   void atStart(int epoch) {
     std::vector<Found> bad = badLearned();
     if (!bad.empty())
