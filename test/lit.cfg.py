@@ -2,6 +2,7 @@
 # whose RUN lines drive bdlc (and the binaries it builds) through FileCheck.
 import os
 import shutil
+import subprocess
 
 import lit.formats
 
@@ -33,7 +34,19 @@ def has_idx(directory):
                for ext in ("", ".gz"))
 
 # util-linux's `script` gives a command a terminal (the progress-line test).
-if shutil.which("script"):
+# Being installed is not enough: in a container without /dev/pts it exits
+# with "failed to create pseudo-terminal", so the feature needs a real run.
+def script_works():
+    if not shutil.which("script"):
+        return False
+    try:
+        return subprocess.run(["script", "-qec", "true", "/dev/null"], stdin=subprocess.DEVNULL,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                              timeout=10).returncode == 0
+    except (OSError, subprocess.SubprocessError):
+        return False
+
+if script_works():
     config.available_features.add("script")
 
 if has_idx(config.fashion_mnist_dir):
