@@ -262,7 +262,10 @@ LoadedCheckpoint readCheckpoint(const std::string &path, const BdlModel &model) 
                        "--checkpoint-every, and did it finish an epoch that wrote one?)");
   std::vector<uint8_t> bytes = readFileBytes(path);
   auto fail = [&](const std::string &what) -> void { throw Error(path + ": " + what); };
-  if (std::memcmp(bytes.data(), kMagic, std::min(bytes.size(), sizeof kMagic)) != 0)
+  // A prefix of the magic is a truncated checkpoint, not a foreign file. An
+  // empty file has no data() to compare (memcmp of null is undefined).
+  size_t magicBytes = std::min(bytes.size(), sizeof kMagic);
+  if (magicBytes != 0 && std::memcmp(bytes.data(), kMagic, magicBytes) != 0)
     fail("not a bdl checkpoint (wrong magic bytes)");
   if (bytes.size() < kPreamble)
     fail("truncated: " + std::to_string(bytes.size()) + " bytes, fewer than the " +
