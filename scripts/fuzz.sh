@@ -30,11 +30,14 @@ find examples stdlib test -name '*.bdl' -not -path 'test/fuzz/*' -print0 |
 common=(-dict=test/fuzz/bdl.dict -timeout=2 -max_len=8192 -print_final_stats=1
         -artifact_prefix="$work/artifacts/")
 if [[ $mode == smoke ]]; then
-  # Units the run finds go to a fresh directory, so every run starts from the
-  # same corpus and, with the fixed seed, executes the same inputs.
+  # Deterministic: the seeds go in as a sorted list (-seed_inputs), not as a
+  # directory whose read order depends on the file system, and the units the
+  # run finds go to a fresh directory; with the fixed seed every machine then
+  # executes the same inputs for the same commit.
   rm -rf "$work/smoke" && mkdir -p "$work/smoke"
+  find "$work/seeds" test/fuzz/regressions -type f | LC_ALL=C sort | paste -sd, > "$work/seed-list"
   build-fuzz/bin/bdl-fuzz-frontend "${common[@]}" -seed=1 -runs="${BDL_FUZZ_RUNS:-60000}" \
-    "$work/smoke" "$work/seeds" test/fuzz/regressions
+    -seed_inputs=@"$work/seed-list" "$work/smoke"
 else
   mkdir -p "$work/corpus"
   build-fuzz/bin/bdl-fuzz-frontend "${common[@]}" -max_total_time="$seconds" \
