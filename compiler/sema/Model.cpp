@@ -1,0 +1,130 @@
+//===- Model.cpp - Layers, the loss, training settings and the prediction ---===//
+#include "sema/Checker.h"
+
+#include "llvm/ADT/StringExtras.h"
+#include "llvm/Support/Casting.h"
+
+#include <cmath>
+
+namespace bdl::sema {
+
+using llvm::cast;
+using llvm::dyn_cast;
+using llvm::isa;
+
+namespace {
+const char *const kDatasets[] = {"fashion_mnist", "mnist", "cifar10"};
+const char *const kSettings[] = {"epochs", "batch", "validation", "predict"};
+} // namespace
+
+void Checker::checkLayers() {
+  layerShapes.resize(file.layers.size());
+  for (size_t i = 0; i < file.layers.size(); ++i) {
+    const ast::LayerDecl &layer = file.layers[i];
+    currentLayer = (int)i;
+    std::optional<Shape> s = shape(layer.value.get());
+    if (s && rejectBatchedMatrix(layer.value.get(), *s, layer.name.name))
+      s.reset();
+    if (s && layer.isLoss && !(s->isScalar() && s->batched)) {
+      diags.report(layer.value->getRange(), DiagID::err_loss_shape, layer.name.name,
+                   describe(*s, model->params));
+      s.reset();
+    }
+    layerShapes[i] = s;
+    if (s)
+      model->globals[layer.name.name].shape = *s;
+    if (layer.isLoss && model->loss.empty())
+      model->loss = layer.name.name;
+  }
+  currentLayer = (int)file.layers.size();
+}
+
+void Checker::checkTrain() {
+  if (file.trains.empty())
+    return defaultPredict(nullptr);
+  for (size_t i = 1; i < file.trains.size(); ++i)
+    diags.report(file.trains[i].keywordRange, DiagID::err_duplicate_declaration, "train");
+  const ast::TrainDecl &train = file.trains[0];
+  bool known = false;
+  for (const char *d : kDatasets)
+    known |= train.dataset.name == d;
+  if (!known)
+    diags.report(train.dataset.range, DiagID::err_unknown_dataset, train.dataset.name,
+                 "fashion_mnist, mnist, cifar10");
+  model->dataset = train.dataset.name;
+  const ast::Setting *predict = nullptr;
+  llvm::StringMap<llvm::SMRange> seen;
+  for (const ast::Setting &s : train.settings) {
+    if (auto [it, inserted] = seen.try_emplace(s.name.name, s.name.range); !inserted) {
+      diags.report(s.name.range, DiagID::err_redefinition, s.name.name);
+      diags.report(it->second, DiagID::note_previous_definition);
+      continue;
+    }
+    if (s.name.name == "predict") {
+      predict = &s;
+      continue;
+    }
+    int *slot = s.name.name == "epochs"       ? &model->epochs
+                : s.name.name == "batch"      ? &model->batch
+                : s.name.name == "validation" ? &model->validation
+                                              : nullptr;
+    if (!slot) {
+      diags.report(s.name.range, DiagID::err_unknown_setting, s.name.name,
+                   llvm::join(std::begin(kSettings), std::end(kSettings), ", "));
+      continue;
+    }
+    std::optional<double> v = constant(s.value.get(), "a training setting");
+    if (!v)
+      continue;
+    int minimum = s.name.name == "validation" ? 0 : 1;
+    if (*v != std::floor(*v) || *v < minimum || *v > 1e9)
+      diags.report(s.value->getRange(), DiagID::err_invalid_value,
+                   "'" + s.name.name + "' must be an integer >= " + std::to_string(minimum));
+    else
+      *slot = (int)*v;
+  }
+  defaultPredict(predict);
+}
+
+bool Checker::canPredictWith(const std::string &name) const {
+  auto it = model->globals.find(name);
+  return it != model->globals.end() && it->second.kind == Symbol::Kind::Layer &&
+         it->second.shape.isVector() && it->second.shape.batched;
+}
+
+void Checker::defaultPredict(const ast::Setting *predict) {
+  if (predict) {
+    auto *n = dyn_cast<ast::NameExpr>(predict->value.get());
+    if (n && !model->globals.count(n->name))
+      lookup(n); // reports the unknown name
+    else if (!n || !canPredictWith(n->name))
+      diags.report(predict->value->getRange(), DiagID::err_invalid_value,
+                   "'predict' names a layer with one vector per example");
+    else
+      model->predict = n->name;
+    return;
+  }
+  // The loss compares a prediction with the target: its first argument;
+  // failing that, the last layer that can be a prediction.
+  for (const ast::LayerDecl &layer : file.layers) {
+    auto *call = dyn_cast<ast::CallExpr>(layer.value.get());
+    if (!layer.isLoss || !call || call->args.empty())
+      continue;
+    if (auto *n = dyn_cast<ast::NameExpr>(call->args[0].value.get());
+        n && canPredictWith(n->name)) {
+      model->predict = n->name;
+      return;
+    }
+  }
+  for (auto it = file.layers.rbegin(); it != file.layers.rend(); ++it)
+    if (!it->isLoss && canPredictWith(it->name.name)) {
+      model->predict = it->name.name;
+      return;
+    }
+  if (!diags.hasErrors())
+    diags.report(file.name.range, DiagID::err_missing_declaration, file.name.name,
+                 "layer to predict with (a vector per example; name it with 'predict = LAYER' "
+                 "in the train block)");
+}
+
+} // namespace bdl::sema
