@@ -19,6 +19,13 @@
 
 namespace bdl::sema {
 
+/// A compile-time value, if the expression has one.
+struct Constant {
+  enum Status { Known, NotConstant, Invalid /* an error, reported */ };
+  Status status;
+  double value = 0;
+};
+
 class Checker {
 public:
   Checker(const ast::ModelFile &file, DiagnosticEngine &diags);
@@ -30,17 +37,32 @@ private:
   // Every global is entered first, so that a use before the definition is
   // reported as such rather than as an unknown name.
   void declareGlobals();
+  /// Resolves `n` and records the result for lowering; null after an error.
   const Symbol *lookup(const ast::NameExpr *n);
+  /// Resolves a name used at `use` (a declaration's target, a setting).
+  const Symbol *resolveName(const std::string &name, llvm::SMRange use);
 
   //===-- Constants.cpp ---------------------------------------------------===//
   void checkParams();
   void checkTune(const ast::ParamDecl &p, ir::Param &param);
   void checkConsts();
+  /// The value of `e`, which must be a compile-time constant (`what` says
+  /// where one is needed); nullopt after reporting why not.
   std::optional<double> constant(const ast::Expr *e, const char *what);
-  bool resolveNamesOnly(const ast::Expr *e);
+  /// Evaluates `e` if it is a constant expression. With `report`, names are
+  /// resolved and errors reported; without, only names resolved before are
+  /// read and nothing is reported.
+  Constant evaluate(const ast::Expr *e, bool report);
+  /// One step of a constant expression: a division by zero or a result
+  /// beyond float32 is an error.
+  Constant fold(const ast::BinaryExpr *b, double l, double r, bool report);
+  /// The value of the const `file.consts[index]`, evaluated on first use.
+  Constant constValue(size_t index, const ast::NameExpr *use);
 
   //===-- Tensors.cpp -----------------------------------------------------===//
   void checkTensors();
+  /// A second input or target.
+  void reportDuplicate(const ast::TensorDecl &second, const ast::TensorDecl &first);
   ir::Dim checkDim(const ast::Expr *e);
   void checkInit(const ast::Expr *init, CheckedTensor &ct);
 
@@ -58,6 +80,9 @@ private:
   /// Points at where a named operand got its shape.
   void noteDeclaration(const ast::Expr *e);
   std::optional<Shape> binaryShape(const ast::BinaryExpr *b);
+  /// A division by a constant zero, or a constant step that is not a finite
+  /// float, is an error even where the expression is computed at run time.
+  bool checkFolded(const ast::BinaryExpr *b);
   std::optional<Shape> matmulShape(const ast::BinaryExpr *b, const Shape &l, const Shape &r);
   std::optional<Shape> callShape(const ast::CallExpr *call);
   /// Per-example matrices (outer products) only make sense averaged into a
@@ -66,6 +91,8 @@ private:
 
   //===-- Learn.cpp -------------------------------------------------------===//
   void checkLearn();
+  /// Enters a learn-block value; false after reporting why it cannot be.
+  bool declareLet(const ast::LearnStmt &stmt, int index);
   void checkOptimizer(const ast::LearnDecl &learn);
   void checkUpdate(const ast::LearnStmt &stmt, llvm::StringMap<llvm::SMRange> &updated);
   /// Lowering turns each outer product of an update into one matrix product,
@@ -76,7 +103,7 @@ private:
   void checkLayers();
   void checkTrain();
   /// A prediction is the argmax of one vector per example.
-  bool canPredictWith(const std::string &name) const;
+  bool canPredictWith(const Symbol *s) const;
   void defaultPredict(const ast::Setting *predict);
 
   //===-- State -----------------------------------------------------------===//
@@ -84,11 +111,17 @@ private:
   DiagnosticEngine &diags;
   std::unique_ptr<CheckedModel> model;
   std::vector<std::optional<Shape>> layerShapes;
+  std::vector<std::optional<Shape>> letShapes; // by statement of the learn block
   int currentLayer = 0;
   bool inLearn = false;
-  // What lookup() returns for names that have no entry in `globals`: learn
-  // block locals and runtime scalars. Valid until the next lookup.
-  Symbol transientSymbol{Symbol::Kind::Let};
+  struct ConstState {
+    enum Status { Pending, Evaluating, Known, Invalid } status = Pending;
+    double value = 0;
+  };
+  std::vector<ConstState> constStates; // by index into file.consts
+  // Values of binary expressions evaluated without reporting, so that
+  // checking every node of a deep expression stays linear.
+  llvm::DenseMap<const ast::BinaryExpr *, Constant> silentValues;
   // The operands of the innermost '@' being checked: the only place W' may be.
   std::array<const ast::Expr *, 2> matmulOperands{};
   // Learn-block locals not yet defined at the statement being checked.

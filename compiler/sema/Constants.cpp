@@ -5,50 +5,14 @@
 #include "llvm/Support/Casting.h"
 
 #include <cmath>
+#include <cstdio>
+#include <limits>
 
 namespace bdl::sema {
 
 using llvm::cast;
 using llvm::dyn_cast;
 using llvm::isa;
-
-std::optional<double> CheckedModel::constantValue(const ast::Expr *e) const {
-  if (auto *n = dyn_cast<ast::NumberExpr>(e))
-    return n->value;
-  if (auto *b = dyn_cast<ast::BoolExpr>(e))
-    return b->value ? 1.0 : 0.0;
-  if (auto *n = dyn_cast<ast::NameExpr>(e)) {
-    auto it = globals.find(n->name);
-    if (it != globals.end() && it->second.kind == Symbol::Kind::Const)
-      return it->second.constValue;
-    return std::nullopt;
-  }
-  if (auto *n = dyn_cast<ast::NegExpr>(e)) {
-    if (auto v = constantValue(n->operand.get()))
-      return -*v;
-    return std::nullopt;
-  }
-  if (auto *b = dyn_cast<ast::BinaryExpr>(e)) {
-    auto l = constantValue(b->lhs.get()), r = constantValue(b->rhs.get());
-    if (!l || !r)
-      return std::nullopt;
-    switch (b->op) {
-    case ast::BinaryOp::Add:
-      return *l + *r;
-    case ast::BinaryOp::Sub:
-      return *l - *r;
-    case ast::BinaryOp::Mul:
-      return *l * *r;
-    case ast::BinaryOp::Div:
-      return *l / *r;
-    case ast::BinaryOp::Pow:
-      return std::pow(*l, *r);
-    case ast::BinaryOp::MatMul:
-      return std::nullopt;
-    }
-  }
-  return std::nullopt;
-}
 
 void Checker::checkParams() {
   for (const ast::ParamDecl &p : file.params) {
@@ -107,31 +71,127 @@ void Checker::checkTune(const ast::ParamDecl &p, ir::Param &param) {
 }
 
 void Checker::checkConsts() {
-  for (const ast::ConstDecl &c : file.consts) {
-    std::optional<double> v = constant(c.value.get(), "a const");
-    if (v)
-      model->globals[c.name.name].constValue = *v;
+  for (size_t i = 0; i < file.consts.size(); ++i)
+    constValue(i, nullptr);
+}
+
+Constant Checker::constValue(size_t index, const ast::NameExpr *use) {
+  // Consts are evaluated on first use, so their order in the file does not
+  // matter; a cycle is an error.
+  ConstState &state = constStates[index];
+  if (state.status == ConstState::Evaluating) {
+    if (use) {
+      diags.report(use->getRange(), DiagID::err_circular_definition, use->name);
+      diags.report(file.consts[index].name.range, DiagID::note_declared_here, use->name);
+    }
+    return {Constant::Invalid};
   }
+  if (state.status == ConstState::Pending) {
+    state.status = ConstState::Evaluating;
+    const ast::ConstDecl &c = file.consts[index];
+    std::optional<double> v = constant(c.value.get(), "a const");
+    state.status = v ? ConstState::Known : ConstState::Invalid;
+    state.value = v.value_or(0);
+    if (Symbol &s = model->globals[c.name.name];
+        s.kind == Symbol::Kind::Const && s.index == (int)index)
+      s.constValue = state.value;
+  }
+  if (state.status == ConstState::Invalid)
+    return {Constant::Invalid};
+  return {Constant::Known, state.value};
 }
 
 std::optional<double> Checker::constant(const ast::Expr *e, const char *what) {
-  // Names must be known to give a useful error for `const a = b`.
-  if (!resolveNamesOnly(e))
-    return std::nullopt;
-  std::optional<double> v = model->constantValue(e);
-  if (!v)
+  Constant c = evaluate(e, /*report=*/true);
+  if (c.status == Constant::NotConstant)
     diags.report(e->getRange(), DiagID::err_not_constant, what);
-  return v;
+  if (c.status != Constant::Known)
+    return std::nullopt;
+  return c.value;
 }
 
-bool Checker::resolveNamesOnly(const ast::Expr *e) {
-  if (auto *n = dyn_cast<ast::NameExpr>(e))
-    return lookup(n) != nullptr;
-  if (auto *n = dyn_cast<ast::NegExpr>(e))
-    return resolveNamesOnly(n->operand.get());
-  if (auto *b = dyn_cast<ast::BinaryExpr>(e))
-    return resolveNamesOnly(b->lhs.get()) && resolveNamesOnly(b->rhs.get());
-  return true;
+Constant Checker::evaluate(const ast::Expr *e, bool report) {
+  if (auto *n = dyn_cast<ast::NumberExpr>(e))
+    return {Constant::Known, n->value};
+  if (auto *b = dyn_cast<ast::BoolExpr>(e))
+    return {Constant::Known, b->value ? 1.0 : 0.0};
+  if (auto *n = dyn_cast<ast::NameExpr>(e)) {
+    const Symbol *s = nullptr;
+    if (report)
+      s = lookup(n);
+    else if (auto it = model->resolved.find(n); it != model->resolved.end())
+      s = it->second;
+    if (!s)
+      return {report ? Constant::Invalid : Constant::NotConstant};
+    if (s->kind != Symbol::Kind::Const)
+      return {Constant::NotConstant};
+    return constValue(s->index, report ? n : nullptr);
+  }
+  if (auto *n = dyn_cast<ast::NegExpr>(e)) {
+    Constant c = evaluate(n->operand.get(), report);
+    c.value = -c.value;
+    return c;
+  }
+  auto *b = dyn_cast<ast::BinaryExpr>(e);
+  if (!b)
+    return {Constant::NotConstant};
+  if (!report)
+    if (auto it = silentValues.find(b); it != silentValues.end())
+      return it->second;
+  Constant l = evaluate(b->lhs.get(), report), r = evaluate(b->rhs.get(), report);
+  Constant result = l.status == Constant::Invalid || r.status == Constant::Invalid
+                        ? Constant{Constant::Invalid}
+                    : l.status == Constant::NotConstant || r.status == Constant::NotConstant
+                        ? Constant{Constant::NotConstant}
+                        : fold(b, l.value, r.value, report);
+  if (!report)
+    silentValues[b] = result;
+  return result;
+}
+
+/// A value too large to show in full: 1e+60, -inf, nan.
+static std::string roughly(double v) {
+  if (std::isnan(v))
+    return "nan";
+  char text[32];
+  std::snprintf(text, sizeof text, "%.3g", v);
+  return text;
+}
+
+Constant Checker::fold(const ast::BinaryExpr *b, double l, double r, bool report) {
+  double v = 0;
+  switch (b->op) {
+  case ast::BinaryOp::Add:
+    v = l + r;
+    break;
+  case ast::BinaryOp::Sub:
+    v = l - r;
+    break;
+  case ast::BinaryOp::Mul:
+    v = l * r;
+    break;
+  case ast::BinaryOp::Div:
+    if (r == 0) {
+      if (report)
+        diags.report(b->getRange(), DiagID::err_division_by_zero);
+      return {Constant::Invalid};
+    }
+    v = l / r;
+    break;
+  case ast::BinaryOp::Pow:
+    v = std::pow(l, r);
+    break;
+  case ast::BinaryOp::MatMul:
+    return {Constant::NotConstant};
+  }
+  // Models compute in float32: a step beyond its range would be inf there.
+  if (!(std::fabs(v) <= std::numeric_limits<float>::max())) {
+    if (report)
+      diags.report(b->getRange(), DiagID::err_not_finite, "this constant expression",
+                   roughly(v));
+    return {Constant::Invalid};
+  }
+  return {Constant::Known, v};
 }
 
 } // namespace bdl::sema

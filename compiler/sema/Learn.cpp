@@ -13,41 +13,61 @@ using llvm::isa;
 void Checker::checkLearn() {
   if (file.learns.empty())
     return;
-  for (size_t i = 1; i < file.learns.size(); ++i)
-    diags.report(file.learns[i].keywordRange, DiagID::err_duplicate_declaration, "learn");
   const ast::LearnDecl &learn = file.learns[0];
+  for (size_t i = 1; i < file.learns.size(); ++i) {
+    diags.report(file.learns[i].keywordRange, DiagID::err_duplicate_declaration, "'learn' block");
+    diags.report(learn.keywordRange, DiagID::note_previous_definition);
+  }
   model->learn = &learn;
   inLearn = true;
   checkOptimizer(learn);
   llvm::StringMap<llvm::SMRange> updated;
-  llvm::StringMap<llvm::SMRange> letRanges;
+  letShapes.resize(learn.stmts.size());
+  // A value used before its statement is an error, not a global of that
+  // name; a predeclared name is the runtime's until a model declares it.
   for (const ast::LearnStmt &stmt : learn.stmts)
-    if (stmt.kind == ast::LearnStmt::Kind::Let && !model->globals.count(stmt.name.name))
+    if (stmt.kind == ast::LearnStmt::Kind::Let && !model->globals.count(stmt.name.name) &&
+        !findRuntimeScalar(stmt.name.name))
       laterLets.try_emplace(stmt.name.name, stmt.name.range);
-  for (const ast::LearnStmt &stmt : learn.stmts) {
-    if (stmt.kind == ast::LearnStmt::Kind::Let) {
-      std::optional<Shape> s = shape(stmt.value.get());
-      if (s && rejectBatchedMatrix(stmt.value.get(), *s, stmt.name.name))
-        s.reset();
-      if (auto g = model->globals.find(stmt.name.name); g != model->globals.end()) {
-        diags.report(stmt.name.range, DiagID::err_redefinition, stmt.name.name);
-        diags.report(g->second.declRange, DiagID::note_previous_definition);
-        continue;
-      }
-      if (auto l = letRanges.find(stmt.name.name); l != letRanges.end()) {
-        diags.report(stmt.name.range, DiagID::err_redefinition, stmt.name.name);
-        diags.report(l->second, DiagID::note_previous_definition);
-        continue;
-      }
-      letRanges[stmt.name.name] = stmt.name.range;
-      laterLets.erase(stmt.name.name);
-      if (s)
-        model->lets[stmt.name.name] = *s;
+  for (size_t i = 0; i < learn.stmts.size(); ++i) {
+    const ast::LearnStmt &stmt = learn.stmts[i];
+    if (stmt.kind == ast::LearnStmt::Kind::Update) {
+      checkUpdate(stmt, updated);
       continue;
     }
-    checkUpdate(stmt, updated);
+    std::optional<Shape> s = shape(stmt.value.get());
+    if (s && rejectBatchedMatrix(stmt.value.get(), *s, stmt.name.name))
+      s.reset();
+    if (!declareLet(stmt, (int)i))
+      continue;
+    letShapes[i] = s;
+    if (s)
+      model->lets[stmt.name.name].shape = *s;
   }
   inLearn = false;
+}
+
+bool Checker::declareLet(const ast::LearnStmt &stmt, int index) {
+  const std::string &name = stmt.name.name;
+  if (const RuntimeScalar *r = findRuntimeScalar(name); r && !model->globals.count(name)) {
+    diags.report(stmt.name.range, DiagID::err_predeclared_name, name, r->meaning);
+    return false;
+  }
+  llvm::SMRange previous;
+  if (auto g = model->globals.find(name); g != model->globals.end())
+    previous = g->second.declRange;
+  else if (auto l = model->lets.find(name); l != model->lets.end())
+    previous = l->second.declRange;
+  if (previous.isValid()) {
+    diags.report(stmt.name.range, DiagID::err_redefinition, name);
+    diags.report(previous, DiagID::note_previous_definition);
+    return false;
+  }
+  Symbol let{Symbol::Kind::Let, index};
+  let.declRange = stmt.name.range;
+  model->lets[name] = let;
+  laterLets.erase(name);
+  return true;
 }
 
 void Checker::checkOptimizer(const ast::LearnDecl &learn) {
@@ -96,28 +116,24 @@ void Checker::checkOptimizer(const ast::LearnDecl &learn) {
 
 void Checker::checkUpdate(const ast::LearnStmt &stmt, llvm::StringMap<llvm::SMRange> &updated) {
   std::optional<Shape> rhs = shape(stmt.value.get());
-  auto g = model->globals.find(stmt.name.name);
-  if (g == model->globals.end()) {
-    if (runtimeScalarSlot(stmt.name.name) >= 0) {
-      diags.report(stmt.name.range, DiagID::err_invalid_update, stmt.name.name,
-                   "it is a value the runtime sets; only weights are learned");
-      return;
-    }
-    ast::NameExpr probe(stmt.name.range, stmt.name.name);
-    lookup(&probe);
+  const Symbol *target = resolveName(stmt.name.name, stmt.name.range);
+  if (!target)
     return;
-  }
-  const Symbol &target = g->second;
   auto refuse = [&](const std::string &why) {
     diags.report(stmt.name.range, DiagID::err_invalid_update, stmt.name.name, why);
-    diags.report(target.declRange, DiagID::note_declared_here, stmt.name.name);
+    if (target->declRange.isValid())
+      diags.report(target->declRange, DiagID::note_declared_here, stmt.name.name);
   };
-  if (target.kind != Symbol::Kind::Tensor) {
-    refuse(std::string("it is a ") + describe(target.kind) + "; only weights are learned");
+  if (target->kind == Symbol::Kind::Runtime) {
+    refuse("it is a value the runtime sets; only weights are learned");
     return;
   }
-  if (target.tensor->kind != ast::TensorKind::Weight) {
-    refuse(std::string("it is ") + (target.tensor->kind == ast::TensorKind::Fixed
+  if (target->kind != Symbol::Kind::Tensor) {
+    refuse(std::string("it is a ") + describe(target->kind) + "; only weights are learned");
+    return;
+  }
+  if (target->tensor->kind != ast::TensorKind::Weight) {
+    refuse(std::string("it is ") + (target->tensor->kind == ast::TensorKind::Fixed
                                         ? "a fixed tensor, never learned"
                                         : "data, not a weight"));
     return;
@@ -128,11 +144,12 @@ void Checker::checkUpdate(const ast::LearnStmt &stmt, llvm::StringMap<llvm::SMRa
     diags.report(it->second, DiagID::note_previous_definition);
     return;
   }
+  model->updates.push_back({&stmt, target->index});
   if (!rhs)
     return;
-  if (!rhs->isScalar() && rhs->dims != target.shape.dims) {
+  if (!rhs->isScalar() && rhs->dims != target->shape.dims) {
     diags.report(stmt.value->getRange(), DiagID::err_update_shape, stmt.name.name,
-                 describe(target.shape, model->params), describe(*rhs, model->params));
+                 describe(target->shape, model->params), describe(*rhs, model->params));
     return;
   }
   checkLinearInOuter(stmt.value.get());

@@ -31,10 +31,19 @@ void Checker::checkLayers() {
       s.reset();
     }
     layerShapes[i] = s;
-    if (s)
-      model->globals[layer.name.name].shape = *s;
-    if (layer.isLoss && model->loss.empty())
-      model->loss = layer.name.name;
+    if (Symbol &g = model->globals[layer.name.name];
+        s && g.kind == Symbol::Kind::Layer && g.index == (int)i)
+      g.shape = *s;
+    if (!layer.isLoss)
+      continue;
+    if (model->loss >= 0) {
+      // One loss is what the logs average and what grad() will differentiate.
+      const ast::Ident &first = file.layers[model->loss].name;
+      diags.report(layer.name.range, DiagID::err_duplicate_declaration, "loss");
+      diags.report(first.range, DiagID::note_first_loss, first.name);
+      continue;
+    }
+    model->loss = (int)i;
   }
   currentLayer = (int)file.layers.size();
 }
@@ -43,7 +52,7 @@ void Checker::checkTrain() {
   if (file.trains.empty())
     return defaultPredict(nullptr);
   for (size_t i = 1; i < file.trains.size(); ++i)
-    diags.report(file.trains[i].keywordRange, DiagID::err_duplicate_declaration, "train");
+    diags.report(file.trains[i].keywordRange, DiagID::err_duplicate_declaration, "'train' block");
   const ast::TrainDecl &train = file.trains[0];
   bool known = false;
   for (const char *d : kDatasets)
@@ -86,41 +95,44 @@ void Checker::checkTrain() {
   defaultPredict(predict);
 }
 
-bool Checker::canPredictWith(const std::string &name) const {
-  auto it = model->globals.find(name);
-  return it != model->globals.end() && it->second.kind == Symbol::Kind::Layer &&
-         it->second.shape.isVector() && it->second.shape.batched;
+bool Checker::canPredictWith(const Symbol *s) const {
+  return s && s->kind == Symbol::Kind::Layer && !file.layers[s->index].isLoss &&
+         layerShapes[s->index] && layerShapes[s->index]->isVector() &&
+         layerShapes[s->index]->batched;
 }
 
 void Checker::defaultPredict(const ast::Setting *predict) {
   if (predict) {
     auto *n = dyn_cast<ast::NameExpr>(predict->value.get());
-    if (n && !model->globals.count(n->name))
-      lookup(n); // reports the unknown name
-    else if (!n || !canPredictWith(n->name))
+    const Symbol *s = n ? lookup(n) : nullptr;
+    if (n && (!s || (s->kind == Symbol::Kind::Layer && !layerShapes[s->index])))
+      return; // an unknown name or a layer in error, reported
+    if (!canPredictWith(s))
       diags.report(predict->value->getRange(), DiagID::err_invalid_value,
                    "'predict' names a layer with one vector per example");
     else
-      model->predict = n->name;
+      model->predict = s->index;
     return;
   }
   // The loss compares a prediction with the target: its first argument;
   // failing that, the last layer that can be a prediction.
-  for (const ast::LayerDecl &layer : file.layers) {
-    auto *call = dyn_cast<ast::CallExpr>(layer.value.get());
-    if (!layer.isLoss || !call || call->args.empty())
-      continue;
-    if (auto *n = dyn_cast<ast::NameExpr>(call->args[0].value.get());
-        n && canPredictWith(n->name)) {
-      model->predict = n->name;
+  if (model->loss >= 0) {
+    auto *call = dyn_cast<ast::CallExpr>(file.layers[model->loss].value.get());
+    auto *n =
+        call && !call->args.empty() ? dyn_cast<ast::NameExpr>(call->args[0].value.get()) : nullptr;
+    if (auto it = n ? model->resolved.find(n) : model->resolved.end();
+        it != model->resolved.end() && canPredictWith(it->second)) {
+      model->predict = it->second->index;
       return;
     }
   }
-  for (auto it = file.layers.rbegin(); it != file.layers.rend(); ++it)
-    if (!it->isLoss && canPredictWith(it->name.name)) {
-      model->predict = it->name.name;
+  for (int i = (int)file.layers.size() - 1; i >= 0; --i) {
+    Symbol layer{Symbol::Kind::Layer, i};
+    if (canPredictWith(&layer)) {
+      model->predict = i;
       return;
     }
+  }
   if (!diags.hasErrors())
     diags.report(file.name.range, DiagID::err_missing_declaration, file.name.name,
                  "layer to predict with (a vector per example; name it with 'predict = LAYER' "

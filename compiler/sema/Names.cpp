@@ -2,13 +2,7 @@
 #include "sema/Builtins.h"
 #include "sema/Checker.h"
 
-#include "llvm/Support/Casting.h"
-
 namespace bdl::sema {
-
-using llvm::cast;
-using llvm::dyn_cast;
-using llvm::isa;
 
 bool Checker::declare(const ast::Ident &name, Symbol symbol) {
   symbol.declRange = name.range;
@@ -24,8 +18,8 @@ bool Checker::declare(const ast::Ident &name, Symbol symbol) {
 void Checker::declareGlobals() {
   for (size_t i = 0; i < file.params.size(); ++i)
     declare(file.params[i].name, {Symbol::Kind::Param, (int)i});
-  for (const ast::ConstDecl &c : file.consts)
-    declare(c.name, {Symbol::Kind::Const});
+  for (size_t i = 0; i < file.consts.size(); ++i)
+    declare(file.consts[i].name, {Symbol::Kind::Const, (int)i});
   for (size_t i = 0; i < file.tensors.size(); ++i) {
     Symbol s{Symbol::Kind::Tensor, (int)i};
     s.tensor = &file.tensors[i];
@@ -36,26 +30,32 @@ void Checker::declareGlobals() {
 }
 
 const Symbol *Checker::lookup(const ast::NameExpr *n) {
-  if (auto it = model->lets.find(n->name); it != model->lets.end() && inLearn) {
-    transientSymbol = Symbol{Symbol::Kind::Let, -1, it->second};
-    return &transientSymbol;
-  }
-  auto it = model->globals.find(n->name);
-  if (it != model->globals.end())
+  const Symbol *s = resolveName(n->name, n->getRange());
+  if (s)
+    model->resolved[n] = s;
+  return s;
+}
+
+const Symbol *Checker::resolveName(const std::string &name, llvm::SMRange use) {
+  if (inLearn)
+    if (auto it = model->lets.find(name); it != model->lets.end())
+      return &it->second;
+  if (auto it = model->globals.find(name); it != model->globals.end())
     return &it->second;
-  if (auto later = laterLets.find(n->name); later != laterLets.end() && inLearn) {
-    diags.report(n->getRange(), DiagID::err_use_before_definition, n->name);
-    diags.report(later->second, DiagID::note_declared_here, n->name);
-    return nullptr;
-  }
-  if (int slot = runtimeScalarSlot(n->name); slot >= 0) {
-    transientSymbol = Symbol{Symbol::Kind::Runtime, slot, Shape::scalar()};
-    return &transientSymbol;
-  }
+  if (inLearn)
+    if (auto later = laterLets.find(name); later != laterLets.end()) {
+      diags.report(use, DiagID::err_use_before_definition, name);
+      diags.report(later->second, DiagID::note_declared_here, name);
+      return nullptr;
+    }
+  if (const RuntimeScalar *r = findRuntimeScalar(name))
+    return &model->runtime
+                .try_emplace(name, Symbol{Symbol::Kind::Runtime, r->slot, Shape::scalar()})
+                .first->second;
   std::string best;
   unsigned bestDistance = 3;
   auto consider = [&](llvm::StringRef candidate) {
-    unsigned d = llvm::StringRef(n->name).edit_distance(candidate, true, bestDistance);
+    unsigned d = llvm::StringRef(name).edit_distance(candidate, true, bestDistance);
     if (d < bestDistance || (d == bestDistance && best.empty() && d < 3)) {
       bestDistance = d;
       best = candidate.str();
@@ -66,10 +66,10 @@ const Symbol *Checker::lookup(const ast::NameExpr *n) {
   if (inLearn)
     for (const auto &entry : model->lets)
       consider(entry.getKey());
-  if (!best.empty() && bestDistance <= std::max<size_t>(1, n->name.size() / 3))
-    diags.report(n->getRange(), DiagID::err_undeclared_suggest, n->name, best);
+  if (!best.empty() && bestDistance <= std::max<size_t>(1, name.size() / 3))
+    diags.report(use, DiagID::err_undeclared_suggest, name, best);
   else
-    diags.report(n->getRange(), DiagID::err_undeclared, n->name);
+    diags.report(use, DiagID::err_undeclared, name);
   return nullptr;
 }
 

@@ -42,6 +42,7 @@ std::string describe(const Shape &shape, const std::vector<ir::Param> &params) {
 Checker::Checker(const ast::ModelFile &file, DiagnosticEngine &diags) : file(file), diags(diags) {
   model = std::make_unique<CheckedModel>();
   model->file = &file;
+  constStates.resize(file.consts.size());
 }
 
 std::unique_ptr<CheckedModel> Checker::run() {

@@ -46,8 +46,9 @@ std::optional<Shape> Checker::nameShape(const ast::NameExpr *n) {
   case Symbol::Kind::Runtime:
     return Shape::scalar();
   case Symbol::Kind::Tensor:
-  case Symbol::Kind::Let:
     return s->shape;
+  case Symbol::Kind::Let:
+    return letShapes[s->index]; // nullopt: its own definition was in error
   case Symbol::Kind::Layer:
     if (!inLearn && s->index >= currentLayer) {
       diags.report(n->getRange(), DiagID::err_use_before_definition, n->name);
@@ -80,10 +81,8 @@ std::optional<Shape> Checker::transposeShape(const ast::TransposeExpr *t) {
 
 bool Checker::isTensorName(const ast::Expr *e) {
   auto *n = dyn_cast<ast::NameExpr>(e);
-  if (!n)
-    return false;
-  auto it = model->globals.find(n->name);
-  return it != model->globals.end() && it->second.kind == Symbol::Kind::Tensor;
+  auto it = n ? model->resolved.find(n) : model->resolved.end();
+  return it != model->resolved.end() && it->second->kind == Symbol::Kind::Tensor;
 }
 
 std::optional<Shape> Checker::broadcast(const Shape &l, const Shape &r, const char *verb,
@@ -103,11 +102,9 @@ std::optional<Shape> Checker::broadcast(const Shape &l, const Shape &r, const ch
 
 void Checker::noteDeclaration(const ast::Expr *e) {
   auto *n = e ? dyn_cast<ast::NameExpr>(e) : nullptr;
-  if (!n)
-    return;
-  auto it = model->globals.find(n->name);
-  if (it != model->globals.end() && it->second.declRange.isValid())
-    diags.report(it->second.declRange, DiagID::note_declared_here, n->name);
+  auto it = n ? model->resolved.find(n) : model->resolved.end();
+  if (it != model->resolved.end() && it->second->declRange.isValid())
+    diags.report(it->second->declRange, DiagID::note_declared_here, n->name);
 }
 
 std::optional<Shape> Checker::binaryShape(const ast::BinaryExpr *b) {
@@ -117,7 +114,7 @@ std::optional<Shape> Checker::binaryShape(const ast::BinaryExpr *b) {
   if (b->op == ast::BinaryOp::MatMul)
     matmulOperands = {b->lhs.get(), b->rhs.get()};
   std::optional<Shape> r = shape(b->rhs.get());
-  if (!l || !r)
+  if (!l || !r || !checkFolded(b))
     return std::nullopt;
   switch (b->op) {
   case ast::BinaryOp::Add:
@@ -139,6 +136,21 @@ std::optional<Shape> Checker::binaryShape(const ast::BinaryExpr *b) {
     return matmulShape(b, *l, *r);
   }
   return std::nullopt;
+}
+
+bool Checker::checkFolded(const ast::BinaryExpr *b) {
+  if (b->op == ast::BinaryOp::MatMul)
+    return true;
+  Constant r = evaluate(b->rhs.get(), /*report=*/false);
+  if (b->op == ast::BinaryOp::Div && r.status == Constant::Known && r.value == 0) {
+    diags.report(b->getRange(), DiagID::err_division_by_zero);
+    return false;
+  }
+  Constant l = evaluate(b->lhs.get(), /*report=*/false);
+  if (l.status != Constant::Known || r.status != Constant::Known)
+    return true;
+  // Lowering folds this step, which must stay a finite float.
+  return fold(b, l.value, r.value, /*report=*/true).status == Constant::Known;
 }
 
 std::optional<Shape> Checker::matmulShape(const ast::BinaryExpr *b, const Shape &l,

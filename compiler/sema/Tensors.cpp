@@ -50,11 +50,11 @@ void Checker::checkTensors() {
     if (t.kind == ast::TensorKind::Input && model->input < 0)
       model->input = index;
     else if (t.kind == ast::TensorKind::Input)
-      diags.report(t.name.range, DiagID::err_duplicate_declaration, "input");
+      reportDuplicate(t, file.tensors[model->input]);
     if (t.kind == ast::TensorKind::Target && model->target < 0)
       model->target = index;
     else if (t.kind == ast::TensorKind::Target)
-      diags.report(t.name.range, DiagID::err_duplicate_declaration, "target");
+      reportDuplicate(t, file.tensors[model->target]);
     model->tensors.push_back(ct);
   }
   if (model->input < 0)
@@ -63,6 +63,11 @@ void Checker::checkTensors() {
   if (model->target < 0)
     diags.report(file.name.range, DiagID::err_missing_declaration, file.name.name,
                  "target (e.g. 'target t[10]')");
+}
+
+void Checker::reportDuplicate(const ast::TensorDecl &second, const ast::TensorDecl &first) {
+  diags.report(second.name.range, DiagID::err_duplicate_declaration, ast::spelling(second.kind));
+  diags.report(first.name.range, DiagID::note_previous_definition);
 }
 
 ir::Dim Checker::checkDim(const ast::Expr *e) {
@@ -84,12 +89,13 @@ ir::Dim Checker::checkDim(const ast::Expr *e) {
       return ir::Dim::constant(1);
     }
   }
-  if (!resolveNamesOnly(e))
+  Constant c = evaluate(e, /*report=*/true);
+  if (c.status == Constant::Invalid)
     return ir::Dim::constant(1);
-  std::optional<double> v = model->constantValue(e);
-  if (v && *v >= 1 && *v == std::floor(*v) && *v < (1ll << 31))
-    return ir::Dim::constant((int64_t)*v);
-  std::string what = v ? formatNumber(*v) : std::string("a computed value");
+  bool known = c.status == Constant::Known;
+  if (known && c.value >= 1 && c.value == std::floor(c.value) && c.value < (1ll << 31))
+    return ir::Dim::constant((int64_t)c.value);
+  std::string what = known ? formatNumber(c.value) : std::string("a computed value");
   diags.report(e->getRange(), DiagID::err_invalid_dim, what);
   return ir::Dim::constant(1);
 }
