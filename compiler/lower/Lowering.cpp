@@ -340,17 +340,22 @@ private:
         return unary(op, arg(0));
     if (f == "max" || f == "min")
       return binary(f == "max" ? ExprOp::Max : ExprOp::Min, arg(0), arg(1));
-    if (f == "dsigmoid") {
-      // σ'(a) = σ(a)(1 - σ(a))
-      Value s = unary(ExprOp::Sigmoid, arg(0));
-      Value s2{s.expr->clone(), s.rows, s.cols};
-      return binary(ExprOp::Mul, std::move(s), binary(ExprOp::Sub, constant(1), std::move(s2)));
-    }
-    if (f == "dtanh") {
-      // tanh'(a) = 1 - tanh(a)²
-      Value t = unary(ExprOp::Tanh, arg(0));
-      Value t2{t.expr->clone(), t.rows, t.cols};
-      return binary(ExprOp::Sub, constant(1), binary(ExprOp::Mul, std::move(t), std::move(t2)));
+    if (f == "dsigmoid" || f == "dtanh") {
+      // σ'(a) = e / (1 + e)² with e = exp(-|a|), and tanh'(a) = 4e / (1 + e)²
+      // with e = exp(-2|a|): the textbook σ(1 - σ) and 1 - tanh² cancel to 0
+      // in float once |a| passes about 17 (σ) or 9 (tanh).
+      bool isTanh = f == "dtanh";
+      Value a = arg(0);
+      auto e = [&] {
+        Value absA = unary(ExprOp::Abs, {a.expr->clone(), a.rows, a.cols});
+        return unary(ExprOp::Exp, isTanh ? binary(ExprOp::Mul, constant(-2), std::move(absA))
+                                         : unary(ExprOp::Neg, std::move(absA)));
+      };
+      Value onePlusE = binary(ExprOp::Add, constant(1), e());
+      Value onePlusE2{onePlusE.expr->clone(), onePlusE.rows, onePlusE.cols};
+      Value square = binary(ExprOp::Mul, std::move(onePlusE), std::move(onePlusE2));
+      Value numerator = isTanh ? binary(ExprOp::Mul, constant(4), e()) : e();
+      return binary(ExprOp::Div, std::move(numerator), std::move(square));
     }
     // A reduction or product that is exactly a layer or let takes its name.
     auto named = [&](ir::TensorId t) {
