@@ -76,9 +76,11 @@ bool DiagnosticEngine::printWithNonASCIILine(llvm::SMRange range, llvm::SourceMg
   if (llvm::none_of(line, [](char c) { return static_cast<unsigned char>(c) >= 0x80; }))
     return false;
 
+  // A byte-order mark is not shown and takes no column.
+  size_t first = begin == 0 && line.starts_with("\xEF\xBB\xBF") ? 3 : 0;
   auto [lineNo, column] = sourceMgr.getLineAndColumn(range.Start, id);
   std::string where = buffer->getBufferIdentifier().str() + ":" + std::to_string(lineNo) + ":" +
-                      std::to_string(column);
+                      std::to_string(at >= first ? column - first : column);
   llvm::SMDiagnostic(sourceMgr, range.Start, where, -1, -1, kind, text, "", {}).print(nullptr, os);
 
   // The source line with tabs expanded, and the display column of each byte.
@@ -86,7 +88,7 @@ bool DiagnosticEngine::printWithNonASCIILine(llvm::SMRange range, llvm::SourceMg
   std::string shown;
   std::vector<unsigned> columnOf(line.size() + 1, 0);
   unsigned col = 0;
-  for (size_t i = 0; i < line.size();) {
+  for (size_t i = first; i < line.size();) {
     unsigned char c = line[i];
     unsigned len = std::min<size_t>(std::max(1u, llvm::getNumBytesForUTF8(c)), line.size() - i);
     for (unsigned k = 0; k < len; ++k)
