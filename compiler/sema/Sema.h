@@ -94,6 +94,9 @@ struct CheckedModel {
 /// Returns null if any error was reported.
 std::unique_ptr<CheckedModel> check(const ast::ModelFile &file, DiagnosticEngine &diags);
 
+/// Prints every checked declaration with its shape (bdlc --emit=sema).
+void print(const CheckedModel &model, llvm::raw_ostream &os);
+
 /// "a per-example vector [hidden]", "a matrix [10, 784]", ...
 std::string describe(const Shape &shape, const std::vector<ir::Param> &params);
 
