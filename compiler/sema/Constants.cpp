@@ -171,7 +171,7 @@ Constant Checker::fold(const ast::BinaryExpr *b, double l, double r, bool report
     v = l * r;
     break;
   case ast::BinaryOp::Div:
-    if (r == 0) {
+    if (static_cast<float>(r) == 0) { // zero in float32, where models compute
       if (report)
         diags.report(b->getRange(), DiagID::err_division_by_zero);
       return {Constant::Invalid};
@@ -187,8 +187,7 @@ Constant Checker::fold(const ast::BinaryExpr *b, double l, double r, bool report
   // Models compute in float32: a step beyond its range would be inf there.
   if (!(std::fabs(v) <= std::numeric_limits<float>::max())) {
     if (report)
-      diags.report(b->getRange(), DiagID::err_not_finite, "this constant expression",
-                   roughly(v));
+      diags.report(b->getRange(), DiagID::err_not_finite, "this constant expression", roughly(v));
     return {Constant::Invalid};
   }
   return {Constant::Known, v};

@@ -142,7 +142,8 @@ bool Checker::checkFolded(const ast::BinaryExpr *b) {
   if (b->op == ast::BinaryOp::MatMul)
     return true;
   Constant r = evaluate(b->rhs.get(), /*report=*/false);
-  if (b->op == ast::BinaryOp::Div && r.status == Constant::Known && r.value == 0) {
+  if (b->op == ast::BinaryOp::Div && r.status == Constant::Known &&
+      static_cast<float>(r.value) == 0) {
     diags.report(b->getRange(), DiagID::err_division_by_zero);
     return false;
   }
