@@ -14,7 +14,9 @@ packages=(
   zlib1g-dev                              # reading .gz IDX files
   libcli11-dev                            # command lines of bdlc and the experiment binaries
   nlohmann-json3-dev                      # summary.json, JSON-lines logs
-  libgtest-dev                            # runtime unit tests
+  libgtest-dev libgmock-dev               # unit tests (the runtime's use gmock matchers)
+  uuid-dev                                # libuuid, which Debian's libLLVM links against
+  clang-19 libclang-rt-19-dev             # the front-end fuzzer: clang's libFuzzer, ASan, UBSan
   dataset-fashion-mnist                   # the default training data
 )
 if [[ "${1:-}" == "--bench" ]]; then packages+=(python3-torch); fi

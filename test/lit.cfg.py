@@ -2,13 +2,14 @@
 # whose RUN lines drive bdlc (and the binaries it builds) through FileCheck.
 import os
 import shutil
+import subprocess
 
 import lit.formats
 
 config.name = "bdl"
 config.test_format = lit.formats.ShTest(execute_external=False)
-config.suffixes = [".bdl", ".test"]
-config.excludes = ["Inputs", "unit", "CMakeLists.txt", "lit.cfg.py", "lit.site.cfg.py.in"]
+config.suffixes = [".bdl", ".bdlir", ".test"]
+config.excludes = ["Inputs", "unit", "fuzz", "CMakeLists.txt", "lit.cfg.py", "lit.site.cfg.py.in"]
 config.test_source_root = os.path.dirname(__file__)
 config.test_exec_root = os.path.join(config.bdl_obj_root, "test")
 
@@ -22,6 +23,7 @@ config.environment.pop("BDL_DATA_DIR", None)
 config.substitutions.append(("%exit1", "%s %s 1" % (config.python_executable,
     os.path.join(config.test_source_root, "Inputs", "expect_exit.py"))))
 config.substitutions.append(("%bdlc", os.path.join(config.bdl_tools_dir, "bdlc")))
+config.substitutions.append(("%bdl-opt", os.path.join(config.bdl_tools_dir, "bdl-opt")))
 config.substitutions.append(("%python", config.python_executable))
 config.substitutions.append(("%inputs", os.path.join(config.test_source_root, "Inputs")))
 config.substitutions.append(("%examples", os.path.join(config.bdl_src_root, "examples")))
@@ -32,7 +34,19 @@ def has_idx(directory):
                for ext in ("", ".gz"))
 
 # util-linux's `script` gives a command a terminal (the progress-line test).
-if shutil.which("script"):
+# Being installed is not enough: in a container without /dev/pts it exits
+# with "failed to create pseudo-terminal", so the feature needs a real run.
+def script_works():
+    if not shutil.which("script"):
+        return False
+    try:
+        return subprocess.run(["script", "-qec", "true", "/dev/null"], stdin=subprocess.DEVNULL,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                              timeout=10).returncode == 0
+    except (OSError, subprocess.SubprocessError):
+        return False
+
+if script_works():
     config.available_features.add("script")
 
 if has_idx(config.fashion_mnist_dir):

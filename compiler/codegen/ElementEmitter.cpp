@@ -15,97 +15,6 @@ using namespace llvm;
 namespace bdl::codegen {
 namespace {
 
-Error kernelError(const ir::KernelOp &k, const Twine &msg) {
-  return createStringError(inconvertibleErrorCode(), "kernel '" + k.name + "': " + msg);
-}
-
-std::string dimStr(ir::Dim d) {
-  switch (d.kind) {
-  case ir::Dim::Kind::Const:
-    return std::to_string(d.value);
-  case ir::Dim::Kind::Batch:
-    return "batch";
-  case ir::Dim::Kind::Param:
-    return "param#" + std::to_string(d.value);
-  }
-  return "?";
-}
-
-std::string shapeStr(ir::Dim rows, ir::Dim cols) {
-  std::string s = "[";
-  s += dimStr(rows);
-  s += ", ";
-  s += dimStr(cols);
-  s += "]";
-  return s;
-}
-
-/// Whether tensor `t` can be read under `a` in a kernel over [rows, cols].
-bool fits(const ir::Tensor &t, ir::Access a, ir::Dim rows, ir::Dim cols) {
-  switch (a) {
-  case ir::Access::Full:
-    return t.rows == rows && t.cols == cols;
-  case ir::Access::Row:
-    return t.rows == rows && t.cols.isOne();
-  case ir::Access::Col:
-    return t.rows.isOne() && t.cols == cols;
-  case ir::Access::Scalar:
-    return true; // t[0, 0] exists in any tensor
-  }
-  return false;
-}
-
-const char *accessStr(ir::Access a) {
-  switch (a) {
-  case ir::Access::Full:
-    return "full";
-  case ir::Access::Row:
-    return "row";
-  case ir::Access::Col:
-    return "col";
-  case ir::Access::Scalar:
-    return "scalar";
-  }
-  return "?";
-}
-
-Error verifyExpr(const ir::Module &m, const ir::KernelOp &k, const ir::Expr &e,
-                 size_t outputIndex) {
-  if (e.operands.size() != static_cast<size_t>(ir::arity(e.op)))
-    return kernelError(k, Twine("'") + ir::spelling(e.op) + "' has " + Twine(e.operands.size()) +
-                              " operands, expected " + Twine(ir::arity(e.op)));
-  switch (e.op) {
-  case ir::ExprOp::Slot:
-    if (e.index < 0 || e.index >= ir::kFirstParamSlot + static_cast<int64_t>(m.params.size()))
-      return kernelError(k, "hp slot " + Twine(e.index) + " out of range");
-    break;
-  case ir::ExprOp::Load: {
-    if (e.index < 0 || static_cast<size_t>(e.index) >= m.tensors.size())
-      return kernelError(k, "load of tensor " + Twine(e.index) + " out of range");
-    const ir::Tensor &t = m.tensors[e.index];
-    if (!fits(t, e.access, k.rows, k.cols))
-      return kernelError(k, "tensor '" + t.name + "' " + shapeStr(t.rows, t.cols) +
-                                " cannot be read " + accessStr(e.access) + " in a kernel over " +
-                                shapeStr(k.rows, k.cols));
-    break;
-  }
-  case ir::ExprOp::Local:
-    if (e.index < 0 || static_cast<size_t>(e.index) >= outputIndex)
-      return kernelError(k, "output " + Twine(outputIndex) + " reads local " + Twine(e.index) +
-                                ", not an earlier output");
-    break;
-  default:
-    break;
-  }
-  for (const ir::ExprPtr &o : e.operands) {
-    if (!o)
-      return kernelError(k, Twine("'") + ir::spelling(e.op) + "' has a null operand");
-    if (Error err = verifyExpr(m, k, *o, outputIndex))
-      return err;
-  }
-  return Error::success();
-}
-
 void collect(const ir::Expr &e, std::vector<ir::TensorId> &tensors, ElementFunction &ef) {
   if (e.op == ir::ExprOp::Load) {
     tensors.push_back(e.index);
@@ -240,37 +149,6 @@ private:
 };
 
 } // namespace
-
-Error verifyKernel(const ir::Module &m, const ir::KernelOp &k) {
-  if (k.outputs.empty())
-    return kernelError(k, "no outputs");
-  for (size_t o = 0; o < k.outputs.size(); ++o) {
-    const ir::KernelOutput &out = k.outputs[o];
-    if (!out.value)
-      return kernelError(k, "output " + Twine(o) + " has no value");
-    bool reduced = isReduction(k) && o + 1 == k.outputs.size();
-    if (out.stored || reduced) {
-      if (out.tensor < 0 || static_cast<size_t>(out.tensor) >= m.tensors.size())
-        return kernelError(k, "output " + Twine(o) + " writes tensor " + Twine(out.tensor) +
-                                  ", out of range");
-      const ir::Tensor &t = m.tensors[out.tensor];
-      ir::Dim one = ir::Dim::constant(1);
-      bool ok = !reduced ? fits(t, ir::Access::Full, k.rows, k.cols)
-                : k.kind == ir::KernelOp::Kind::RowReduce ? t.rows == k.rows && t.cols == one
-                                                          : t.rows == one && t.cols == k.cols;
-      if (!ok)
-        return kernelError(k, "output " + Twine(o) + " tensor '" + t.name + "' has shape " +
-                                  shapeStr(t.rows, t.cols) +
-                                  ", which does not fit the iteration space " +
-                                  shapeStr(k.rows, k.cols));
-    }
-    if (reduced && !out.stored)
-      return kernelError(k, "the reduced output must be stored");
-    if (Error err = verifyExpr(m, k, *out.value, o))
-      return err;
-  }
-  return Error::success();
-}
 
 ElementFunction emitElementFunction(Module &llvmModule, const ir::Module &m, const ir::KernelOp &k,
                                     StringRef name, const EmitOptions &opts) {

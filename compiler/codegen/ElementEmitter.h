@@ -45,12 +45,8 @@ struct ElementFunction {
   bool usesRow = false, usesCol = false;
 };
 
-/// Checks that `k` is well formed for `m`: tensor and slot indices in
-/// range, Local refers to an earlier output, operand counts, and loads and
-/// outputs whose shapes fit the iteration space under their access.
-llvm::Error verifyKernel(const ir::Module &m, const ir::KernelOp &k);
-
-/// Emits the element function `<name>.elem` of a verified kernel.
+/// Emits the element function `<name>.elem` of a kernel that passes
+/// ir::verifyKernel.
 ElementFunction emitElementFunction(llvm::Module &llvmModule, const ir::Module &m,
                                     const ir::KernelOp &k, llvm::StringRef name,
                                     const EmitOptions &opts);

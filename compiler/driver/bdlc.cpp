@@ -18,6 +18,7 @@
 #include "lower/Lowering.h"
 #include "parse/Parser.h"
 #include "sema/Sema.h"
+#include "support/LargeStack.h"
 #include "transforms/Passes.h"
 
 #include "CLI/CLI.hpp"
@@ -29,8 +30,6 @@
 #include "llvm/Support/Path.h"
 #include "llvm/Support/ToolOutputFile.h"
 #include "llvm/Target/TargetMachine.h"
-
-#include <pthread.h>
 
 namespace bdl {
 namespace {
@@ -191,11 +190,6 @@ int compile(const Options &o) {
   return linkExecutable(object, output, llvm::errs()) ? kExitOk : kExitModelError;
 }
 
-struct ThreadArgs {
-  const Options *options;
-  int result;
-};
-
 } // namespace
 } // namespace bdl
 
@@ -223,29 +217,11 @@ int main(int argc, char **argv) {
     return rc == 0 ? 0 : bdl::kExitUsage;
   }
   for (const std::string &p : o.printAfter) {
-    bool known = p == "lower";
-    for (const bdl::Pass &pass : bdl::defaultPipeline())
-      known |= pass.name == p;
-    if (!known) {
+    if (p != "lower" && !bdl::findPass(p)) {
       llvm::errs() << "bdlc: error: unknown pass '" << p << "' in --print-after\n";
       return bdl::kExitUsage;
     }
   }
 
-  // Hostile input is bounded by the parser's nesting limits; the large stack
-  // is the second line of defence for the recursive passes.
-  bdl::ThreadArgs args{&o, 0};
-  pthread_attr_t attr;
-  pthread_attr_init(&attr);
-  pthread_attr_setstacksize(&attr, size_t(512) << 20);
-  pthread_t thread;
-  auto body = [](void *p) -> void * {
-    auto *a = static_cast<bdl::ThreadArgs *>(p);
-    a->result = bdl::compile(*a->options);
-    return nullptr;
-  };
-  if (pthread_create(&thread, &attr, body, &args) != 0)
-    return bdl::compile(o);
-  pthread_join(thread, nullptr);
-  return args.result;
+  return bdl::runWithLargeStack([&] { return bdl::compile(o); });
 }

@@ -133,19 +133,29 @@ const char *spelling(ExprOp op) {
   return "?";
 }
 
+bool accessFits(const Tensor &t, Access a, Dim rows, Dim cols) {
+  switch (a) {
+  case Access::Full:
+    return t.rows == rows && t.cols == cols;
+  case Access::Row:
+    return t.rows == rows && t.cols.isOne();
+  case Access::Col:
+    return t.rows.isOne() && t.cols == cols;
+  case Access::Scalar:
+    // Only a [1, 1] tensor: reading element [0, 0] of a larger one would
+    // silently drop the rest of it.
+    return t.rows.isOne() && t.cols.isOne();
+  }
+  return false;
+}
+
 bool accessFor(const Tensor &t, Dim rows, Dim cols, Access &out) {
-  bool rowsMatch = t.rows == rows, colsMatch = t.cols == cols;
-  if (rowsMatch && colsMatch)
-    out = Access::Full;
-  else if (rowsMatch && t.cols.isOne())
-    out = Access::Row;
-  else if (t.rows.isOne() && colsMatch)
-    out = Access::Col;
-  else if (t.rows.isOne() && t.cols.isOne())
-    out = Access::Scalar;
-  else
-    return false;
-  return true;
+  for (Access a : {Access::Full, Access::Row, Access::Col, Access::Scalar})
+    if (accessFits(t, a, rows, cols)) {
+      out = a;
+      return true;
+    }
+  return false;
 }
 
 } // namespace bdl::ir

@@ -16,6 +16,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <utility>
 #include <variant>
 #include <vector>
 
@@ -144,10 +145,14 @@ struct KernelOutput {
   bool stored = true; // false: only read by later outputs of the same kernel
 };
 
-/// A fused kernel over [rows, cols].
-///  Map:       every output is stored at (r, c).
-///  RowReduce: one output [rows, 1]; reduces `value` over c.
-///  ColReduce: one output [1, cols]; sums `value` over r.
+/// A fused kernel over [rows, cols]. Outputs are computed in order at each
+/// element (r, c); a stored one is written to its tensor at (r, c).
+///  Map:       every output is element-wise, [rows, cols].
+///  RowReduce: the last output is [rows, 1] and reduces `value` over c (sum
+///             or max); the outputs before it are element-wise as in a Map.
+///  ColReduce: the last output is [1, cols] and sums `value` over r; the
+///             outputs before it are element-wise as in a Map.
+/// The reduced output is always stored.
 struct KernelOp {
   enum class Kind : uint8_t { Map, RowReduce, ColReduce };
   enum class Reduce : uint8_t { Sum, Max };
@@ -184,9 +189,39 @@ struct Module {
   }
 };
 
-/// The access a kernel over [rows, cols] uses to read `t`, or nullopt-like
-/// false when the shapes do not broadcast.
+/// The one rule for how a kernel reads a tensor: whether a kernel over
+/// [rows, cols] can read `t` under `a`. Lowering (accessFor), the verifier
+/// and code generation all ask this function.
+bool accessFits(const Tensor &t, Access a, Dim rows, Dim cols);
+
+/// The access a kernel over [rows, cols] uses to read `t`: the first of
+/// Full, Row, Col, Scalar that fits. False when none does (the shapes do
+/// not broadcast).
 bool accessFor(const Tensor &t, Dim rows, Dim cols, Access &out);
+
+/// Whether output `index` of `k` is the one a reduction reduces (its last).
+inline bool isReducedOutput(const KernelOp &k, size_t index) {
+  return k.kind != KernelOp::Kind::Map && index + 1 == k.outputs.size();
+}
+
+/// The shape [rows, cols] of output `index` of `k`: the iteration space, or
+/// the reduced output's [rows, 1] or [1, cols].
+inline std::pair<Dim, Dim> outputShape(const KernelOp &k, size_t index) {
+  if (!isReducedOutput(k, index))
+    return {k.rows, k.cols};
+  if (k.kind == KernelOp::Kind::RowReduce)
+    return {k.rows, Dim::constant(1)};
+  return {Dim::constant(1), k.cols};
+}
+
+/// Calls f(load) for every Load in `e`, in pre-order.
+template <typename F> void forEachLoad(const Expr &e, F &&f) {
+  if (e.op == ExprOp::Load)
+    f(e);
+  for (const ExprPtr &o : e.operands)
+    if (o)
+      forEachLoad(*o, f);
+}
 
 } // namespace bdl::ir
 

@@ -1,16 +1,24 @@
 //===- Printer.cpp - Textual form of the bdl IR ---------------------------===//
 //
+//   module mlp dataset mnist epochs 3 batch 64 validation 0
+//   source "mlp.bdl"
+//   param hidden : int = 16  ; hp[3]
 //   tensor %W1 : weight [hidden, 784] = xavier
-//   block forward steps 1 {
-//     gemm %mm = %x · %W1ᵀ
-//     map [batch, hidden] { %h = sigmoid(add(%mm, %b1[col])) }
+//   io input %x target %t predict %y loss none
+//   train block forward steps 1 {
+//     gemm %mm = %x x %W1^T
+//     map @h [batch, hidden] {
+//       $0 %h = sigmoid(add(%mm, %b1[col]))
+//     }
 //   }
+//
+// Everything the Module holds is printed, numbers exactly, so that
+// ir/Parser.cpp reads the text back into the same module (bdl-opt relies on
+// print -> parse -> print being the identity).
 //
 //===----------------------------------------------------------------------===//
 #include "ir/Printer.h"
-#include "support/Format.h"
-
-#include "llvm/Support/FormatVariadic.h"
+#include "ir/Format.h"
 
 namespace bdl::ir {
 namespace {
@@ -20,14 +28,16 @@ public:
   Printer(const Module &m, llvm::raw_ostream &os) : m(m), os(os) {}
 
   void module() {
-    os << "module " << m.name << " dataset " << m.dataset << " epochs " << m.epochs << " batch "
-       << m.batch << " validation " << m.validation << "\n";
+    os << "module " << formatName(m.name) << " dataset " << formatName(m.dataset) << " epochs "
+       << m.epochs << " batch " << m.batch << " validation " << m.validation << "\n";
+    if (!m.sourceFile.empty())
+      os << "source " << quoted(m.sourceFile) << "\n";
     for (size_t i = 0; i < m.params.size(); ++i)
       param(m.params[i], i);
     for (const Tensor &t : m.tensors)
       tensor(t);
-    os << "io input %" << name(m.input) << " target %" << name(m.target) << " predict %"
-       << name(m.predict) << " loss " << (m.loss >= 0 ? "%" + name(m.loss) : "none") << "\n";
+    os << "io input " << ref(m.input) << " target " << ref(m.target) << " predict "
+       << ref(m.predict) << " loss " << ref(m.loss) << "\n";
     for (const Block &b : m.trainBlocks)
       block("train", b);
     for (const Block &b : m.evalBlocks)
@@ -35,61 +45,54 @@ public:
   }
 
 private:
-  std::string name(TensorId t) const {
-    return t >= 0 && t < (TensorId)m.tensors.size() ? m.tensors[t].name : "<invalid>";
+  /// A string that is always quoted (a path is never a name).
+  static std::string quoted(const std::string &s) {
+    std::string q = formatName(s);
+    return q.front() == '"' ? q : "\"" + q + "\"";
   }
 
-  std::string dim(Dim d) const {
-    switch (d.kind) {
-    case Dim::Kind::Const:
-      return std::to_string(d.value);
-    case Dim::Kind::Batch:
-      return "batch";
-    case Dim::Kind::Param:
-      return d.value < (int64_t)m.params.size() ? m.params[d.value].name : "<invalid>";
-    }
-    return "?";
+  std::string name(TensorId t) const {
+    if (t >= 0 && t < (TensorId)m.tensors.size())
+      return "%" + formatName(m.tensors[t].name);
+    return "%<invalid #" + std::to_string(t) + ">";
   }
+
+  std::string ref(TensorId t) const { return t == -1 ? "none" : name(t); }
 
   void param(const Param &p, size_t index) {
-    static const char *types[] = {"real", "int", "bool"};
-    static const char *tunes[] = {"", "linear", "log", "int", "bool"};
-    os << "param " << p.name << " : " << types[(int)p.type] << " = " << formatNumber(p.value);
+    os << "param " << formatName(p.name) << " : " << spelling(p.type) << " = "
+       << formatExact(p.value);
+    // The range of an untuned param means nothing and is not kept.
     if (p.tune != TuneKind::None)
-      os << " tune " << tunes[(int)p.tune] << " [" << formatNumber(p.lo) << ", "
-         << formatNumber(p.hi) << "]";
+      os << " tune " << spelling(p.tune) << " [" << formatExact(p.lo) << ", " << formatExact(p.hi)
+         << "]";
     os << "  ; hp[" << kFirstParamSlot + index << "]\n";
   }
 
   void tensor(const Tensor &t) {
-    static const char *roles[] = {"input", "target", "weight",   "fixed",
-                                  "state", "temp",   "optimizer"};
-    os << "tensor %" << t.name << " : " << roles[(int)t.role] << " [" << dim(t.rows) << ", "
-       << dim(t.cols) << "]";
+    os << "tensor %" << formatName(t.name) << " : " << spelling(t.role) << " "
+       << formatShape(t.rows, t.cols, m.params);
     switch (t.init) {
     case InitKind::Zero:
       break;
     case InitKind::Const:
-      os << " = const(" << formatNumber(t.initA) << ")";
+      os << " = const(" << formatExact(t.initA) << ")";
       break;
     case InitKind::Uniform:
-      os << " = uniform(" << formatNumber(t.initA) << ", " << formatNumber(t.initB) << ")";
-      break;
     case InitKind::Normal:
-      os << " = normal(" << formatNumber(t.initA) << ", " << formatNumber(t.initB) << ")";
+      os << " = " << spelling(t.init) << "(" << formatExact(t.initA) << ", " << formatExact(t.initB)
+         << ")";
       break;
     case InitKind::Xavier:
-      os << " = xavier";
-      break;
     case InitKind::Kaiming:
-      os << " = kaiming";
+      os << " = " << spelling(t.init);
       break;
     }
     os << "\n";
   }
 
   void block(const char *schedule, const Block &b) {
-    os << schedule << " block " << b.name << " steps " << b.steps << " {\n";
+    os << schedule << " block " << formatName(b.name) << " steps " << b.steps << " {\n";
     for (const Op &op : b.ops) {
       if (auto *g = std::get_if<GemmOp>(&op))
         gemm(*g);
@@ -100,28 +103,31 @@ private:
   }
 
   void gemm(const GemmOp &g) {
-    os << "  gemm %" << name(g.c) << " = ";
+    os << "  gemm " << name(g.c) << " = ";
     if (g.alpha != 1)
-      os << formatNumber(g.alpha) << " * ";
+      os << formatExact(g.alpha) << " * ";
     if (g.alphaSlot >= 0)
       os << "hp[" << g.alphaSlot << "] * ";
-    os << "%" << name(g.a) << (g.transA ? "^T" : "") << " x %" << name(g.b)
-       << (g.transB ? "^T" : "");
+    os << name(g.a) << (g.transA ? "^T" : "") << " x " << name(g.b) << (g.transB ? "^T" : "");
     if (g.beta != 0)
-      os << " + " << formatNumber(g.beta) << " * %" << name(g.c);
+      os << " + " << formatExact(g.beta) << " * " << name(g.c);
     os << "\n";
   }
 
   void kernel(const KernelOp &k) {
-    static const char *kinds[] = {"map", "rowreduce", "colreduce"};
-    os << "  " << kinds[(int)k.kind];
+    os << "  " << spelling(k.kind);
+    // A colreduce always sums (the verifier insists), so only a rowreduce
+    // says how it reduces.
     if (k.kind == KernelOp::Kind::RowReduce)
-      os << (k.reduce == KernelOp::Reduce::Max ? " max" : " sum");
-    os << " @" << k.name << " [" << dim(k.rows) << ", " << dim(k.cols) << "] {\n";
+      os << " " << spelling(k.reduce);
+    os << " @" << formatName(k.name) << " " << formatShape(k.rows, k.cols, m.params) << " {\n";
     for (size_t i = 0; i < k.outputs.size(); ++i) {
       const KernelOutput &o = k.outputs[i];
-      os << "    " << (o.stored ? "" : "local ") << "$" << i << " %" << name(o.tensor) << " = ";
-      expr(*o.value);
+      os << "    " << (o.stored ? "" : "local ") << "$" << i << " " << name(o.tensor) << " = ";
+      if (o.value)
+        expr(*o.value);
+      else
+        os << "<null>";
       os << "\n";
     }
     os << "  }\n";
@@ -130,7 +136,7 @@ private:
   void expr(const Expr &e) {
     switch (e.op) {
     case ExprOp::Const:
-      os << formatNumber(e.value);
+      os << formatExact(e.value);
       return;
     case ExprOp::Slot:
       os << "hp[" << e.index << "]";
@@ -138,11 +144,11 @@ private:
     case ExprOp::Local:
       os << "$" << e.index;
       return;
-    case ExprOp::Load: {
-      static const char *access[] = {"", "[row]", "[col]", "[0]"};
-      os << "%" << name(e.index) << access[(int)e.access];
+    case ExprOp::Load:
+      os << name(e.index);
+      if (e.access != Access::Full)
+        os << "[" << spelling(e.access) << "]";
       return;
-    }
     default:
       break;
     }
@@ -150,7 +156,10 @@ private:
     for (size_t i = 0; i < e.operands.size(); ++i) {
       if (i)
         os << ", ";
-      expr(*e.operands[i]);
+      if (e.operands[i])
+        expr(*e.operands[i]);
+      else
+        os << "<null>";
     }
     os << ")";
   }

@@ -1,177 +1,243 @@
 //===- Verifier.cpp -------------------------------------------------------===//
 #include "ir/Verifier.h"
+#include "ir/Format.h"
 
+#include <map>
+#include <optional>
 #include <set>
 
 namespace bdl::ir {
 namespace {
 
-class Verifier {
-public:
-  Verifier(const Module &m, llvm::raw_ostream &errs) : m(m), errs(errs) {}
+std::optional<std::string> dimProblem(Dim d, const Module &m) {
+  if (d.kind == Dim::Kind::Param && (d.value < 0 || d.value >= (int64_t)m.params.size()))
+    return "dimension " + formatDim(d, m.params) + " names no param";
+  if (d.kind == Dim::Kind::Const && d.value < 1)
+    return "dimension " + std::to_string(d.value) + " is not positive";
+  return std::nullopt;
+}
 
-  bool run() {
-    for (const Tensor &t : m.tensors) {
-      checkDim(t.rows, t.name);
-      checkDim(t.cols, t.name);
-    }
-    checkRole(m.input, Role::Input, "input");
-    checkRole(m.target, Role::Target, "target");
-    if (!valid(m.predict))
-      fail("module has no predict tensor");
-    if (m.loss != -1 && !valid(m.loss))
-      fail("loss names no tensor");
-    schedule("train", m.trainBlocks);
-    schedule("eval", m.evalBlocks);
-    return ok;
+bool validTensor(const Module &m, TensorId t) { return t >= 0 && t < (TensorId)m.tensors.size(); }
+
+int runtimeScalars(const Module &m) { return kFirstParamSlot + (int)m.params.size(); }
+
+std::string describeAccess(Access a) {
+  return a == Access::Full ? std::string("whole") : "[" + std::string(spelling(a)) + "]";
+}
+
+class KernelVerifier {
+public:
+  KernelVerifier(const Module &m, const KernelOp &k) : m(m), k(k) {}
+
+  std::vector<Problem> run() {
+    for (Dim d : {k.rows, k.cols})
+      if (auto p = dimProblem(d, m))
+        fail(&k, "iteration space: " + *p);
+    if (k.outputs.empty())
+      fail(&k, "no outputs");
+    if (k.kind == KernelOp::Kind::ColReduce && k.reduce != KernelOp::Reduce::Sum)
+      fail(&k, "a colreduce can only sum");
+    for (size_t i = 0; i < k.outputs.size(); ++i)
+      output(i);
+    return std::move(problems);
   }
 
 private:
-  void fail(const std::string &message) {
-    errs << "ir verifier: " << message << "\n";
-    ok = false;
-  }
-  bool valid(TensorId t) const { return t >= 0 && t < (TensorId)m.tensors.size(); }
+  void fail(Entity e, std::string message) { problems.push_back({e, "", std::move(message)}); }
 
-  void checkDim(Dim d, const std::string &where) {
-    if (d.kind == Dim::Kind::Param && (d.value < 0 || d.value >= (int64_t)m.params.size()))
-      fail("tensor %" + where + " has a dimension naming no param");
-    if (d.kind == Dim::Kind::Const && d.value < 1)
-      fail("tensor %" + where + " has a non-positive dimension");
-  }
-
-  void checkRole(TensorId t, Role role, const char *what) {
-    if (!valid(t) || m.tensors[t].role != role)
-      fail(std::string("module's ") + what + " is not a tensor of that role");
-  }
-
-  void schedule(const char *name, const std::vector<Block> &blocks) {
-    std::set<TensorId> written;
-    for (const Block &b : blocks) {
-      where = std::string(name) + " block " + b.name;
-      if (b.steps < 1)
-        fail(where + ": steps must be positive");
-      for (const Op &op : b.ops) {
-        if (auto *g = std::get_if<GemmOp>(&op))
-          gemm(*g, written);
-        else
-          kernel(std::get<KernelOp>(op), written);
-      }
-    }
-  }
-
-  void read(TensorId t, const std::set<TensorId> &written) {
-    if (!valid(t))
-      return fail(where + ": reads tensor id " + std::to_string(t) + ", which does not exist");
-    if (m.tensors[t].role == Role::Temp && !written.count(t))
-      fail(where + ": reads %" + m.tensors[t].name + " before anything writes it");
-  }
-
-  void write(TensorId t, std::set<TensorId> &written) {
-    if (!valid(t))
-      return fail(where + ": writes tensor id " + std::to_string(t) + ", which does not exist");
-    Role r = m.tensors[t].role;
-    if (r == Role::Input || r == Role::Target || r == Role::Fixed)
-      fail(where + ": writes read-only %" + m.tensors[t].name);
-    written.insert(t);
-  }
-
-  void gemm(const GemmOp &g, std::set<TensorId> &written) {
-    read(g.a, written);
-    read(g.b, written);
-    if (g.beta != 0)
-      read(g.c, written);
-    write(g.c, written);
-    if (!valid(g.a) || !valid(g.b) || !valid(g.c))
-      return;
-    const Tensor &A = m.tensors[g.a], &B = m.tensors[g.b], &C = m.tensors[g.c];
-    Dim aRows = g.transA ? A.cols : A.rows, aCols = g.transA ? A.rows : A.cols;
-    Dim bRows = g.transB ? B.cols : B.rows, bCols = g.transB ? B.rows : B.cols;
-    if (!(aCols == bRows) || !(C.rows == aRows) || !(C.cols == bCols))
-      fail(where + ": gemm %" + C.name + " has mismatched shapes");
-    if (g.alphaSlot >= kFirstParamSlot + (int)m.params.size())
-      fail(where + ": gemm alpha reads a runtime scalar that does not exist");
-  }
-
-  void kernel(const KernelOp &k, std::set<TensorId> &written) {
-    std::string at = where + ", kernel @" + k.name;
-    if (k.outputs.empty())
-      fail(at + ": no outputs");
-    if (k.kind != KernelOp::Kind::Map && k.outputs.size() != 1)
-      fail(at + ": a reduction has exactly one output");
-    for (size_t i = 0; i < k.outputs.size(); ++i) {
-      const KernelOutput &o = k.outputs[i];
-      if (!o.value) {
-        fail(at + ": output without a value");
-        continue;
-      }
-      expr(*o.value, k, (int)i, written, at);
-      if (!valid(o.tensor))
-        continue;
+  void output(size_t i) {
+    const KernelOutput &o = k.outputs[i];
+    std::string at = "output $" + std::to_string(i);
+    if (!validTensor(m, o.tensor)) {
+      fail(&o, at + " names tensor id " + std::to_string(o.tensor) + ", which does not exist");
+    } else {
       const Tensor &t = m.tensors[o.tensor];
-      bool shapeOk = k.kind == KernelOp::Kind::Map         ? t.rows == k.rows && t.cols == k.cols
-                     : k.kind == KernelOp::Kind::RowReduce ? t.rows == k.rows && t.cols.isOne()
-                                                           : t.rows.isOne() && t.cols == k.cols;
-      if (!shapeOk)
-        fail(at + ": output %" + t.name + " does not fit the iteration space");
-      if (o.stored)
-        write(o.tensor, written);
+      auto [rows, cols] = outputShape(k, i);
+      if (!(t.rows == rows) || !(t.cols == cols))
+        fail(&o, at + " %" + formatName(t.name) + " is " + formatShape(t.rows, t.cols, m.params) +
+                     ", but a " + spelling(k.kind) + " over " + shape(k.rows, k.cols) + " writes " +
+                     shape(rows, cols));
     }
+    if (isReducedOutput(k, i) && !o.stored)
+      fail(&o, "the reduced " + at + " must be stored");
+    if (!o.value)
+      return fail(&o, at + " has no value");
+    expr(*o.value, i, o, at);
   }
 
-  void expr(const Expr &e, const KernelOp &k, int output, const std::set<TensorId> &written,
-            const std::string &at) {
+  void expr(const Expr &e, size_t output, const KernelOutput &o, const std::string &at) {
     if ((int)e.operands.size() != arity(e.op))
-      fail(at + ": " + spelling(e.op) + " has the wrong number of operands");
+      fail(&o, at + ": " + spelling(e.op) + " has " + std::to_string(e.operands.size()) +
+                   " operands, expected " + std::to_string(arity(e.op)));
     switch (e.op) {
     case ExprOp::Load: {
-      read(e.index, written);
-      if (!valid(e.index))
-        break;
-      const Tensor &t = m.tensors[e.index];
-      bool fits = false;
-      switch (e.access) {
-      case Access::Full:
-        fits = t.rows == k.rows && t.cols == k.cols;
-        break;
-      case Access::Row:
-        fits = t.rows == k.rows && t.cols.isOne();
-        break;
-      case Access::Col:
-        fits = t.rows.isOne() && t.cols == k.cols;
-        break;
-      case Access::Scalar:
-        fits = t.rows.isOne() && t.cols.isOne();
+      if (!validTensor(m, e.index)) {
+        fail(&o, at + ": load of tensor id " + std::to_string(e.index) + ", which does not exist");
         break;
       }
-      if (!fits)
-        fail(at + ": load of %" + t.name + " does not fit its access");
+      const Tensor &t = m.tensors[e.index];
+      if (!accessFits(t, e.access, k.rows, k.cols))
+        fail(&o, at + ": %" + formatName(t.name) + " " + shape(t.rows, t.cols) +
+                     " cannot be read " + describeAccess(e.access) + " in a kernel over " +
+                     shape(k.rows, k.cols));
       break;
     }
     case ExprOp::Local:
-      if (e.index < 0 || e.index >= output)
-        fail(at + ": local $" + std::to_string(e.index) + " is not an earlier output");
+      if (e.index < 0 || (size_t)e.index >= output)
+        fail(&o, at + ": local $" + std::to_string(e.index) + " is not an earlier output");
       break;
     case ExprOp::Slot:
-      if (e.index < 0 || e.index >= kFirstParamSlot + (int)m.params.size())
-        fail(at + ": hp[" + std::to_string(e.index) + "] does not exist");
+      if (e.index < 0 || e.index >= runtimeScalars(m))
+        fail(&o, at + ": hp[" + std::to_string(e.index) + "] does not exist (the module has " +
+                     std::to_string(runtimeScalars(m)) + " runtime scalars)");
       break;
     default:
       break;
     }
-    for (const ExprPtr &o : e.operands)
-      if (o)
-        expr(*o, k, output, written, at);
+    for (const ExprPtr &operand : e.operands) {
+      if (!operand)
+        fail(&o, at + ": " + spelling(e.op) + " has a null operand");
+      else
+        expr(*operand, output, o, at);
+    }
+  }
+
+  std::string shape(Dim rows, Dim cols) const { return formatShape(rows, cols, m.params); }
+
+  const Module &m;
+  const KernelOp &k;
+  std::vector<Problem> problems;
+};
+
+/// The module-wide rules: declarations, roles, GEMMs, and the order of
+/// reads and writes along each schedule.
+class ModuleVerifier {
+public:
+  explicit ModuleVerifier(const Module &m) : m(m) {}
+
+  std::vector<Problem> run() {
+    declarations();
+    role(m.input, Role::Input, "input");
+    role(m.target, Role::Target, "target");
+    if (!validTensor(m, m.predict))
+      fail({}, "module has no predict tensor");
+    if (m.loss != -1 && !validTensor(m, m.loss))
+      fail({}, "loss names tensor id " + std::to_string(m.loss) + ", which does not exist");
+    schedule("train", m.trainBlocks);
+    schedule("eval", m.evalBlocks);
+    return std::move(problems);
+  }
+
+private:
+  void fail(Entity e, std::string message) { problems.push_back({e, context, std::move(message)}); }
+
+  void declarations() {
+    std::set<std::string> params;
+    for (const Param &p : m.params)
+      if (!params.insert(p.name).second)
+        fail(&p, "two params are named " + formatName(p.name));
+    std::set<std::string> tensors;
+    for (const Tensor &t : m.tensors) {
+      if (!tensors.insert(t.name).second)
+        fail(&t, "two tensors are named %" + formatName(t.name));
+      for (Dim d : {t.rows, t.cols})
+        if (auto p = dimProblem(d, m))
+          fail(&t, "tensor %" + formatName(t.name) + ": " + *p);
+    }
+  }
+
+  void role(TensorId t, Role r, const char *what) {
+    if (!validTensor(m, t) || m.tensors[t].role != r)
+      fail({}, std::string("module's ") + what + " is not a tensor of role " + spelling(r));
+  }
+
+  void schedule(const char *name, const std::vector<Block> &blocks) {
+    written.clear();
+    for (const Block &b : blocks) {
+      context = std::string(name) + " block " + formatName(b.name);
+      if (b.steps < 1)
+        fail(&b, "steps must be positive");
+      for (const Op &op : b.ops) {
+        if (auto *g = std::get_if<GemmOp>(&op))
+          gemm(*g);
+        else
+          kernel(std::get<KernelOp>(op));
+      }
+    }
+    context.clear();
+  }
+
+  void read(Entity at, TensorId t) {
+    if (validTensor(m, t) && m.tensors[t].role == Role::Temp && !written.count(t))
+      fail(at, "reads %" + formatName(m.tensors[t].name) + " before anything writes it");
+  }
+
+  void write(Entity at, TensorId t) {
+    if (!validTensor(m, t))
+      return;
+    Role r = m.tensors[t].role;
+    if (r == Role::Input || r == Role::Target || r == Role::Fixed)
+      fail(at, "writes read-only %" + formatName(m.tensors[t].name));
+    written.insert(t);
+  }
+
+  void gemm(const GemmOp &g) {
+    for (TensorId t : {g.a, g.b, g.c})
+      if (!validTensor(m, t))
+        return fail(&g, "gemm names tensor id " + std::to_string(t) + ", which does not exist");
+    read(&g, g.a);
+    read(&g, g.b);
+    if (g.beta != 0)
+      read(&g, g.c);
+    write(&g, g.c);
+    const Tensor &A = m.tensors[g.a], &B = m.tensors[g.b], &C = m.tensors[g.c];
+    Dim aRows = g.transA ? A.cols : A.rows, aCols = g.transA ? A.rows : A.cols;
+    Dim bRows = g.transB ? B.cols : B.rows, bCols = g.transB ? B.rows : B.cols;
+    if (!(aCols == bRows) || !(C.rows == aRows) || !(C.cols == bCols))
+      fail(&g, "gemm %" + formatName(C.name) +
+                   " has mismatched shapes: " + formatShape(aRows, aCols, m.params) + " x " +
+                   formatShape(bRows, bCols, m.params) + " into " +
+                   formatShape(C.rows, C.cols, m.params));
+    if (g.alphaSlot < -1 || g.alphaSlot >= runtimeScalars(m))
+      fail(&g, "gemm alpha reads hp[" + std::to_string(g.alphaSlot) + "], which does not exist");
+  }
+
+  void kernel(const KernelOp &k) {
+    std::string outer = context;
+    context += ", kernel @" + formatName(k.name);
+    std::vector<Problem> own = verifyKernel(m, k);
+    for (Problem &p : own)
+      fail(p.entity, std::move(p.message));
+    if (own.empty()) {
+      // Outputs are computed in order: a load sees the outputs stored before it.
+      for (const KernelOutput &o : k.outputs) {
+        forEachLoad(*o.value, [&](const Expr &e) { read(&o, e.index); });
+        if (o.stored)
+          write(&o, o.tensor);
+      }
+    }
+    context = outer;
   }
 
   const Module &m;
-  llvm::raw_ostream &errs;
-  std::string where;
-  bool ok = true;
+  std::string context;
+  std::set<TensorId> written;
+  std::vector<Problem> problems;
 };
 
 } // namespace
 
-bool verify(const Module &m, llvm::raw_ostream &errs) { return Verifier(m, errs).run(); }
+std::vector<Problem> verifyKernel(const Module &m, const KernelOp &k) {
+  return KernelVerifier(m, k).run();
+}
+
+std::vector<Problem> verifyModule(const Module &m) { return ModuleVerifier(m).run(); }
+
+bool verify(const Module &m, llvm::raw_ostream &errs) {
+  std::vector<Problem> problems = verifyModule(m);
+  for (const Problem &p : problems)
+    errs << "ir verifier: " << (p.context.empty() ? "" : p.context + ": ") << p.message << "\n";
+  return problems.empty();
+}
 
 } // namespace bdl::ir

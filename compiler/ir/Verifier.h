@@ -1,11 +1,39 @@
 //===- Verifier.h - Structural checks of the bdl IR -----------*- C++ -*-===//
+//
+// Two levels, one rule each:
+//  - verifyKernel: a kernel on its own (indices, operand counts, locals,
+//    shapes under ir::accessFits). Code generation runs it on every kernel.
+//  - verifyModule: the whole module (tensors, roles, GEMM shapes, what is
+//    read before it is written) and verifyKernel on each of its kernels.
+//
+//===----------------------------------------------------------------------===//
 #ifndef BDL_IR_VERIFIER_H
 #define BDL_IR_VERIFIER_H
 
 #include "ir/IR.h"
 #include "llvm/Support/raw_ostream.h"
 
+#include <variant>
+#include <vector>
+
 namespace bdl::ir {
+
+/// The innermost part of a module a problem is about (monostate: the
+/// module itself), so that a tool which parsed the IR can point at its text.
+using Entity = std::variant<std::monostate, const Param *, const Tensor *, const Block *,
+                            const GemmOp *, const KernelOp *, const KernelOutput *>;
+
+struct Problem {
+  Entity entity;
+  std::string context; // e.g. "train block forward, kernel @h"; may be empty
+  std::string message;
+};
+
+/// The problems of kernel `k` of module `m`; empty if it is well formed.
+std::vector<Problem> verifyKernel(const Module &m, const KernelOp &k);
+
+/// The problems of `m`; empty if it is well formed.
+std::vector<Problem> verifyModule(const Module &m);
 
 /// Returns true if `m` is well formed; otherwise describes every problem on
 /// `errs`. A failure is a compiler bug, never a user error.

@@ -5,6 +5,7 @@
 // written. Lowering reads nothing from here; it is for people and tests.
 //
 //===----------------------------------------------------------------------===//
+#include "ir/Format.h"
 #include "sema/Sema.h"
 #include "support/Format.h"
 
@@ -41,14 +42,12 @@ public:
 
 private:
   void param(const ir::Param &p) {
-    static const char *const types[] = {"real", "int", "bool"};
-    static const char *const tunes[] = {"", "linear", "log", "int", "bool"};
-    os << "param " << p.name << " : " << types[static_cast<int>(p.type)] << " = "
+    os << "param " << p.name << " : " << ir::spelling(p.type) << " = "
        << (p.type == ir::ParamType::Bool ? (p.value ? "true" : "false") : formatNumber(p.value));
     if (p.tune == ir::TuneKind::Bool)
       os << " tune bool";
     else if (p.tune != ir::TuneKind::None)
-      os << " tune " << tunes[static_cast<int>(p.tune)] << " [" << formatNumber(p.lo) << ", "
+      os << " tune " << ir::spelling(p.tune) << " [" << formatNumber(p.lo) << ", "
          << formatNumber(p.hi) << "]";
     os << "\n";
   }
@@ -103,15 +102,7 @@ private:
 
   std::string describe(const Shape &s) const {
     std::string out = s.batched ? "per-example " : "";
-    if (s.isScalar())
-      return out + "scalar";
-    out += "[";
-    for (size_t i = 0; i < s.dims.size(); ++i) {
-      const ir::Dim &d = s.dims[i];
-      out += i ? ", " : "";
-      out += d.kind == ir::Dim::Kind::Param ? model.params[d.value].name : std::to_string(d.value);
-    }
-    return out + "]";
+    return out + (s.isScalar() ? "scalar" : ir::formatDims(s.dims, model.params));
   }
 
   std::string shape(const ast::Expr *e) const { return describe(model.shapeOf(e)); }

@@ -1,6 +1,8 @@
 //===- Sema.cpp - The checker's entry point and shared descriptions -------===//
 #include "sema/Checker.h"
 
+#include "ir/Format.h"
+
 namespace bdl::sema {
 
 const char *describe(Symbol::Kind kind) {
@@ -21,22 +23,12 @@ const char *describe(Symbol::Kind kind) {
   return "name";
 }
 
-static std::string dimName(const ir::Dim &d, const std::vector<ir::Param> &params) {
-  if (d.kind == ir::Dim::Kind::Param && d.value < (int64_t)params.size())
-    return params[d.value].name;
-  if (d.kind == ir::Dim::Kind::Batch)
-    return "batch";
-  return std::to_string(d.value);
-}
-
 std::string describe(const Shape &shape, const std::vector<ir::Param> &params) {
   std::string s = shape.batched ? "a per-example " : "a ";
   if (shape.isScalar())
     return s + "scalar";
-  s += shape.isVector() ? "vector [" : "matrix [";
-  for (size_t i = 0; i < shape.dims.size(); ++i)
-    s += (i ? ", " : "") + dimName(shape.dims[i], params);
-  return s + "]";
+  s += shape.isVector() ? "vector " : "matrix ";
+  return s + ir::formatDims(shape.dims, params);
 }
 
 Checker::Checker(const ast::ModelFile &file, DiagnosticEngine &diags) : file(file), diags(diags) {

@@ -22,14 +22,8 @@ namespace {
 using ir::Expr;
 using ir::ExprOp;
 using ir::ExprPtr;
+using ir::forEachLoad;
 using ir::KernelOp;
-
-template <typename F> void forEachLoad(const Expr &e, F &&f) {
-  if (e.op == ExprOp::Load)
-    f(e);
-  for (const ExprPtr &o : e.operands)
-    forEachLoad(*o, f);
-}
 
 class Fuser {
 public:

@@ -23,8 +23,12 @@ struct Pass {
   void (*run)(ir::Module &);
 };
 
-/// The default pipeline, in order. `bdlc --print-after=NAME` names these.
+/// The default pipeline, in order: the one list of passes. `bdlc
+/// --print-after=NAME` and `bdl-opt --pass=NAME` name these.
 const std::vector<Pass> &defaultPipeline();
+
+/// The pass of the default pipeline called `name`, or null.
+const Pass *findPass(std::string_view name);
 
 } // namespace bdl
 

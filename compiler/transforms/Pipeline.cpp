@@ -13,4 +13,11 @@ const std::vector<Pass> &defaultPipeline() {
   return passes;
 }
 
+const Pass *findPass(std::string_view name) {
+  for (const Pass &pass : defaultPipeline())
+    if (pass.name == name)
+      return &pass;
+  return nullptr;
+}
+
 } // namespace bdl

@@ -1,6 +1,7 @@
 //===- cli/Cli.cpp - train, eval and info ---------------------------------===//
 
 #include "bdl/cli.h"
+#include "bdl/checkpoint.h"
 #include "bdl/data.h"
 #include "bdl/error.h"
 #include "bdl/executor.h"
@@ -9,8 +10,12 @@
 #include "bdl/train.h"
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
+#include <charconv>
 #include <cstdio>
 #include <iostream>
+#include <optional>
+#include <set>
 #include <thread>
 
 namespace bdl {
@@ -43,6 +48,9 @@ struct Options {
   int64_t limit = 0;
   std::string weights;
   bool quiet = false;
+  int checkpointEvery = 0;
+  std::string resume;
+  std::set<std::string> given; // the options typed, e.g. "--batch"
 };
 
 /// Parameters first (they may size tensors), then everything that needs
@@ -67,36 +75,143 @@ LoadedData loadData(const Options &o) {
   return d;
 }
 
-int runTrain(const BdlModel &model, const Options &o) {
+/// The shortest text that reads back as `v`: 0.005, not 0.005000.
+std::string shortest(double v) {
+  char buf[32];
+  auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v);
+  return std::string(buf, ec == std::errc() ? end : buf);
+}
+
+/// Where the number of held-out examples came from, for the message that
+/// says it is too large.
+std::string validationSetting(const BdlModel &model, const Options &o) {
+  std::string n = std::to_string(o.validation);
+  if (o.given.count("--validation"))
+    return "--validation " + n;
+  if (!o.resume.empty())
+    return "the checkpoint's validation " + n;
+  return "validation = " + n + " in the train block of model '" + model.name +
+         "' (--validation N overrides it)";
+}
+
+/// The options of a resumed run: the checkpoint's settings, except those
+/// given for --data-dir, --quiet, --epochs (to extend the run),
+/// --checkpoint-every and --threads (another thread count splits the sums in
+/// OpenBLAS differently: the weights then differ in their last bits). Any
+/// other option given must agree with the checkpoint.
+Options resumeOptions(const BdlModel &model, const Options &o, const CheckpointState &ck) {
+  const RunInfo &run = ck.run;
+  auto mustMatch = [&](const char *flag, bool same, const std::string &theirs) {
+    if (o.given.count(flag) && !same)
+      throw UsageError(std::string(flag) + " differs from the checkpoint's " + theirs +
+                       "; a resumed run keeps the settings it started with");
+  };
+  mustMatch("--dataset", o.dataset == run.dataset, run.dataset);
+  mustMatch("--batch", o.batch == run.batch, std::to_string(run.batch));
+  mustMatch("--seed", o.seed == run.seed, std::to_string(run.seed));
+  mustMatch("--validation", o.validation == run.validation, std::to_string(run.validation));
+  mustMatch("--limit", o.limit == run.limit, run.limit ? std::to_string(run.limit) : "none");
+  if (o.given.count("--out"))
+    throw UsageError("--out: a resumed run writes into the directory it resumes, " + o.resume);
+  for (const std::string &assignment : o.sets) {
+    ModelInstance scratch(model);
+    scratch.applyAssignment(assignment);
+    int i = scratch.findParam(assignment.substr(0, assignment.find('=')));
+    if (scratch.param(i) != ck.params[size_t(i)])
+      throw UsageError("--set " + assignment + " differs from the checkpoint's " +
+                       model.params[i].name + " = " + shortest(ck.params[size_t(i)]) +
+                       "; a resumed run keeps the settings it started with");
+  }
+  if (o.given.count("--epochs") && o.epochs < ck.epoch)
+    throw UsageError("--epochs " + std::to_string(o.epochs) + ": the checkpoint has already done " +
+                     std::to_string(ck.epoch));
+
+  Options r = o;
+  r.dataset = run.dataset;
+  r.batch = run.batch;
+  r.seed = run.seed;
+  r.validation = run.validation;
+  r.limit = run.limit;
+  r.out = o.resume;
+  r.sets.clear();
+  if (!o.given.count("--data-dir"))
+    r.dataDir = run.dataDir;
+  if (!o.given.count("--epochs"))
+    r.epochs = run.epochs;
+  if (!o.given.count("--checkpoint-every"))
+    r.checkpointEvery = run.checkpointEvery;
+  if (!o.given.count("--threads"))
+    r.threads = run.threads;
+  return r;
+}
+
+int runTrain(const BdlModel &model, const Options &typed) {
+  std::optional<LoadedCheckpoint> ck;
+  if (!typed.resume.empty())
+    ck = readCheckpoint(checkpointPath(typed.resume), model);
+  const Options o = ck ? resumeOptions(model, typed, ck->state) : typed;
+  if (o.checkpointEvery > 0 && o.out.empty())
+    throw UsageError("--checkpoint-every needs --out DIR: checkpoints go to DIR/checkpoint/");
+
   ModelInstance inst = makeInstance(model, o);
+  if (ck)
+    for (int i = 0; i < model.numParams; ++i)
+      inst.setParamValue(i, ck->state.params[size_t(i)]);
   cpu::setThreads(o.threads);
   LoadedData data = loadData(o);
   DataView trainSet(data.sets.train);
   if (o.limit > 0 && o.limit < trainSet.count)
     trainSet.count = o.limit;
-  inst.allocate(o.batch);
+  // Before the banner says "-N train".
+  checkValidationSplit(trainSet.count, o.validation, validationSetting(model, o));
+  int64_t trainExamples = trainSet.count - o.validation;
+  if (ck && trainExamples != ck->state.run.trainExamples)
+    throw Error(ck->path + ": the run trained on " + std::to_string(ck->state.run.trainExamples) +
+                " examples per epoch, but " + data.dir + " gives " + std::to_string(trainExamples) +
+                " now");
+  // No batch is larger than the set it is drawn from: --batch 10000000
+  // --limit 10 allocates for the largest set, not for ten million rows.
+  int64_t batch =
+      std::min(o.batch, std::max({trainExamples, o.validation, int64_t(data.sets.test.size())}));
+  inst.allocate(batch);
   checkDatasetFits(inst, data.sets.train);
-  checkValidationSplit(trainSet.count, o.validation); // before the banner says "-N train"
   inst.initialise(o.seed);
+  if (ck)
+    restoreCheckpoint(inst, *ck);
 
   TrainOptions topts;
   topts.epochs = o.epochs;
-  topts.batch = o.batch;
+  topts.batch = batch;
   topts.seed = o.seed;
   topts.validation = o.validation;
+  topts.firstEpoch = ck ? ck->state.epoch + 1 : 1;
 
-  RunInfo info{
-      data.name, o.epochs, o.batch, o.seed, o.threads, o.validation, trainSet.count - o.validation};
+  RunInfo info;
+  info.dataset = data.name;
+  info.dataDir = data.dir;
+  info.epochs = o.epochs;
+  info.batch = o.batch;
+  info.seed = o.seed;
+  info.threads = o.threads;
+  info.validation = o.validation;
+  info.limit = o.limit;
+  info.trainExamples = trainExamples;
+  info.checkpointEvery = o.checkpointEvery;
+  info.resumedFromEpoch = ck ? ck->state.epoch : 0;
   std::unique_ptr<RunLog> log;
   if (!o.out.empty())
-    log = std::make_unique<RunLog>(o.out, inst, info);
-  if (!o.quiet)
+    log = std::make_unique<RunLog>(o.out, inst, info,
+                                   ck ? ck->state.history : std::vector<EpochMetrics>{});
+  if (!o.quiet) {
+    if (ck)
+      std::printf("resuming from %s after epoch %d\n", ck->path.c_str(), ck->state.epoch);
     std::printf("training %s on %s (%lld train, %lld validation, %lld test) for %d epochs, batch "
                 "%lld, seed %llu, %d threads\n",
                 model.name, data.name.c_str(), static_cast<long long>(info.trainExamples),
                 static_cast<long long>(o.validation), static_cast<long long>(data.sets.test.size()),
                 o.epochs, static_cast<long long>(o.batch), static_cast<unsigned long long>(o.seed),
                 o.threads);
+  }
   std::fflush(stdout);
 
   ProgressLine progress(!o.quiet);
@@ -112,6 +227,12 @@ int runTrain(const BdlModel &model, const Options &o) {
     }
     if (log)
       log->epoch(e);
+    if (o.checkpointEvery > 0 && e.epoch % o.checkpointEvery == 0) {
+      CheckpointState state{e.epoch, info, {}, log->history()};
+      for (int i = 0; i < model.numParams; ++i)
+        state.params.push_back(inst.param(i));
+      writeCheckpoint(checkpointPath(o.out), inst, state);
+    }
   };
   try {
     train(inst, trainSet, DataView(data.sets.test), topts, callbacks);
@@ -287,6 +408,12 @@ int runMain(const BdlModel &model, int argc, const char *const *argv) {
       ->capture_default_str();
   train->add_option("--limit", o.limit, "Use only the first N training examples")
       ->check(atLeast(1));
+  train
+      ->add_option("--checkpoint-every", o.checkpointEvery,
+                   "Write a resumable checkpoint to --out DIR/checkpoint/ every N epochs")
+      ->check(atLeast(1));
+  train->add_option("--resume", o.resume,
+                    "Continue the run whose --out was DIR from its last checkpoint");
   eval->add_option("--weights", o.weights, "Directory of <tensor>.npy files")->required();
 
   try {
@@ -295,6 +422,10 @@ int runMain(const BdlModel &model, int argc, const char *const *argv) {
     int code = app.exit(e);
     return code == 0 ? ExitOk : ExitUsage;
   }
+
+  for (const CLI::Option *opt : train->get_options())
+    if (*train && opt->count() > 0)
+      o.given.insert(opt->get_name());
 
   try {
     if (*train)

@@ -7,7 +7,10 @@
 #include <algorithm>
 #include <charconv>
 #include <cmath>
+#include <cstdint>
+#include <cstdio>
 #include <cstring>
+#include <unistd.h>
 
 namespace bdl {
 
@@ -62,6 +65,32 @@ const char *paramTypeName(int32_t type) {
 }
 
 static std::string str(const char *s) { return s ? s : "(null)"; }
+
+/// RAM installed, or SIZE_MAX when the system does not say.
+static size_t physicalMemoryBytes() {
+  long pages = sysconf(_SC_PHYS_PAGES), pageSize = sysconf(_SC_PAGESIZE);
+  if (pages <= 0 || pageSize <= 0)
+    return SIZE_MAX;
+  return size_t(pages) * size_t(pageSize);
+}
+
+/// "3.1 GiB", "12.0 MiB", "512 bytes"; SIZE_MAX reads as an overflow.
+static std::string describeBytes(size_t bytes) {
+  if (bytes == SIZE_MAX)
+    return "more than 2^64 bytes";
+  const char *units[] = {"KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
+  if (bytes < 1024)
+    return std::to_string(bytes) + " bytes";
+  double v = double(bytes) / 1024;
+  int u = 0;
+  while (v >= 1024 && u < 5) {
+    v /= 1024;
+    ++u;
+  }
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.1f %s", v, units[u]);
+  return buf;
+}
 
 /// Calls f(block, op) for every op of the train blocks, then the eval blocks.
 template <typename F> static void forEachOp(const BdlModel &m, F f) {
@@ -294,23 +323,52 @@ void ModelInstance::allocate(int64_t maxBatch) {
           dimParam(d.value, what.c_str());
   });
 
-  buffers.clear();
-  table.assign(desc.numTensors, nullptr);
-  capacity.assign(desc.numTensors, 0);
+  // Size everything before allocating anything, so that an impossible
+  // batch or --set value is refused with the total instead of failing (or
+  // being killed for memory) half-way.
+  std::vector<size_t> counts(desc.numTensors);
+  size_t total = 0; // bytes; SIZE_MAX when the sum overflows
+  int largest = 0;
   for (int i = 0; i < desc.numTensors; ++i) {
     const BdlTensorDesc &t = desc.tensors[i];
-    size_t count = size_t(resolveFor(t.rows, maxBatch)) * size_t(resolveFor(t.cols, maxBatch));
+    size_t bytes = 0;
+    if (__builtin_mul_overflow(size_t(resolveFor(t.rows, maxBatch)),
+                               size_t(resolveFor(t.cols, maxBatch)), &counts[i]) ||
+        __builtin_mul_overflow(counts[i], sizeof(float), &bytes))
+      counts[i] = bytes = SIZE_MAX;
+    if (__builtin_add_overflow(total, bytes, &total))
+      total = SIZE_MAX;
+    if (counts[i] > counts[largest])
+      largest = i;
+  }
+  if (size_t limit = physicalMemoryBytes(); total > limit) {
+    const BdlTensorDesc &t = desc.tensors[largest];
+    throw Error(
+        "model '" + str(desc.name) + "' needs " + describeBytes(total) +
+        " for its tensors at batch " + std::to_string(maxBatch) + " (the largest, '" + t.name +
+        "' [" + describeDim(t.rows) + ", " + describeDim(t.cols) + "], " +
+        describeBytes(counts[largest] == SIZE_MAX ? SIZE_MAX : counts[largest] * sizeof(float)) +
+        ") but this machine has " + describeBytes(limit) +
+        " of memory; use a smaller --batch or smaller sizes");
+  }
+
+  buffers.clear();
+  table.assign(desc.numTensors, nullptr);
+  capacities.assign(desc.numTensors, 0);
+  for (int i = 0; i < desc.numTensors; ++i) {
+    const BdlTensorDesc &t = desc.tensors[i];
+    size_t count = counts[i];
     // aligned_alloc wants a multiple of the alignment; 64 bytes is a cache
     // line and an AVX-512 vector.
     size_t bytes = (count * sizeof(float) + 63) / 64 * 64;
     auto *p = static_cast<float *>(std::aligned_alloc(64, bytes));
     if (!p)
       throw Error("out of memory allocating tensor '" + std::string(t.name) + "' (" +
-                  std::to_string(bytes) + " bytes)");
+                  describeBytes(bytes) + ")");
     std::memset(p, 0, bytes);
     buffers.emplace_back(p);
     table[i] = p;
-    capacity[i] = count;
+    capacities[i] = count;
   }
   maxBatchSize = maxBatch;
   setBatch(maxBatch);
@@ -333,7 +391,7 @@ void ModelInstance::initialise(uint64_t seed) {
   for (int i = 0; i < desc.numTensors; ++i) {
     const BdlTensorDesc &t = desc.tensors[i];
     float *p = table[i];
-    size_t n = capacity[i];
+    size_t n = capacities[i];
     if (t.role != BDL_ROLE_WEIGHT && t.role != BDL_ROLE_FIXED) {
       std::fill(p, p + n, 0.0f);
       continue;

@@ -1,6 +1,7 @@
 //===- report/Report.cpp - Logs, summaries and console lines --------------===//
 
 #include "bdl/report.h"
+#include "MetricsJson.h"
 #include "bdl/error.h"
 #include "bdl/model.h"
 
@@ -64,7 +65,37 @@ static std::string csvField(const std::optional<double> &v, const char *format =
   return v ? fmt(format, *v) : std::string();
 }
 
-RunLog::RunLog(const std::string &outDir, const ModelInstance &instance, const RunInfo &info)
+json metricsJson(const EpochMetrics &e) {
+  return {{"epoch", e.epoch},
+          {"train_loss", optionalJson(e.trainLoss)},
+          {"train_accuracy", e.trainAccuracy},
+          {"val_accuracy", optionalJson(e.valAccuracy)},
+          {"test_loss", optionalJson(e.testLoss)},
+          {"test_accuracy", optionalJson(e.testAccuracy)},
+          {"seconds", e.seconds},
+          {"examples_per_second", e.examplesPerSecond}};
+}
+
+static std::optional<double> optionalField(const json &j, const char *key) {
+  const json &v = j.at(key);
+  return v.is_null() ? std::nullopt : std::optional<double>(v.get<double>());
+}
+
+EpochMetrics metricsFromJson(const json &j) {
+  EpochMetrics e;
+  e.epoch = j.at("epoch").get<int>();
+  e.trainLoss = optionalField(j, "train_loss");
+  e.trainAccuracy = j.at("train_accuracy").get<double>();
+  e.valAccuracy = optionalField(j, "val_accuracy");
+  e.testLoss = optionalField(j, "test_loss");
+  e.testAccuracy = optionalField(j, "test_accuracy");
+  e.seconds = j.at("seconds").get<double>();
+  e.examplesPerSecond = j.at("examples_per_second").get<double>();
+  return e;
+}
+
+RunLog::RunLog(const std::string &outDir, const ModelInstance &instance, const RunInfo &info,
+               const std::vector<EpochMetrics> &history)
     : dir(outDir), instance(instance), info(info) {
   createDir(dir);
   csv = openOutput(dir + "/metrics.csv");
@@ -72,6 +103,8 @@ RunLog::RunLog(const std::string &outDir, const ModelInstance &instance, const R
   csv << "epoch,train_loss,train_accuracy,val_accuracy,test_loss,test_accuracy,seconds,"
          "examples_per_second\n"
       << std::flush;
+  for (const EpochMetrics &e : history)
+    epoch(e);
 }
 
 void RunLog::epoch(const EpochMetrics &e) {
@@ -80,15 +113,8 @@ void RunLog::epoch(const EpochMetrics &e) {
       << csvField(e.valAccuracy) << ',' << csvField(e.testLoss) << ',' << csvField(e.testAccuracy)
       << ',' << fmt("%.3f", e.seconds) << ',' << fmt("%.1f", e.examplesPerSecond) << '\n'
       << std::flush;
-  json line = {{"epoch", e.epoch},
-               {"train_loss", optionalJson(e.trainLoss)},
-               {"train_accuracy", e.trainAccuracy},
-               {"val_accuracy", optionalJson(e.valAccuracy)},
-               {"test_loss", optionalJson(e.testLoss)},
-               {"test_accuracy", optionalJson(e.testAccuracy)},
-               {"seconds", e.seconds},
-               {"examples_per_second", e.examplesPerSecond},
-               {"params", paramsJson(instance)}};
+  json line = metricsJson(e);
+  line["params"] = paramsJson(instance);
   jsonl << line.dump() << '\n' << std::flush;
   if (!csv || !jsonl)
     throw Error(dir + ": write error on metrics.csv or log.jsonl");
@@ -126,6 +152,10 @@ void RunLog::finish(const std::string &error) {
       {"epoch_seconds", epochSeconds},
       {"error", error.empty() ? json(nullptr) : json(error)},
   };
+  if (info.checkpointEvery)
+    s["checkpoint_every"] = info.checkpointEvery;
+  if (info.resumedFromEpoch)
+    s["resumed_from_epoch"] = info.resumedFromEpoch;
   writeJsonFile(dir + "/summary.json", s);
 }
 

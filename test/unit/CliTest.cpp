@@ -3,12 +3,15 @@
 #include "bdl/cli.h"
 #include "TestUtil.h"
 #include "TinyModel.h"
+#include "bdl/checkpoint.h"
 #include "bdl/npy.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
+#include <tuple>
 
 using namespace bdl;
 using namespace bdl::test;
@@ -202,4 +205,121 @@ TEST_F(CliTest, InfoDescribesTheModel) {
   EXPECT_THAT(o.out, HasSubstr("[10, 784]"));
   EXPECT_THAT(o.out, HasSubstr("gemm    update_W"));
   EXPECT_THAT(o.out, HasSubstr("kernel  softmax"));
+}
+
+TEST_F(CliTest, TooLargeModelValidationIsBlamedOnTheModel) {
+  tm.model.validation = 500; // the train block's `validation = 500`
+  Outcome o = run(tm.model, {"train", "--data-dir", dir / "mnist"});
+  EXPECT_EQ(o.code, 2);
+  EXPECT_THAT(o.err, HasSubstr("error: validation = 500 in the train block of model 'tiny' "
+                               "(--validation N overrides it) leaves no training examples of "
+                               "120"));
+  EXPECT_THAT(o.err, ::testing::Not(HasSubstr("--validation 500")));
+  o = run(tm.model,
+          {"train", "--data-dir", dir / "mnist", "--validation", "20", "--epochs", "1", "--quiet"});
+  EXPECT_EQ(o.code, 0) << o.err;
+}
+
+TEST_F(CliTest, BatchLargerThanTheDataAllocatesForTheData) {
+  std::vector<std::string> args = trainArgs("big");
+  args.insert(args.end(), {"--limit", "10"});
+  args[std::find(args.begin(), args.end(), "--batch") - args.begin() + 1] = "10000000";
+  Outcome o = run(tm.model, args);
+  ASSERT_EQ(o.code, 0) << o.err;
+  std::ifstream in(dir / "big/summary.json");
+  nlohmann::json s = nlohmann::json::parse(in);
+  EXPECT_EQ(s["batch"], 10000000);
+  EXPECT_EQ(s["train_examples"], 10);
+  // One batch of all ten examples, whatever the batch size asked for.
+  args[std::find(args.begin(), args.end(), "--batch") - args.begin() + 1] = "10";
+  args[std::find(args.begin(), args.end(), "--out") - args.begin() + 1] = dir / "ten";
+  ASSERT_EQ(run(tm.model, args).code, 0);
+  EXPECT_EQ(readBytes(dir / "big/weights/W.npy"), readBytes(dir / "ten/weights/W.npy"));
+}
+
+TEST_F(CliTest, ResumedRunEndsOnTheSameBytes) {
+  std::vector<std::string> whole = trainArgs("whole");
+  whole[std::find(whole.begin(), whole.end(), "--epochs") - whole.begin() + 1] = "4";
+  ASSERT_EQ(run(tm.model, whole).code, 0);
+  // The first two epochs, checkpointed, then the rest from the checkpoint.
+  std::vector<std::string> part = trainArgs("part");
+  part.insert(part.end(), {"--checkpoint-every", "2"});
+  Outcome o = run(tm.model, part);
+  ASSERT_EQ(o.code, 0) << o.err;
+  ASSERT_TRUE(std::filesystem::exists(dir / "part/checkpoint/checkpoint.bdlckpt"));
+  o = run(tm.model, {"train", "--resume", dir / "part", "--epochs", "4"});
+  ASSERT_EQ(o.code, 0) << o.err;
+  EXPECT_THAT(o.out, HasSubstr("resuming from " + dir / "part/checkpoint/checkpoint.bdlckpt" +
+                               " after epoch 2"));
+  EXPECT_THAT(o.out, ::testing::Not(HasSubstr("epoch 2/4")));
+  EXPECT_THAT(o.out, HasSubstr("epoch 3/4"));
+  EXPECT_EQ(readBytes(dir / "part/weights/W.npy"), readBytes(dir / "whole/weights/W.npy"));
+  EXPECT_EQ(readBytes(dir / "part/weights/b.npy"), readBytes(dir / "whole/weights/b.npy"));
+  std::vector<std::string> csv = lines(dir / "part/metrics.csv");
+  ASSERT_EQ(csv.size(), 5u);
+  for (int e = 1; e <= 4; ++e)
+    EXPECT_THAT(csv[size_t(e)], ::testing::StartsWith(std::to_string(e) + ","));
+  EXPECT_EQ(lines(dir / "part/log.jsonl").size(), 4u);
+  std::ifstream in(dir / "part/summary.json");
+  nlohmann::json s = nlohmann::json::parse(in);
+  EXPECT_EQ(s["epochs_completed"], 4);
+  EXPECT_EQ(s["resumed_from_epoch"], 2);
+  EXPECT_EQ(s["test_accuracy"],
+            nlohmann::json::parse(std::ifstream(dir / "whole/summary.json")).at("test_accuracy"));
+}
+
+TEST_F(CliTest, ResumeKeepsTheRunsSettings) {
+  std::vector<std::string> args = trainArgs("ck");
+  args.insert(args.end(), {"--checkpoint-every", "1", "--set", "lr=0.25"});
+  ASSERT_EQ(run(tm.model, args).code, 0);
+  std::string ck = dir / "ck";
+  for (auto [flag, value, theirs] :
+       {std::tuple{"--batch", "16", "--batch differs from the checkpoint's 32"},
+        std::tuple{"--seed", "1", "--seed differs from the checkpoint's 0"},
+        std::tuple{"--validation", "5", "--validation differs from the checkpoint's 0"},
+        std::tuple{"--limit", "50", "--limit differs from the checkpoint's none"},
+        std::tuple{"--set", "lr=0.5", "--set lr=0.5 differs from the checkpoint's lr = 0.25"},
+        std::tuple{"--out", "elsewhere", "--out: a resumed run writes into the directory it"},
+        std::tuple{"--epochs", "1", "--epochs 1: the checkpoint has already done 2"}}) {
+    Outcome o = run(tm.model, {"train", "--resume", ck, flag, value});
+    EXPECT_EQ(o.code, 2) << flag;
+    EXPECT_THAT(o.err, HasSubstr(theirs));
+  }
+  // Agreeing with the checkpoint is fine; so is an environment change.
+  Outcome o = run(tm.model, {"train", "--resume", ck, "--set", "lr=0.25", "--batch", "32",
+                             "--threads", "2", "--epochs", "3", "--quiet"});
+  EXPECT_EQ(o.code, 0) << o.err;
+
+  o = run(tm.model, {"train", "--resume", dir / "nothing"});
+  EXPECT_EQ(o.code, 1);
+  EXPECT_THAT(o.err, HasSubstr(dir / "nothing/checkpoint/checkpoint.bdlckpt" +
+                               ": no checkpoint to resume from"));
+  TinyModel other(784, 10, /*evalLoss=*/false);
+  o = run(other.model, {"train", "--resume", ck});
+  EXPECT_EQ(o.code, 1);
+  EXPECT_THAT(o.err, HasSubstr("a checkpoint resumes only the model that wrote it"));
+  o = run(tm.model, {"train", "--data-dir", dir / "mnist", "--checkpoint-every", "1"});
+  EXPECT_EQ(o.code, 2);
+  EXPECT_THAT(o.err, HasSubstr("--checkpoint-every needs --out DIR"));
+}
+
+TEST_F(CliTest, DivergenceKeepsTheLastGoodCheckpoint) {
+  // W learns at rate 3e38 * epoch: nothing in epoch 1, then it overflows.
+  TinyModel late(784, 10);
+  late.learnOps[1].alphaSlot = BDL_HP_EPOCH;
+  late.learnOps[1].alpha = -3e38f;
+  std::vector<std::string> args = trainArgs("div");
+  args.insert(args.end(), {"--checkpoint-every", "1"});
+  Outcome o = run(late.model, args);
+  EXPECT_EQ(o.code, 3);
+  EXPECT_THAT(o.err, HasSubstr("diverged at epoch 2 batch "));
+  EXPECT_THAT(o.err, HasSubstr("weight 'W' is not finite"));
+  std::ifstream in(dir / "div/summary.json");
+  nlohmann::json s = nlohmann::json::parse(in);
+  EXPECT_THAT(s["error"].get<std::string>(), HasSubstr("diverged at epoch 2 batch "));
+  EXPECT_EQ(s["epochs_completed"], 1);
+  LoadedCheckpoint ck = readCheckpoint(dir / "div/checkpoint/checkpoint.bdlckpt", late.model);
+  EXPECT_EQ(ck.state.epoch, 1);
+  for (const std::vector<float> &values : ck.tensors)
+    EXPECT_TRUE(allFinite(values.data(), values.size()));
 }

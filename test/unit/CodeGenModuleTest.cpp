@@ -318,41 +318,42 @@ TEST(CodeGenModule, Errors) {
   {
     auto m = base();
     addKernel(m, kernel(load(7)));
-    expectError(m, "kernel 'bad': load of tensor 7 out of range");
+    expectError(m, "kernel @bad: output $0: load of tensor id 7, which does not exist");
   }
   {
     auto m = base();
     addKernel(m, kernel(load(2, Access::Col)));
-    expectError(m, "tensor 'v' [1, 5] cannot be read col in a kernel over [batch, 8]");
+    expectError(
+        m, "kernel @bad: output $0: %v [1, 5] cannot be read [col] in a kernel over [batch, 8]");
   }
   {
     auto m = base();
     addKernel(m, kernel(ir::Expr::local(0)));
-    expectError(m, "output 0 reads local 0, not an earlier output");
+    expectError(m, "output $0: local $0 is not an earlier output");
   }
   {
     auto m = base();
     addKernel(m, kernel(ir::Expr::slot(5)));
-    expectError(m, "hp slot 5 out of range");
+    expectError(m, "output $0: hp[5] does not exist");
   }
   {
     auto m = base();
     auto e = un(ExprOp::Exp, load(0));
     e->operands.push_back(load(0));
     addKernel(m, kernel(std::move(e)));
-    expectError(m, "'exp' has 2 operands, expected 1");
+    expectError(m, "output $0: exp has 2 operands, expected 1");
   }
   {
     auto m = base();
     addKernel(m, kernel(load(0), 2));
-    expectError(m, "output 0 tensor 'v' has shape [1, 5], which does not fit");
+    expectError(m, "output $0 %v is [1, 5], but a map over [batch, 8] writes [batch, 8]");
   }
   {
     auto m = base();
     auto k = kernel(load(0), 1);
     k.kind = ir::KernelOp::Kind::RowReduce; // output must be [batch, 1]
     addKernel(m, std::move(k));
-    expectError(m, "does not fit the iteration space");
+    expectError(m, "output $0 %o is [batch, 8], but a rowreduce over [batch, 8] writes [batch, 1]");
   }
   {
     TargetOptions to;

@@ -131,6 +131,24 @@ TEST(Shapes, NonPositiveSizeIsAUsageError) {
   EXPECT_THROW(inst.allocate(4), UsageError);
 }
 
+TEST(Shapes, ImpossibleSizeIsRefusedBeforeAllocating) {
+  ShapedModel sm;
+  ModelInstance inst(sm.model);
+  // v and h are [batch, hidden]: 1000 rows of 2^31 - 1 floats, 7.8 TiB each.
+  inst.setParam("hidden", "2147483647");
+  std::string message = errorOf([&] { inst.allocate(1000); });
+  EXPECT_THAT(message, HasSubstr("model 'shaped' needs 15.9 TiB for its tensors at batch 1000 "
+                                 "(the largest, 'v' [B, 2147483647 (hidden)], 7.8 TiB) but this "
+                                 "machine has "));
+  EXPECT_THAT(message, HasSubstr("use a smaller --batch or smaller sizes"));
+  EXPECT_FALSE(inst.allocated());
+  // Sums past 2^64 bytes do not wrap around into something that fits.
+  ModelInstance wider(sm.model);
+  wider.setParam("hidden", "2147483647");
+  EXPECT_THAT(errorOf([&] { wider.allocate(int64_t(1) << 40); }),
+              HasSubstr("needs more than 2^64 bytes for its tensors"));
+}
+
 TEST(Init, Initialisers) {
   ShapedModel sm;
   ModelInstance inst(sm.model);

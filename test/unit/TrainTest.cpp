@@ -8,9 +8,11 @@
 #include "bdl/model.h"
 #include "bdl/report.h"
 
+#include <cmath>
 #include <cstring>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <limits>
 
 using namespace bdl;
 using namespace bdl::test;
@@ -127,6 +129,126 @@ TEST(Train, DivergenceIsReported) {
     EXPECT_GE(e.batch, 2);
   }
   EXPECT_EQ(epochsSeen, 0);
+}
+
+namespace {
+
+/// cross_entropy as bdlc emits it: the floor max(p, 1e-30) is llvm.maxnum,
+/// which turns a NaN probability into 1e-30, so the loss stays finite
+/// (69.08) while the weights are NaN.
+void flooredLossKernel(int64_t r0, int64_t r1, int64_t cols, float *const *t, const float *) {
+  for (int64_t r = r0; r < r1; ++r) {
+    float l = 0;
+    for (int64_t c = 0; c < cols; ++c)
+      l -= t[Y][r * cols + c] * std::log(std::fmax(t[Prob][r * cols + c], 1e-30f));
+    t[Loss][r] = l;
+  }
+}
+
+/// Calls of poisonKernel so far; it writes a NaN into the optimiser tensor
+/// on call number `poisonAt`.
+int poisonCalls = 0, poisonAt = 0;
+constexpr int kVelocity = NumTinyTensors;
+void poisonKernel(int64_t, int64_t, int64_t, float *const *t, const float *) {
+  if (++poisonCalls == poisonAt)
+    t[kVelocity][0] = NAN;
+}
+
+/// The tiny model with an optimiser tensor that nothing reads, poisoned on
+/// the given learning step: the loss and the predictions stay finite.
+struct PoisonedModel : TinyModel {
+  explicit PoisonedModel(int at) : TinyModel(2, 2) {
+    BdlDim one{BDL_DIM_CONST, 1};
+    tensors.push_back({"v", BDL_ROLE_OPTIMIZER, BDL_INIT_ZERO, one, one, 0, 0});
+    learnOps.push_back(kernel("poison", poisonKernel, one, one, false));
+    trainBlocks[2] = block("learn", learnOps);
+    model.tensors = tensors.data();
+    model.numTensors = int32_t(tensors.size());
+    poisonCalls = 0;
+    poisonAt = at;
+  }
+};
+
+DivergedError divergence(ModelInstance &inst, const Dataset &train, TrainOptions opts,
+                         int &epochsSeen) {
+  TrainCallbacks cb;
+  cb.epochEnd = [&](const EpochMetrics &) { ++epochsSeen; };
+  try {
+    bdl::train(inst, DataView(train), DataView(), opts, cb);
+  } catch (const DivergedError &e) {
+    return e;
+  }
+  ADD_FAILURE() << "no divergence";
+  return DivergedError("", 0, 0, "");
+}
+
+} // namespace
+
+TEST(Train, DivergenceIsFoundWhateverTheLossSays) {
+  TinyModel tm(2, 2, true, INFINITY);
+  tm.lossOps[0].fn = flooredLossKernel;
+  ModelInstance inst(tm.model);
+  inst.allocate(16);
+  inst.initialise(0);
+  TrainOptions opts;
+  opts.batch = 16;
+  int epochsSeen = 0;
+  DivergedError e = divergence(inst, blobs(200, 10), opts, epochsSeen);
+  // Batch 1's step makes W infinite; batch 2's softmax of it is NaN.
+  EXPECT_THAT(e.what(), HasSubstr("diverged at epoch 1 batch 2: weight 'W' is not finite (NaN or "
+                                  "infinite), nor are b, prob; the learned tensors were last "
+                                  "verified finite at the start of the epoch"));
+  EXPECT_EQ(e.epoch, 1);
+  EXPECT_EQ(e.batch, 2);
+  EXPECT_EQ(e.tensor, "W");
+  EXPECT_EQ(epochsSeen, 0);
+}
+
+TEST(Train, LearnedTensorsAreCheckedAtTheEndOfEachEpoch) {
+  PoisonedModel pm(13 + 5); // epoch 2 (13 batches each), batch 5
+  ModelInstance inst(pm.model);
+  inst.allocate(16);
+  inst.initialise(0);
+  TrainOptions opts;
+  opts.epochs = 3;
+  opts.batch = 16;
+  int epochsSeen = 0;
+  DivergedError e = divergence(inst, blobs(200, 10), opts, epochsSeen);
+  EXPECT_THAT(e.what(), HasSubstr("diverged at epoch 2 batch 13: optimizer 'v' is not finite (NaN "
+                                  "or infinite); the learned tensors were last verified finite "
+                                  "at the start of the epoch"));
+  EXPECT_EQ(e.tensor, "v");
+  EXPECT_EQ(epochsSeen, 1); // the epoch reported ended finite
+}
+
+TEST(Train, LearnedTensorsAreCheckedEveryFewBatches) {
+  PoisonedModel pm(600);
+  ModelInstance inst(pm.model);
+  inst.allocate(1);
+  inst.initialise(0);
+  TrainOptions opts;
+  opts.batch = 1; // 1200 batches an epoch
+  int epochsSeen = 0;
+  DivergedError e = divergence(inst, blobs(1200, 10), opts, epochsSeen);
+  EXPECT_THAT(e.what(), HasSubstr("diverged at epoch 1 batch 1024: optimizer 'v' is not finite "
+                                  "(NaN or infinite); the learned tensors were last verified "
+                                  "finite after batch 512"));
+  EXPECT_EQ(e.batch, 1024);
+}
+
+TEST(Train, AllFinite) {
+  std::vector<float> v(10000, 1.0f);
+  EXPECT_TRUE(allFinite(v.data(), v.size()));
+  EXPECT_TRUE(allFinite(v.data(), 0));
+  for (float bad : {NAN, INFINITY, -INFINITY}) {
+    v[9000] = bad;
+    EXPECT_FALSE(allFinite(v.data(), v.size()));
+    EXPECT_TRUE(allFinite(v.data(), 9000));
+    v[9000] = 1.0f;
+  }
+  v[5] = std::numeric_limits<float>::max();
+  v[6] = std::numeric_limits<float>::denorm_min();
+  EXPECT_TRUE(allFinite(v.data(), v.size()));
 }
 
 TEST(Train, DatasetMustFitTheModel) {

@@ -3,6 +3,7 @@
 #include "KernelEmitter.h"
 #include "codegen/CodeGen.h"
 #include "codegen/ElementEmitter.h"
+#include "ir/Verifier.h"
 
 #include "llvm/ADT/StringExtras.h"
 #include "llvm/IR/Module.h"
@@ -35,8 +36,9 @@ Expected<std::unique_ptr<Module>> emitModule(const ir::Module &m, LLVMContext &c
         const auto *k = std::get_if<ir::KernelOp>(&o);
         if (!k)
           continue;
-        if (Error e = verifyKernel(m, *k))
-          return e;
+        if (std::vector<ir::Problem> problems = ir::verifyKernel(m, *k); !problems.empty())
+          return createStringError(inconvertibleErrorCode(),
+                                   "kernel @" + k->name + ": " + problems.front().message);
         kernels.push_back(
             cpu::emitKernel(*mod, m, *k, kernelSymbol(kernels.size(), k->name), opts));
       }

@@ -37,16 +37,16 @@ public:
   int exitCode() const override { return ExitUsage; }
 };
 
-/// The loss became NaN or infinite during training.
+/// Training produced a NaN or an infinity: in the loss, the predictions or
+/// a learned tensor. `tensor` names the first one found non-finite.
 class DivergedError : public Error {
 public:
-  DivergedError(int epoch, int64_t batch)
-      : Error("diverged at epoch " + std::to_string(epoch) + " batch " + std::to_string(batch) +
-              " (loss is NaN or infinite)"),
-        epoch(epoch), batch(batch) {}
+  DivergedError(const std::string &message, int epoch, int64_t batch, std::string tensor)
+      : Error(message), epoch(epoch), batch(batch), tensor(std::move(tensor)) {}
   int exitCode() const override { return ExitDiverged; }
   int epoch;
-  int64_t batch;
+  int64_t batch; // 1-based within the epoch; 0 when found between batches
+  std::string tensor;
 };
 
 } // namespace bdl

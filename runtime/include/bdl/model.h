@@ -68,6 +68,8 @@ public:
   int64_t rows(int tensor) const { return resolve(desc.tensors[tensor].rows); }
   int64_t cols(int tensor) const { return resolve(desc.tensors[tensor].cols); }
 
+  /// Floats allocated for a tensor: its extent at the largest batch.
+  size_t capacity(int tensor) const { return capacities[tensor]; }
   float *data(int tensor) { return table[tensor]; }
   const float *data(int tensor) const { return table[tensor]; }
   /// The table handed to kernels, indexed like BdlModel.tensors.
@@ -94,7 +96,7 @@ private:
   std::vector<float> hpValues;
   std::vector<std::unique_ptr<float, FreeDeleter>> buffers;
   std::vector<float *> table;
-  std::vector<size_t> capacity; // floats allocated per tensor
+  std::vector<size_t> capacities; // floats allocated per tensor
   int64_t maxBatchSize = 0;
   int64_t currentBatch = 0;
 };

@@ -28,16 +28,25 @@ struct RunInfo {
   uint64_t seed = 0;
   int threads = 0;
   int64_t validation = 0;
+  int64_t limit = 0;         // --limit, 0 when every example is used
   int64_t trainExamples = 0; // per epoch, validation excluded
+  int checkpointEvery = 0;   // epochs; 0: no checkpoints
+  std::string dataDir;
+  int resumedFromEpoch = 0; // epochs done when the run was resumed, or 0
 };
 
 /// Writes DIR/metrics.csv, DIR/log.jsonl and, on finish(), DIR/summary.json.
 class RunLog {
 public:
-  /// Creates `outDir` if needed and writes the CSV header.
-  RunLog(const std::string &outDir, const ModelInstance &instance, const RunInfo &info);
+  /// Creates `outDir` if needed and writes the CSV header, then a row for
+  /// each epoch of `history` (the epochs a resumed run has already done),
+  /// replacing any rows a killed run wrote after its checkpoint.
+  RunLog(const std::string &outDir, const ModelInstance &instance, const RunInfo &info,
+         const std::vector<EpochMetrics> &history = {});
 
   void epoch(const EpochMetrics &metrics);
+  /// Every epoch recorded, the resumed history included.
+  const std::vector<EpochMetrics> &history() const { return epochs; }
 
   /// Writes summary.json from the epochs seen so far; `error` (e.g. the
   /// divergence message) is recorded when not empty.

@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <functional>
 #include <optional>
+#include <string>
 #include <vector>
 
 namespace bdl {
@@ -25,6 +26,8 @@ struct TrainOptions {
   /// The last `validation` examples of the training view are held out
   /// (before shuffling) and evaluated after each epoch.
   int64_t validation = 0;
+  /// Epochs before this one are done (a resumed run); 1-based.
+  int firstEpoch = 1;
 };
 
 struct EvalResult {
@@ -65,18 +68,29 @@ struct TrainCallbacks {
 void checkDatasetFits(const ModelInstance &instance, const Dataset &data);
 
 /// Throws a UsageError unless holding out `validation` of `count` training
-/// examples leaves some to train on.
-void checkValidationSplit(int64_t count, int64_t validation);
+/// examples leaves some to train on; the message starts with `setting`, the
+/// number and where it came from (e.g. "--validation 500").
+void checkValidationSplit(int64_t count, int64_t validation, const std::string &setting);
 
 /// Runs the evaluation blocks over `data` in batches of at most `batch`
 /// (the instance must be allocated for it).
 EvalResult evaluate(ModelInstance &instance, const DataView &data, int64_t batch);
 
-/// Trains the allocated, initialised instance; `test` may be empty. Throws
-/// DivergedError when the loss (or, without a loss, a prediction) is not
-/// finite; the epochs already reported through `callbacks` stay reported.
+/// Trains the allocated, initialised instance for epochs
+/// [options.firstEpoch, options.epochs]; `test` may be empty. Throws
+/// DivergedError naming the first tensor found non-finite and the batch: the
+/// loss and the predictions are checked after every batch, the tensors that
+/// carry across batches every few batches and at the end of each epoch, so an
+/// epoch reported through `callbacks` ended finite.
 TrainResult train(ModelInstance &instance, const DataView &trainSet, const DataView &test,
                   const TrainOptions &options, const TrainCallbacks &callbacks = {});
+
+/// Whether tensors of this BdlTensorRole carry values from one batch to the
+/// next and are changed by training: weights, optimiser and model state.
+bool carriesAcrossBatches(int32_t role);
+
+/// Whether none of the `n` values is a NaN or an infinity.
+bool allFinite(const float *values, size_t n);
 
 /// Index of the largest of `n` values, the lowest on ties.
 int64_t argmax(const float *values, int64_t n);

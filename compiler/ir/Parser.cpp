@@ -1,0 +1,554 @@
+//===- Parser.cpp - Reads the textual IR back into a Module --------------===//
+//
+// A recursive-descent parser over ir/Lexer.h's tokens, for the grammar that
+// ir/Printer.cpp writes. Names are declared before use (params, then the
+// tensors whose dimensions name them, then the blocks); numbers read back
+// exactly (ir::formatExact).
+//
+//===----------------------------------------------------------------------===//
+#include "ir/Parser.h"
+#include "ir/Format.h"
+#include "ir/Lexer.h"
+
+#include "llvm/ADT/Twine.h"
+
+#include <bit>
+#include <charconv>
+#include <cmath>
+#include <limits>
+#include <map>
+
+namespace bdl::ir {
+namespace {
+
+using llvm::SMLoc;
+using llvm::Twine;
+using Kind = Token::Kind;
+
+// Far deeper than bdlc writes (its source expressions stop at 512 levels;
+// fusion inlines a few of those into one another), and shallow enough for
+// the passes' recursion on bdl-opt's large stack.
+constexpr int kMaxExpressionDepth = 10000;
+
+class Parser {
+public:
+  Parser(llvm::SourceMgr &sm, llvm::raw_ostream &errs, SourceLocations &locs)
+      : sm(sm), errs(errs), locs(locs), lexer(sm.getMemoryBuffer(sm.getMainFileID())->getBuffer()) {
+    advance();
+  }
+
+  std::optional<Module> run() {
+    if (!header())
+      return std::nullopt;
+    while (!tok.is(Kind::End))
+      if (!item())
+        return std::nullopt;
+    return std::move(m);
+  }
+
+private:
+  //===-- Tokens and errors -------------------------------------------===//
+
+  void advance() { tok = lexer.next(); }
+
+  bool error(const Token &at, const Twine &message) {
+    llvm::SMRange range(at.loc(), SMLoc::getFromPointer(at.text.data() + at.text.size()));
+    sm.PrintMessage(errs, at.loc(), llvm::SourceMgr::DK_Error, message,
+                    at.text.size() > 1 ? llvm::ArrayRef<llvm::SMRange>(range)
+                                       : llvm::ArrayRef<llvm::SMRange>());
+    return false;
+  }
+
+  void note(SMLoc at, const Twine &message) {
+    sm.PrintMessage(errs, at, llvm::SourceMgr::DK_Note, message);
+  }
+
+  /// "expected WHAT, found ..." at the current token (or the lexer's own
+  /// complaint when the token is not one).
+  bool expected(const Twine &what) {
+    if (tok.is(Kind::Error))
+      return error(tok, tok.value);
+    if (tok.is(Kind::End))
+      return error(tok, "expected " + what + ", found the end of the file");
+    return error(tok, "expected " + what + ", found '" + tok.text + "'");
+  }
+
+  bool punct(char c) {
+    if (!tok.isPunct(c))
+      return expected(Twine("'") + Twine(c) + "'");
+    advance();
+    return true;
+  }
+
+  bool keyword(std::string_view w) {
+    if (!tok.isWord(w))
+      return expected("'" + Twine(w) + "'");
+    advance();
+    return true;
+  }
+
+  /// A bare or quoted name.
+  bool name(std::string &out, const char *what) {
+    if (!tok.is(Kind::Word) && !tok.is(Kind::String))
+      return expected(what);
+    out = tok.value;
+    advance();
+    return true;
+  }
+
+  bool integer(int64_t &out, int64_t lo, int64_t hi, const char *what) {
+    if (!tok.is(Kind::Number))
+      return expected(what);
+    const char *first = tok.text.data(), *last = first + tok.text.size();
+    auto [end, ec] = std::from_chars(first, last, out);
+    if (ec == std::errc::result_out_of_range ||
+        (ec == std::errc() && end == last && (out < lo || out > hi)))
+      return error(tok, Twine(what) + " must be between " + Twine(lo) + " and " + Twine(hi));
+    if (ec != std::errc() || end != last)
+      return error(tok, Twine("expected ") + what + ", found '" + tok.text + "'");
+    advance();
+    return true;
+  }
+
+  template <typename T> bool integer(T &out, int64_t lo, const char *what) {
+    int64_t v = 0;
+    if (!integer(v, lo, std::numeric_limits<T>::max(), what))
+      return false;
+    out = static_cast<T>(v);
+    return true;
+  }
+
+  bool startsNumber() const {
+    return tok.is(Kind::Number) || tok.isWord("inf") || tok.isWord("nan");
+  }
+
+  /// A float or double, exactly as ir::formatExact wrote it.
+  template <typename F> bool real(F &out, const char *what) {
+    using Bits = std::conditional_t<sizeof(F) == 4, uint32_t, uint64_t>;
+    constexpr Bits kQuietNaN = sizeof(F) == 4 ? Bits(kQuietNaNBits32) : Bits(kQuietNaNBits64);
+    constexpr Bits kSign = Bits(1) << (sizeof(F) * 8 - 1);
+    if (!startsNumber())
+      return expected(what);
+    Token number = tok;
+    if (number.text == "nan" || number.text == "-nan") {
+      advance();
+      Bits bits = number.text == "nan" ? kQuietNaN : kQuietNaN | kSign;
+      if (number.text == "nan" && tok.isPunct('(')) {
+        advance();
+        if (!payload<F>(bits, sizeof(F) == 4 ? 8 : 16))
+          return false;
+        if (!punct(')'))
+          return false;
+      }
+      out = std::bit_cast<F>(bits);
+      return true;
+    }
+    const char *first = number.text.data(), *last = first + number.text.size();
+    auto [end, ec] = std::from_chars(first, last, out);
+    if (ec == std::errc::result_out_of_range)
+      return error(number, "'" + Twine(number.text) + "' does not fit in a " +
+                               (sizeof(F) == 4 ? "float" : "double"));
+    if (ec != std::errc() || end != last)
+      return error(number, Twine("expected ") + what + ", found '" + number.text + "'");
+    advance();
+    return true;
+  }
+
+  /// The raw bits of a NaN: 0x followed by at most `digits` hex digits.
+  template <typename F, typename Bits> bool payload(Bits &bits, int digits) {
+    std::string_view t = tok.text;
+    if (!tok.is(Kind::Number) || t.size() < 3 || t.substr(0, 2) != "0x")
+      return expected("the bits of a NaN, as 0x...");
+    uint64_t v = 0;
+    auto [end, ec] = std::from_chars(t.data() + 2, t.data() + t.size(), v, 16);
+    if (ec != std::errc() || end != t.data() + t.size() || (int)t.size() - 2 > digits)
+      return error(tok, "'" + Twine(t) + "' is not " + Twine(digits) + " hex digits");
+    F value = std::bit_cast<F>(static_cast<Bits>(v));
+    if (!std::isnan(value))
+      return error(tok, "'" + Twine(t) + "' are not the bits of a NaN");
+    bits = static_cast<Bits>(v);
+    advance();
+    return true;
+  }
+
+  //===-- Declarations -------------------------------------------------===//
+
+  bool header() {
+    locs.module = tok.loc();
+    return keyword("module") && name(m.name, "the module's name") && keyword("dataset") &&
+           name(m.dataset, "a dataset name") && keyword("epochs") &&
+           integer(m.epochs, 0, "the number of epochs") && keyword("batch") &&
+           integer(m.batch, 0, "the batch size") && keyword("validation") &&
+           integer(m.validation, 0, "the validation size");
+  }
+
+  bool item() {
+    if (tok.isWord("param"))
+      return param();
+    if (tok.isWord("tensor"))
+      return tensor();
+    if (tok.isWord("io"))
+      return io();
+    if (tok.isWord("source")) {
+      if (!m.sourceFile.empty())
+        return error(tok, "the module's source is given twice");
+      advance();
+      if (!tok.is(Kind::String))
+        return expected("the source file, in quotes");
+      m.sourceFile = tok.value;
+      advance();
+      return true;
+    }
+    if (tok.isWord("train") || tok.isWord("eval"))
+      return block();
+    return expected("'param', 'tensor', 'io', 'source', 'train' or 'eval'");
+  }
+
+  bool param() {
+    Param p;
+    SMLoc at = tok.loc();
+    advance();
+    Token nameTok = tok;
+    if (!name(p.name, "the param's name"))
+      return false;
+    if (auto [it, fresh] = paramIds.try_emplace(p.name, (int)m.params.size()); !fresh) {
+      error(nameTok, "redefinition of param " + formatName(p.name));
+      note(locs.params[it->second], "previous definition is here");
+      return false;
+    }
+    if (!punct(':'))
+      return false;
+    if (!enumWord(p.type, "a param type (real, int or bool)") || !punct('=') ||
+        !real(p.value, "the param's value"))
+      return false;
+    if (tok.isWord("tune")) {
+      advance();
+      if (!enumWord(p.tune, "a tune kind (linear, log, int or bool)") || !punct('[') ||
+          !real(p.lo, "the lower bound") || !punct(',') || !real(p.hi, "the upper bound") ||
+          !punct(']'))
+        return false;
+    }
+    m.params.push_back(std::move(p));
+    locs.params.push_back(at);
+    return true;
+  }
+
+  template <typename E> bool enumWord(E &out, const char *what) {
+    std::optional<E> e = tok.is(Kind::Word) ? fromSpelling<E>(tok.value) : std::nullopt;
+    if (!e)
+      return expected(what);
+    out = *e;
+    advance();
+    return true;
+  }
+
+  bool dim(Dim &out) {
+    if (tok.is(Kind::Number)) {
+      int64_t v = 0;
+      if (!integer(v, std::numeric_limits<int64_t>::min(), std::numeric_limits<int64_t>::max(),
+                   "a dimension"))
+        return false;
+      out = Dim::constant(v);
+      return true;
+    }
+    if (tok.isWord("batch")) { // quoted, "batch" is a param's name
+      advance();
+      out = Dim::batch();
+      return true;
+    }
+    if (!tok.is(Kind::Word) && !tok.is(Kind::String))
+      return expected("a dimension (a number, 'batch' or a param)");
+    auto it = paramIds.find(tok.value);
+    if (it == paramIds.end())
+      return error(tok, "dimension names no param " + formatName(tok.value));
+    out = Dim::param(it->second);
+    advance();
+    return true;
+  }
+
+  bool shape(Dim &rows, Dim &cols) {
+    return punct('[') && dim(rows) && punct(',') && dim(cols) && punct(']');
+  }
+
+  bool tensor() {
+    advance();
+    if (!tok.is(Kind::Tensor))
+      return expected("a tensor name, as %name");
+    Token nameTok = tok;
+    Tensor t;
+    t.name = tok.value;
+    if (auto [it, fresh] = tensorIds.try_emplace(t.name, (TensorId)m.tensors.size()); !fresh) {
+      error(nameTok, "redefinition of tensor %" + formatName(t.name));
+      note(locs.tensors[it->second], "previous definition is here");
+      return false;
+    }
+    advance();
+    if (!punct(':') || !enumWord(t.role, "a tensor role") || !shape(t.rows, t.cols))
+      return false;
+    if (tok.isPunct('=')) {
+      advance();
+      if (!enumWord(t.init, "an initialiser (const, uniform, normal, xavier or kaiming)"))
+        return false;
+      if (t.init == InitKind::Const &&
+          !(punct('(') && real(t.initA, "the initial value") && punct(')')))
+        return false;
+      if ((t.init == InitKind::Uniform || t.init == InitKind::Normal) &&
+          !(punct('(') && real(t.initA, "the first argument") && punct(',') &&
+            real(t.initB, "the second argument") && punct(')')))
+        return false;
+    }
+    m.tensors.push_back(std::move(t));
+    locs.tensors.push_back(nameTok.loc());
+    return true;
+  }
+
+  /// %name of a declared tensor.
+  bool tensorRef(TensorId &out, const char *what = "a tensor, as %name") {
+    if (!tok.is(Kind::Tensor))
+      return expected(what);
+    auto it = tensorIds.find(tok.value);
+    if (it == tensorIds.end())
+      return error(tok, "use of undeclared tensor %" + formatName(tok.value));
+    out = it->second;
+    advance();
+    return true;
+  }
+
+  bool ioRef(const char *role, TensorId &out) {
+    if (!keyword(role))
+      return false;
+    if (tok.isWord("none")) {
+      advance();
+      out = -1;
+      return true;
+    }
+    return tensorRef(out, "a tensor, as %name, or 'none'");
+  }
+
+  bool io() {
+    if (seenIo)
+      return error(tok, "the module's io is given twice");
+    seenIo = true;
+    advance();
+    return ioRef("input", m.input) && ioRef("target", m.target) && ioRef("predict", m.predict) &&
+           ioRef("loss", m.loss);
+  }
+
+  //===-- Blocks and ops -----------------------------------------------===//
+
+  bool block() {
+    bool train = tok.isWord("train");
+    SourceLocations::BlockLocations bl;
+    bl.block = tok.loc();
+    advance();
+    Block b;
+    if (!keyword("block") || !name(b.name, "the block's name") || !keyword("steps") ||
+        !integer(b.steps, std::numeric_limits<int32_t>::min(), "the number of steps") ||
+        !punct('{'))
+      return false;
+    while (!tok.isPunct('}')) {
+      bl.ops.push_back(tok.loc());
+      bl.outputs.emplace_back();
+      if (tok.isWord("gemm")) {
+        GemmOp g;
+        if (!gemm(g))
+          return false;
+        b.ops.push_back(g);
+      } else if (tok.isWord("map") || tok.isWord("rowreduce") || tok.isWord("colreduce")) {
+        KernelOp k;
+        if (!kernel(k, bl.outputs.back()))
+          return false;
+        b.ops.push_back(std::move(k));
+      } else {
+        return expected("an op ('gemm', 'map', 'rowreduce' or 'colreduce') or '}'");
+      }
+    }
+    advance();
+    (train ? m.trainBlocks : m.evalBlocks).push_back(std::move(b));
+    (train ? locs.trainBlocks : locs.evalBlocks).push_back(std::move(bl));
+    return true;
+  }
+
+  /// An optional ^T.
+  bool transposed(bool &out) {
+    out = tok.isPunct('^');
+    if (!out)
+      return true;
+    advance();
+    return keyword("T");
+  }
+
+  //   gemm %C = [alpha *] [hp[N] *] %A[^T] x %B[^T] [+ beta * %C]
+  bool gemm(GemmOp &g) {
+    advance();
+    if (!tensorRef(g.c, "the gemm's result, as %name") || !punct('='))
+      return false;
+    if (startsNumber() && !(real(g.alpha, "alpha") && punct('*')))
+      return false;
+    if (tok.isWord("hp") && !(slot(g.alphaSlot) && punct('*')))
+      return false;
+    if (!tensorRef(g.a, "the gemm's left operand, as %name") || !transposed(g.transA) ||
+        !keyword("x") || !tensorRef(g.b, "the gemm's right operand, as %name") ||
+        !transposed(g.transB))
+      return false;
+    if (!tok.isPunct('+'))
+      return true;
+    advance();
+    TensorId c = -1;
+    if (!real(g.beta, "beta") || !punct('*'))
+      return false;
+    Token at = tok;
+    if (!tensorRef(c, "the gemm's result, as %name"))
+      return false;
+    if (c != g.c)
+      return error(at, "a gemm can only accumulate into its own result %" +
+                           formatName(m.tensors[g.c].name));
+    return true;
+  }
+
+  bool slot(int32_t &out) {
+    return keyword("hp") && punct('[') && integer(out, 0, "a runtime scalar slot") && punct(']');
+  }
+
+  bool kernel(KernelOp &k, std::vector<SMLoc> &outputLocs) {
+    k.kind = *fromSpelling<KernelOp::Kind>(tok.value);
+    advance();
+    // A colreduce always sums and prints no reduction; one may still be
+    // written, for the verifier to judge.
+    if (k.kind != KernelOp::Kind::Map && tok.is(Kind::Word) &&
+        !enumWord(k.reduce, "'sum' or 'max'"))
+      return false;
+    if (!tok.is(Kind::Kernel))
+      return expected(k.kind == KernelOp::Kind::RowReduce ? "'sum', 'max' or a kernel name"
+                                                          : "a kernel name, as @name");
+    k.name = tok.value;
+    advance();
+    if (!shape(k.rows, k.cols) || !punct('{'))
+      return false;
+    while (!tok.isPunct('}')) {
+      outputLocs.push_back(tok.loc());
+      if (!output(k))
+        return false;
+    }
+    advance();
+    return true;
+  }
+
+  //   [local] $N %tensor = expr
+  bool output(KernelOp &k) {
+    KernelOutput o;
+    if (tok.isWord("local")) {
+      o.stored = false;
+      advance();
+    }
+    if (!tok.is(Kind::Local))
+      return expected(o.stored ? "an output ($N), 'local' or '}'" : "an output number ($N)");
+    if (tok.value != std::to_string(k.outputs.size()))
+      return error(tok, "output " + Twine(tok.text) + " is out of order; expected $" +
+                            Twine(k.outputs.size()));
+    advance();
+    if (!tensorRef(o.tensor) || !punct('=') || !expr(o.value, 0))
+      return false;
+    k.outputs.push_back(std::move(o));
+    return true;
+  }
+
+  bool expr(ExprPtr &out, int depth) {
+    if (depth >= kMaxExpressionDepth)
+      return error(tok,
+                   "expression nested more than " + Twine(kMaxExpressionDepth) + " levels deep");
+    if (startsNumber()) {
+      float v = 0;
+      if (!real(v, "a number"))
+        return false;
+      out = Expr::constant(v);
+      return true;
+    }
+    if (tok.isWord("hp")) {
+      int32_t s = 0;
+      if (!slot(s))
+        return false;
+      out = Expr::slot(s);
+      return true;
+    }
+    if (tok.is(Kind::Local)) {
+      int32_t index = 0;
+      auto [end, ec] =
+          std::from_chars(tok.value.data(), tok.value.data() + tok.value.size(), index);
+      if (ec != std::errc())
+        return error(tok, "output number " + Twine(tok.text) + " is too large");
+      advance();
+      out = Expr::local(index);
+      return true;
+    }
+    if (tok.is(Kind::Tensor))
+      return load(out);
+    std::optional<ExprOp> op = tok.is(Kind::Word) ? fromSpelling<ExprOp>(tok.value) : std::nullopt;
+    if (!op || arity(*op) == 0)
+      return expected("an expression");
+    Token opTok = tok;
+    advance();
+    if (!punct('('))
+      return false;
+    auto e = std::make_unique<Expr>();
+    e->op = *op;
+    for (;;) {
+      ExprPtr operand;
+      if (!expr(operand, depth + 1))
+        return false;
+      e->operands.push_back(std::move(operand));
+      if (!tok.isPunct(','))
+        break;
+      advance();
+    }
+    if (!punct(')'))
+      return false;
+    if ((int)e->operands.size() != arity(*op))
+      return error(opTok, "'" + Twine(spelling(*op)) + "' takes " + Twine(arity(*op)) +
+                              " operands, but " + Twine(e->operands.size()) + " are given");
+    out = std::move(e);
+    return true;
+  }
+
+  //   %name, %name[row], %name[col] or %name[0]
+  bool load(ExprPtr &out) {
+    TensorId t = -1;
+    if (!tensorRef(t))
+      return false;
+    Access a = Access::Full;
+    if (tok.isPunct('[')) {
+      advance();
+      std::optional<Access> access = tok.is(Kind::Word) || tok.is(Kind::Number)
+                                         ? fromSpelling<Access>(tok.text)
+                                         : std::nullopt;
+      if (!access || *access == Access::Full)
+        return expected("'row', 'col' or '0'");
+      a = *access;
+      advance();
+      if (!punct(']'))
+        return false;
+    }
+    out = Expr::load(t, a);
+    return true;
+  }
+
+  llvm::SourceMgr &sm;
+  llvm::raw_ostream &errs;
+  SourceLocations &locs;
+  Lexer lexer;
+  Token tok;
+  Module m;
+  std::map<std::string, int> paramIds;
+  std::map<std::string, TensorId> tensorIds;
+  bool seenIo = false;
+};
+
+} // namespace
+
+std::optional<Module> parseModule(llvm::SourceMgr &sourceMgr, llvm::raw_ostream &errs,
+                                  SourceLocations *locations) {
+  SourceLocations ignored;
+  return Parser(sourceMgr, errs, locations ? *locations : ignored).run();
+}
+
+} // namespace bdl::ir

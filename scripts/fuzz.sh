@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# The front-end fuzzer (test/fuzz/FrontEndFuzzer.cpp): bytes through scanning,
+# parsing, sema, lowering, the passes and the IR verifier, under ASan + UBSan.
+#   scripts/fuzz.sh [SECONDS]   a long run (default 1800 s) into build-fuzz/fuzz/corpus;
+#                               crashes land in build-fuzz/fuzz/artifacts/
+#   scripts/fuzz.sh --smoke     the test command's deterministic run: every seed and
+#                               regression input replayed, then a fixed number of
+#                               executions with a fixed seed
+# Seeds: every .bdl under examples/, stdlib/ and test/. Regression inputs (kept
+# after a fix): test/fuzz/regressions/. Dictionary: test/fuzz/bdl.dict.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+mode=long seconds=1800
+case "${1:-}" in
+  --smoke) mode=smoke ;;
+  "") ;;
+  *[!0-9]*) echo "usage: scripts/fuzz.sh [SECONDS] | --smoke" >&2; exit 2 ;;
+  *) seconds=$1 ;;
+esac
+
+cmake --preset fuzz >/dev/null
+cmake --build build-fuzz --target bdl-fuzz-frontend
+work=build-fuzz/fuzz
+mkdir -p "$work/artifacts"
+rm -rf "$work/seeds" && mkdir -p "$work/seeds"
+find examples stdlib test -name '*.bdl' -not -path 'test/fuzz/*' -print0 |
+  while IFS= read -r -d '' f; do cp "$f" "$work/seeds/$(echo "$f" | tr / _)"; done
+
+# -timeout: an input that takes over 2 s is a hang, and a bug.
+common=(-dict=test/fuzz/bdl.dict -timeout=2 -max_len=8192 -print_final_stats=1
+        -artifact_prefix="$work/artifacts/")
+if [[ $mode == smoke ]]; then
+  # Units the run finds go to a fresh directory, so every run starts from the
+  # same corpus and, with the fixed seed, executes the same inputs.
+  rm -rf "$work/smoke" && mkdir -p "$work/smoke"
+  build-fuzz/bin/bdl-fuzz-frontend "${common[@]}" -seed=1 -runs="${BDL_FUZZ_RUNS:-60000}" \
+    "$work/smoke" "$work/seeds" test/fuzz/regressions
+else
+  mkdir -p "$work/corpus"
+  build-fuzz/bin/bdl-fuzz-frontend "${common[@]}" -max_total_time="$seconds" \
+    "$work/corpus" "$work/seeds" test/fuzz/regressions 2>&1 | tee "$work/fuzz.log"
+fi
