@@ -64,9 +64,14 @@ public:
     return -2;
   }
 
-  /// Every expected token, minus those `skip` covers, as a person reads it.
-  std::vector<std::string> spelled(bool skipOperators, bool skipDeclarations,
-                                   bool skipExpression) const {
+  /// What a message already says in a phrase ("an operator", ...).
+  struct Covered {
+    bool operators = false, declarations = false, expression = false;
+  };
+
+  /// Every expected token that `covered` does not stand for, as a person
+  /// reads it.
+  std::vector<std::string> spelled(Covered covered) const {
     std::vector<std::string> out;
     auto in = [&](const auto &texts, ssize_t t) {
       for (const char *text : texts)
@@ -75,14 +80,14 @@ public:
       return false;
     };
     for (ssize_t t : types) {
-      if (skipOperators && in(kOperators, t))
+      if (covered.operators && in(kOperators, t))
         continue;
-      if (skipDeclarations && (in(kDeclarationKeywords, t) || t == kEOF))
+      if (covered.declarations && (in(kDeclarationKeywords, t) || t == kEOF))
         continue;
-      if (skipExpression &&
+      if (covered.expression &&
           (in(kExpressionStarts, t) || t == BdlParser::ID || t == BdlParser::NUMBER))
         continue;
-      if (skipOperators && t == typeOf("(") && !skipExpression)
+      if (covered.operators && t == typeOf("("))
         continue; // a call's '(' after a name: part of "an operator"
       out.push_back(spell(t));
     }
@@ -175,7 +180,7 @@ void SyntaxErrorStrategy::report(antlr4::Parser *parser, antlr4::Token *found,
     message = "expected 'model NAME' at the start of the file but found " + quote(found);
   } else if (expected.startsDeclaration()) {
     bool op = expected.continuesExpression();
-    std::vector<std::string> rest = expected.spelled(true, true, false);
+    std::vector<std::string> rest = expected.spelled({.operators = true, .declarations = true});
     std::vector<std::string> items;
     if (op)
       items.push_back("an operator");
@@ -199,7 +204,7 @@ void SyntaxErrorStrategy::report(antlr4::Parser *parser, antlr4::Token *found,
       items.push_back("an expression");
     if (op)
       items.push_back("an operator");
-    for (const std::string &r : expected.spelled(op, false, expression))
+    for (const std::string &r : expected.spelled({.operators = op, .expression = expression}))
       items.push_back(r);
     message = "expected " + joinOr(items) + after + " but found " + quote(found);
   }
