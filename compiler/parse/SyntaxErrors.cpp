@@ -122,7 +122,11 @@ std::string joinOr(const std::vector<std::string> &items) {
 std::string quote(antlr4::Token *t) {
   if (!t || t->getType() == antlr4::Token::EOF)
     return "the end of the file";
-  return "'" + t->getText() + "'";
+  std::string text = t->getText();
+  constexpr size_t kLongest = 40; // a 5000-digit number is shown by the caret line anyway
+  if (text.size() > kLongest)
+    text = text.substr(0, kLongest) + "...";
+  return "'" + text + "'";
 }
 
 std::string declarationList() {
