@@ -118,8 +118,14 @@ int compile(const Options &o) {
   std::unique_ptr<sema::CheckedModel> checked = sema::check(*file, diags);
   if (!checked)
     return kExitModelError;
-  if (o.emit == "sema")
+  if (o.emit == "sema") {
+    auto out = openTextOutput(o);
+    if (!out)
+      return kExitModelError;
+    sema::print(*checked, out->os());
+    out->keep();
     return kExitOk;
+  }
 
   ir::Module module = lower(*checked);
   if (!ir::verify(module, llvm::errs())) {

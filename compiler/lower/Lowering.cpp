@@ -45,13 +45,11 @@ public:
 
     ir::Block forward{"forward", 1, {}};
     block = &forward;
-    for (const ast::LayerDecl &layer : file.layers) {
-      ir::TensorId t = materialize(lowerExpr(layer.value.get()), layer.name.name, true);
-      names[layer.name.name] = t;
-      if (layer.isLoss && layer.name.name == model.loss)
-        m.loss = t;
-    }
-    m.predict = names.lookup(model.predict);
+    for (const ast::LayerDecl &layer : file.layers)
+      layerIds.push_back(materialize(lowerExpr(layer.value.get()), layer.name.name, true));
+    m.predict = layerIds[model.predict];
+    if (model.loss >= 0)
+      m.loss = layerIds[model.loss];
     m.evalBlocks.push_back(cloneBlock(forward));
     m.trainBlocks.push_back(std::move(forward));
 
@@ -91,7 +89,7 @@ private:
       t.cols = ct.cols;
       t.init = ct.init, t.initA = ct.initA, t.initB = ct.initB;
       ir::TensorId id = m.addTensor(t);
-      names[t.name] = id;
+      tensorIds.push_back(id);
       if ((int)i == model.input)
         m.input = id;
       if ((int)i == model.target)
@@ -149,6 +147,7 @@ private:
   }
 
   Value constant(float v) { return {Expr::constant(v), Dim::constant(1), Dim::constant(1)}; }
+  Value slot(int index) { return {Expr::slot(index), Dim::constant(1), Dim::constant(1)}; }
 
   /// Fixes every load's access for the iteration space [rows, cols].
   void finish(ir::Expr &e, Dim rows, Dim cols) {
@@ -167,9 +166,15 @@ private:
       ir::TensorId id = v.expr->index;
       ir::Tensor &t = m.tensors[id];
       if (t.rows == v.rows && t.cols == v.cols) {
-        // A product's result that is exactly a named value takes its name.
-        if (anonymous.erase(id))
+        // A product's or reduction's result that is exactly a named value
+        // takes its name, and so does the kernel that computes it.
+        if (anonymous.erase(id)) {
           t.name = userName ? name : uniqueName(name);
+          if (auto *k =
+                  block->ops.empty() ? nullptr : std::get_if<ir::KernelOp>(&block->ops.back());
+              k && k->outputs.size() == 1 && k->outputs[0].tensor == id)
+            k->name = t.name;
+        }
         return id;
       }
     }
@@ -218,7 +223,7 @@ private:
 
   Value dimValue(Dim d) {
     if (d.kind == Dim::Kind::Param)
-      return {Expr::slot(ir::kFirstParamSlot + (int)d.value), Dim::constant(1), Dim::constant(1)};
+      return slot(ir::kFirstParamSlot + (int)d.value);
     return constant((float)d.value);
   }
 
@@ -245,16 +250,27 @@ private:
   }
 
   Value lowerName(const ast::NameExpr *n) {
-    if (auto it = model.globals.find(n->name); it != model.globals.end()) {
-      const sema::Symbol &s = it->second;
-      if (s.kind == sema::Symbol::Kind::Param)
-        return {Expr::slot(ir::kFirstParamSlot + s.index), Dim::constant(1), Dim::constant(1)};
-      if (s.kind == sema::Symbol::Kind::Const)
-        return constant((float)s.constValue);
+    const sema::Symbol &s = model.symbolOf(n);
+    switch (s.kind) {
+    case sema::Symbol::Kind::Param:
+      return slot(ir::kFirstParamSlot + s.index);
+    case sema::Symbol::Kind::Const:
+      return constant((float)s.constValue);
+    case sema::Symbol::Kind::Runtime:
+      return slot(s.index);
+    case sema::Symbol::Kind::Tensor:
+    case sema::Symbol::Kind::Layer:
+    case sema::Symbol::Kind::Let:
+      return load(tensorOf(s));
     }
-    if (auto it = names.find(n->name); it != names.end())
-      return load(it->second);
-    return {Expr::slot(sema::runtimeScalarSlot(n->name)), Dim::constant(1), Dim::constant(1)};
+    return constant(0);
+  }
+
+  /// The tensor that holds a tensor's, layer's or let's value.
+  ir::TensorId tensorOf(const sema::Symbol &s) {
+    if (s.kind == sema::Symbol::Kind::Tensor)
+      return tensorIds[s.index];
+    return s.kind == sema::Symbol::Kind::Layer ? layerIds[s.index] : letIds[s.index];
   }
 
   Value lowerBinary(const ast::BinaryExpr *b) {
@@ -281,7 +297,7 @@ private:
   /// A matrix operand of `@`: a tensor, possibly transposed.
   std::pair<ir::TensorId, bool> matrixOperand(const ast::Expr *e, const std::string &name) {
     if (auto *t = dyn_cast<ast::TransposeExpr>(e))
-      return {names.lookup(cast<ast::NameExpr>(t->operand.get())->name), true};
+      return {tensorOf(model.symbolOf(cast<ast::NameExpr>(t->operand.get()))), true};
     return {materialize(lowerExpr(e), name + ".lhs"), false};
   }
 
@@ -324,41 +340,48 @@ private:
         return unary(op, arg(0));
     if (f == "max" || f == "min")
       return binary(f == "max" ? ExprOp::Max : ExprOp::Min, arg(0), arg(1));
-    if (f == "dsigmoid") {
-      // σ'(a) = σ(a)(1 - σ(a))
-      Value s = unary(ExprOp::Sigmoid, arg(0));
-      Value s2{s.expr->clone(), s.rows, s.cols};
-      return binary(ExprOp::Mul, std::move(s), binary(ExprOp::Sub, constant(1), std::move(s2)));
+    if (f == "dsigmoid" || f == "dtanh") {
+      // σ'(a) = e / (1 + e)² with e = exp(-|a|), and tanh'(a) = 4e / (1 + e)²
+      // with e = exp(-2|a|): the textbook σ(1 - σ) and 1 - tanh² cancel to 0
+      // in float once |a| passes about 17 (σ) or 9 (tanh).
+      bool isTanh = f == "dtanh";
+      Value a = arg(0);
+      auto e = [&] {
+        Value absA = unary(ExprOp::Abs, {a.expr->clone(), a.rows, a.cols});
+        return unary(ExprOp::Exp, isTanh ? binary(ExprOp::Mul, constant(-2), std::move(absA))
+                                         : unary(ExprOp::Neg, std::move(absA)));
+      };
+      Value onePlusE = binary(ExprOp::Add, constant(1), e());
+      Value onePlusE2{onePlusE.expr->clone(), onePlusE.rows, onePlusE.cols};
+      Value square = binary(ExprOp::Mul, std::move(onePlusE), std::move(onePlusE2));
+      Value numerator = isTanh ? binary(ExprOp::Mul, constant(4), e()) : e();
+      return binary(ExprOp::Div, std::move(numerator), std::move(square));
     }
-    if (f == "dtanh") {
-      // tanh'(a) = 1 - tanh(a)²
-      Value t = unary(ExprOp::Tanh, arg(0));
-      Value t2{t.expr->clone(), t.rows, t.cols};
-      return binary(ExprOp::Sub, constant(1), binary(ExprOp::Mul, std::move(t), std::move(t2)));
-    }
+    // A reduction or product that is exactly a layer or let takes its name.
+    auto named = [&](ir::TensorId t) {
+      anonymous.insert(t);
+      return load(t);
+    };
     if (f == "softmax")
       return softmax(arg(0));
     if (f == "sum")
-      return load(rowReduce("sum", ir::KernelOp::Reduce::Sum, arg(0)));
+      return named(rowReduce("sum", ir::KernelOp::Reduce::Sum, arg(0)));
     if (f == "cross_entropy") {
       // -Σ t log y, with y floored so that a confident mistake stays finite.
       Value y = arg(0), t = arg(1);
       Value logy = unary(ExprOp::Log, binary(ExprOp::Max, std::move(y), constant(kLogFloor)));
       Value term = unary(ExprOp::Neg, binary(ExprOp::Mul, std::move(t), std::move(logy)));
-      return load(rowReduce("cross_entropy", ir::KernelOp::Reduce::Sum, std::move(term)));
+      return named(rowReduce("cross_entropy", ir::KernelOp::Reduce::Sum, std::move(term)));
     }
     if (f == "mse") {
       Value d = binary(ExprOp::Sub, arg(0), arg(1));
       Value d2{d.expr->clone(), d.rows, d.cols};
       Dim n = d.cols;
       Value sq = binary(ExprOp::Div, binary(ExprOp::Mul, std::move(d), std::move(d2)), dimValue(n));
-      return load(rowReduce("mse", ir::KernelOp::Reduce::Sum, std::move(sq)));
+      return named(rowReduce("mse", ir::KernelOp::Reduce::Sum, std::move(sq)));
     }
-    if (f == "outer") {
-      ir::TensorId product = outerProduct(arg(0), arg(1), "outer");
-      anonymous.insert(product);
-      return load(product);
-    }
+    if (f == "outer")
+      return named(outerProduct(arg(0), arg(1), "outer"));
     return constant(0); // unreachable: sema knows every builtin
   }
 
@@ -456,21 +479,44 @@ private:
   };
 
   void lowerLearn(const ast::LearnDecl &learn) {
-    // Let values first, then every gradient, then the optimiser steps: all
-    // gradients see the weights from before this block.
-    for (const ast::LearnStmt &s : learn.stmts)
+    // Let values first, then every gradient, then the optimiser's scalars,
+    // then its steps: everything but the steps sees the weights from before
+    // this block, whatever the order of the updates.
+    letIds.assign(learn.stmts.size(), -1);
+    for (size_t i = 0; i < learn.stmts.size(); ++i) {
+      const ast::LearnStmt &s = learn.stmts[i];
       if (s.kind == ast::LearnStmt::Kind::Let)
-        names[s.name.name] = materialize(lowerExpr(s.value.get()), s.name.name, true);
+        letIds[i] = materialize(lowerExpr(s.value.get()), s.name.name, true);
+    }
     std::vector<PendingUpdate> updates;
-    for (const ast::LearnStmt &s : learn.stmts)
-      if (s.kind == ast::LearnStmt::Kind::Update)
-        updates.push_back(lowerUpdate(s));
+    for (const sema::CheckedUpdate &u : model.updates)
+      updates.push_back(lowerUpdate(*u.stmt, tensorIds[u.tensor]));
+    const sema::Optimizer &opt = model.optimizer;
+    ExprPtr lr = stepScalar(opt.lr, "sgd.lr");
+    ExprPtr momentum = opt.momentum ? stepScalar(opt.momentum, "sgd.momentum") : nullptr;
     for (PendingUpdate &u : updates)
-      optimizerStep(u);
+      optimizerStep(u, *lr, momentum.get());
   }
 
-  PendingUpdate lowerUpdate(const ast::LearnStmt &s) {
-    ir::TensorId w = names.lookup(s.name.name);
+  /// An optimiser argument, computed once before any step when it reads a
+  /// tensor (a weight the steps change): each step then reads the same value.
+  ExprPtr stepScalar(const ast::Expr *e, const std::string &name) {
+    Value v = lowerExpr(e);
+    if (readsTensor(*v.expr))
+      v = load(materialize(std::move(v), name));
+    return std::move(v.expr);
+  }
+
+  static bool readsTensor(const Expr &e) {
+    if (e.op == ExprOp::Load)
+      return true;
+    for (const ExprPtr &o : e.operands)
+      if (readsTensor(*o))
+        return true;
+    return false;
+  }
+
+  PendingUpdate lowerUpdate(const ast::LearnStmt &s, ir::TensorId w) {
     const ir::Tensor W = m.tensors[w];
     std::vector<Term> terms;
     collectTerms(s.value.get(), nullptr, terms);
@@ -514,29 +560,27 @@ private:
     return v;
   }
 
-  void optimizerStep(PendingUpdate &u) {
+  void optimizerStep(PendingUpdate &u, const Expr &lr, const Expr *momentum) {
     const ir::Tensor W = m.tensors[u.weight];
-    const sema::Optimizer &opt = model.optimizer;
-    Value lr = opt.lr ? lowerExpr(opt.lr) : constant(0.01f);
     ir::KernelOp k;
     k.kind = ir::KernelOp::Kind::Map;
     k.name = "sgd." + W.name;
     k.rows = W.rows, k.cols = W.cols;
     ExprPtr step = std::move(u.delta.expr);
-    if (opt.momentum) {
+    if (momentum) {
       // v ← μ v + Δ;  W ← W ∓ lr v
       ir::TensorId vel = temp(W.name + ".velocity", W.rows, W.cols, ir::Role::Optimizer);
-      ExprPtr v = Expr::binary(ExprOp::Add,
-                               Expr::binary(ExprOp::Mul, lowerExpr(opt.momentum).expr,
-                                            Expr::load(vel, ir::Access::Full)),
-                               std::move(step));
+      ExprPtr v = Expr::binary(
+          ExprOp::Add,
+          Expr::binary(ExprOp::Mul, momentum->clone(), Expr::load(vel, ir::Access::Full)),
+          std::move(step));
       finish(*v, k.rows, k.cols);
       k.outputs.push_back({vel, std::move(v), true});
       step = Expr::local(0);
     }
     ExprPtr newW =
         Expr::binary(u.subtract ? ExprOp::Sub : ExprOp::Add, Expr::load(u.weight, ir::Access::Full),
-                     Expr::binary(ExprOp::Mul, std::move(lr.expr), std::move(step)));
+                     Expr::binary(ExprOp::Mul, lr.clone(), std::move(step)));
     finish(*newW, k.rows, k.cols);
     k.outputs.push_back({u.weight, std::move(newW), true});
     block->ops.push_back(std::move(k));
@@ -561,7 +605,8 @@ private:
   const sema::CheckedModel &model;
   ir::Module m;
   ir::Block *block = nullptr;
-  llvm::StringMap<ir::TensorId> names;
+  // What holds each tensor, layer and learn-block value, by sema's indices.
+  std::vector<ir::TensorId> tensorIds, layerIds, letIds;
   std::map<std::string, unsigned> nameUses;
   std::set<ir::TensorId> anonymous; // products not yet named after a value
 };

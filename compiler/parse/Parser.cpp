@@ -7,6 +7,7 @@
 //===----------------------------------------------------------------------===//
 #include "parse/Parser.h"
 #include "parse/SourceScanner.h"
+#include "parse/SyntaxErrors.h"
 
 #include "BdlLexer.h"
 #include "BdlParser.h"
@@ -297,6 +298,7 @@ std::unique_ptr<ast::ModelFile> parseModel(DiagnosticEngine &diags) {
   BdlParser parser(&tokens);
   parser.removeErrorListeners();
   parser.addErrorListener(&listener);
+  parser.setErrorHandler(std::make_shared<SyntaxErrorStrategy>());
   P::FileContext *tree = parser.file();
   if (diags.hasErrors())
     return nullptr;

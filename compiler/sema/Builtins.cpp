@@ -37,6 +37,14 @@ const Builtin *findBuiltin(std::string_view name) {
   return nullptr;
 }
 
-int runtimeScalarSlot(std::string_view name) { return name == "epoch" ? ir::kEpochSlot : -1; }
+const RuntimeScalar *findRuntimeScalar(std::string_view name) {
+  static const RuntimeScalar scalars[] = {
+      {"epoch", ir::kEpochSlot, "the runtime's epoch counter, from 0"},
+  };
+  for (const RuntimeScalar &s : scalars)
+    if (name == s.name)
+      return &s;
+  return nullptr;
+}
 
 } // namespace bdl::sema

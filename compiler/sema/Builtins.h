@@ -22,9 +22,16 @@ struct Builtin {
 /// Null if `name` is not a builtin.
 const Builtin *findBuiltin(std::string_view name);
 
-/// The runtime scalar slot of a predeclared name (`epoch`), or -1. A model's
-/// own declaration of the name hides it.
-int runtimeScalarSlot(std::string_view name);
+/// A predeclared name for a scalar the runtime sets (`epoch`). A model's own
+/// declaration of the name hides it; a learn-block value may not.
+struct RuntimeScalar {
+  const char *name;
+  int slot; // hp[slot]
+  const char *meaning;
+};
+
+/// Null if `name` is not predeclared.
+const RuntimeScalar *findRuntimeScalar(std::string_view name);
 
 } // namespace bdl::sema
 

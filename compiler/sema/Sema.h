@@ -31,11 +31,14 @@ struct Shape {
   bool isMatrix() const { return dims.size() == 2; }
 };
 
+/// What a name refers to. Sema resolves every name once; lowering reads the
+/// result (CheckedModel::symbolOf) and never looks a name up itself.
 struct Symbol {
   enum class Kind { Param, Const, Tensor, Layer, Let, Runtime };
   Kind kind;
-  int index = -1; // params, tensors and layers: position in the CheckedModel;
-                  // Runtime: the hp slot
+  int index = -1; // Param: CheckedModel::params; Const: ModelFile::consts;
+                  // Tensor: CheckedModel::tensors; Layer: ModelFile::layers;
+                  // Let: its statement in LearnDecl::stmts; Runtime: the hp slot
   Shape shape;
   double constValue = 0; // Const
   llvm::SMRange declRange;
@@ -56,30 +59,43 @@ struct Optimizer {
   const ast::Expr *momentum = nullptr; // null: plain SGD
 };
 
+/// A weight update of the learning rule: `weight -= stmt.value`.
+struct CheckedUpdate {
+  const ast::LearnStmt *stmt;
+  int tensor; // index into CheckedModel::tensors
+};
+
 /// Everything lowering needs, beside the AST itself.
 struct CheckedModel {
   const ast::ModelFile *file = nullptr;
   std::vector<ir::Param> params;
   std::vector<CheckedTensor> tensors;
   llvm::StringMap<Symbol> globals;
+  /// The learn block's values (names local to it).
+  llvm::StringMap<Symbol> lets;
+  /// The predeclared runtime scalars the model reads (`epoch`).
+  llvm::StringMap<Symbol> runtime;
+  /// The symbol every name expression resolved to.
+  llvm::DenseMap<const ast::NameExpr *, const Symbol *> resolved;
   llvm::DenseMap<const ast::Expr *, Shape> shapes;
-  /// Let statements' shapes (names are local to the learn block).
-  llvm::StringMap<Shape> lets;
   Optimizer optimizer;
   const ast::LearnDecl *learn = nullptr;
+  std::vector<CheckedUpdate> updates; // in source order
   std::string dataset = "fashion_mnist";
   int epochs = 5, batch = 32, validation = 0;
-  std::string predict; // a layer name
-  std::string loss;    // a loss name, or empty
-  int input = -1, target = -1;
+  int predict = -1;            // the layer to predict with (index into ModelFile::layers)
+  int loss = -1;               // the loss layer, or -1
+  int input = -1, target = -1; // indices into tensors
 
   const Shape &shapeOf(const ast::Expr *e) const { return shapes.find(e)->second; }
-  /// Value of a constant expression (literals, consts, arithmetic), if it is one.
-  std::optional<double> constantValue(const ast::Expr *e) const;
+  const Symbol &symbolOf(const ast::NameExpr *n) const { return *resolved.find(n)->second; }
 };
 
 /// Returns null if any error was reported.
 std::unique_ptr<CheckedModel> check(const ast::ModelFile &file, DiagnosticEngine &diags);
+
+/// Prints every checked declaration with its shape (bdlc --emit=sema).
+void print(const CheckedModel &model, llvm::raw_ostream &os);
 
 /// "a per-example vector [hidden]", "a matrix [10, 784]", ...
 std::string describe(const Shape &shape, const std::vector<ir::Param> &params);

@@ -39,6 +39,10 @@ public:
 
 private:
   void emit(llvm::SMRange range, DiagID id, const std::string &message);
+  /// Prints the diagnostic if its source line has non-ASCII characters;
+  /// returns false (printing nothing) otherwise.
+  bool printWithNonASCIILine(llvm::SMRange range, llvm::SourceMgr::DiagKind kind,
+                             const std::string &text);
 
   llvm::SourceMgr &sourceMgr;
   llvm::raw_ostream &os;

@@ -1,0 +1,189 @@
+//===- Learn.cpp - The learning rule ----------------------------------------===//
+#include "sema/Builtins.h"
+#include "sema/Checker.h"
+
+#include "llvm/Support/Casting.h"
+
+namespace bdl::sema {
+
+using llvm::cast;
+using llvm::dyn_cast;
+using llvm::isa;
+
+void Checker::checkLearn() {
+  if (file.learns.empty())
+    return;
+  const ast::LearnDecl &learn = file.learns[0];
+  for (size_t i = 1; i < file.learns.size(); ++i) {
+    diags.report(file.learns[i].keywordRange, DiagID::err_duplicate_declaration, "'learn' block");
+    diags.report(learn.keywordRange, DiagID::note_previous_definition);
+  }
+  model->learn = &learn;
+  inLearn = true;
+  checkOptimizer(learn);
+  llvm::StringMap<llvm::SMRange> updated;
+  letShapes.resize(learn.stmts.size());
+  // A value used before its statement is an error, not a global of that
+  // name; a predeclared name is the runtime's until a model declares it.
+  for (const ast::LearnStmt &stmt : learn.stmts)
+    if (stmt.kind == ast::LearnStmt::Kind::Let && !model->globals.count(stmt.name.name) &&
+        !findRuntimeScalar(stmt.name.name))
+      laterLets.try_emplace(stmt.name.name, stmt.name.range);
+  for (size_t i = 0; i < learn.stmts.size(); ++i) {
+    const ast::LearnStmt &stmt = learn.stmts[i];
+    if (stmt.kind == ast::LearnStmt::Kind::Update) {
+      checkUpdate(stmt, updated);
+      continue;
+    }
+    std::optional<Shape> s = shape(stmt.value.get());
+    if (s && rejectBatchedMatrix(stmt.value.get(), *s, stmt.name.name))
+      s.reset();
+    if (!declareLet(stmt, (int)i))
+      continue;
+    letShapes[i] = s;
+    if (s)
+      model->lets[stmt.name.name].shape = *s;
+  }
+  inLearn = false;
+}
+
+bool Checker::declareLet(const ast::LearnStmt &stmt, int index) {
+  const std::string &name = stmt.name.name;
+  if (const RuntimeScalar *r = findRuntimeScalar(name); r && !model->globals.count(name)) {
+    diags.report(stmt.name.range, DiagID::err_predeclared_name, name, r->meaning);
+    return false;
+  }
+  llvm::SMRange previous;
+  if (auto g = model->globals.find(name); g != model->globals.end())
+    previous = g->second.declRange;
+  else if (auto l = model->lets.find(name); l != model->lets.end())
+    previous = l->second.declRange;
+  if (previous.isValid()) {
+    diags.report(stmt.name.range, DiagID::err_redefinition, name);
+    diags.report(previous, DiagID::note_previous_definition);
+    return false;
+  }
+  Symbol let{Symbol::Kind::Let, index};
+  let.declRange = stmt.name.range;
+  model->lets[name] = let;
+  laterLets.erase(name);
+  return true;
+}
+
+void Checker::checkOptimizer(const ast::LearnDecl &learn) {
+  if (learn.optimizer.name != "sgd") {
+    diags.report(learn.optimizer.range, DiagID::err_unknown_optimizer, learn.optimizer.name);
+    return;
+  }
+  size_t positional = 0;
+  llvm::StringMap<llvm::SMRange> given;
+  for (const ast::Arg &a : learn.args) {
+    std::string key = a.key.empty() ? (positional == 0 ? "lr" : "") : a.key;
+    llvm::SMRange where = a.key.empty() ? a.value->getRange() : a.keyRange;
+    if (!key.empty()) {
+      if (auto [it, inserted] = given.try_emplace(key, where); !inserted) {
+        diags.report(where, DiagID::err_redefinition, key);
+        diags.report(it->second, DiagID::note_previous_definition);
+        continue;
+      }
+    }
+    const ast::Expr **slot = nullptr;
+    if (a.key.empty())
+      slot = positional++ == 0 ? &model->optimizer.lr : nullptr;
+    else if (a.key == "lr")
+      slot = &model->optimizer.lr;
+    else if (a.key == "momentum")
+      slot = &model->optimizer.momentum;
+    else {
+      diags.report(a.keyRange, DiagID::err_unknown_argument, "sgd", a.key);
+      continue;
+    }
+    if (!slot) {
+      diags.report(a.value->getRange(), DiagID::err_argument_count, "sgd",
+                   "1 positional argument (lr)", std::to_string(positional));
+      continue;
+    }
+    std::optional<Shape> s = shape(a.value.get());
+    if (s && (!s->isScalar() || s->batched))
+      diags.report(a.value->getRange(), DiagID::err_operand_type, "sgd", "a scalar",
+                   describe(*s, model->params));
+    *slot = a.value.get();
+  }
+  if (!model->optimizer.lr)
+    diags.report(learn.optimizer.range, DiagID::err_argument_count, "sgd",
+                 "a learning rate: sgd(lr) or sgd(lr, momentum = m)", "none is");
+}
+
+void Checker::checkUpdate(const ast::LearnStmt &stmt, llvm::StringMap<llvm::SMRange> &updated) {
+  std::optional<Shape> rhs = shape(stmt.value.get());
+  const Symbol *target = resolveName(stmt.name.name, stmt.name.range);
+  if (!target)
+    return;
+  auto refuse = [&](const std::string &why) {
+    diags.report(stmt.name.range, DiagID::err_invalid_update, stmt.name.name, why);
+    if (target->declRange.isValid())
+      diags.report(target->declRange, DiagID::note_declared_here, stmt.name.name);
+  };
+  if (target->kind == Symbol::Kind::Runtime) {
+    refuse("it is a value the runtime sets; only weights are learned");
+    return;
+  }
+  if (target->kind != Symbol::Kind::Tensor) {
+    refuse(std::string("it is a ") + describe(target->kind) + "; only weights are learned");
+    return;
+  }
+  if (target->tensor->kind != ast::TensorKind::Weight) {
+    refuse(std::string("it is ") + (target->tensor->kind == ast::TensorKind::Fixed
+                                        ? "a fixed tensor, never learned"
+                                        : "data, not a weight"));
+    return;
+  }
+  if (auto [it, inserted] = updated.try_emplace(stmt.name.name, stmt.name.range); !inserted) {
+    diags.report(stmt.name.range, DiagID::err_invalid_update, stmt.name.name,
+                 "it is already updated in this block; combine the two updates");
+    diags.report(it->second, DiagID::note_previous_definition);
+    return;
+  }
+  model->updates.push_back({&stmt, target->index});
+  if (!rhs)
+    return;
+  if (!rhs->isScalar() && rhs->dims != target->shape.dims) {
+    diags.report(stmt.value->getRange(), DiagID::err_update_shape, stmt.name.name,
+                 describe(target->shape, model->params), describe(*rhs, model->params));
+    return;
+  }
+  checkLinearInOuter(stmt.value.get());
+}
+
+void Checker::checkLinearInOuter(const ast::Expr *e) {
+  const Shape &s = model->shapeOf(e);
+  if (!(s.isMatrix() && s.batched))
+    return;
+  if (auto *b = dyn_cast<ast::BinaryExpr>(e)) {
+    const Shape &l = model->shapeOf(b->lhs.get()), &r = model->shapeOf(b->rhs.get());
+    bool lScalar = l.isScalar() && !l.batched, rScalar = r.isScalar() && !r.batched;
+    if (b->op == ast::BinaryOp::Add || b->op == ast::BinaryOp::Sub) {
+      checkLinearInOuter(b->lhs.get());
+      checkLinearInOuter(b->rhs.get());
+      return;
+    }
+    if (b->op == ast::BinaryOp::Mul && (lScalar || rScalar)) {
+      checkLinearInOuter(lScalar ? b->rhs.get() : b->lhs.get());
+      return;
+    }
+    if (b->op == ast::BinaryOp::Div && rScalar) {
+      checkLinearInOuter(b->lhs.get());
+      return;
+    }
+  } else if (auto *n = dyn_cast<ast::NegExpr>(e)) {
+    checkLinearInOuter(n->operand.get());
+    return;
+  } else if (auto *c = dyn_cast<ast::CallExpr>(e); c && c->callee == "outer") {
+    return;
+  }
+  diags.report(e->getRange(), DiagID::err_invalid_update, "this expression",
+               "a per-example matrix in an update must be outer(a, b) terms, added, negated "
+               "or scaled by model-wide scalars");
+}
+
+} // namespace bdl::sema

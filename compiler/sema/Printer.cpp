@@ -1,0 +1,146 @@
+//===- Printer.cpp - What sema concluded, for bdlc --emit=sema -------------===//
+//
+// One line per declaration in source order within each kind: every name
+// with its shape (or a param's type and value), then the expression as
+// written. Lowering reads nothing from here; it is for people and tests.
+//
+//===----------------------------------------------------------------------===//
+#include "ir/Format.h"
+#include "sema/Sema.h"
+#include "support/Format.h"
+
+#include "llvm/Support/raw_ostream.h"
+
+namespace bdl::sema {
+namespace {
+
+class Printer {
+public:
+  Printer(const CheckedModel &model, llvm::raw_ostream &os)
+      : model(model), file(*model.file), os(os) {}
+
+  void run() {
+    os << "model " << file.name.name << "\n";
+    for (size_t i = 0; i < file.params.size(); ++i)
+      param(model.params[i]);
+    for (const ast::ConstDecl &c : file.consts)
+      os << "const " << c.name.name << " = "
+         << formatNumber(model.globals.lookup(c.name.name).constValue) << "\n";
+    for (size_t i = 0; i < file.tensors.size(); ++i)
+      tensor(file.tensors[i], model.tensors[i]);
+    for (const ast::LayerDecl &l : file.layers)
+      os << (l.isLoss ? "loss " : "layer ") << l.name.name << " : " << shape(l.value.get()) << " = "
+         << text(l.value.get()) << "\n";
+    if (model.learn)
+      learn(*model.learn);
+    os << "predict " << file.layers[model.predict].name.name << "\n";
+    if (model.loss >= 0)
+      os << "loss " << file.layers[model.loss].name.name << "\n";
+    os << "train " << model.dataset << " epochs " << model.epochs << " batch " << model.batch
+       << " validation " << model.validation << "\n";
+  }
+
+private:
+  void param(const ir::Param &p) {
+    os << "param " << p.name << " : " << ir::spelling(p.type) << " = "
+       << (p.type == ir::ParamType::Bool ? (p.value ? "true" : "false") : formatNumber(p.value));
+    if (p.tune == ir::TuneKind::Bool)
+      os << " tune bool";
+    else if (p.tune != ir::TuneKind::None)
+      os << " tune " << ir::spelling(p.tune) << " [" << formatNumber(p.lo) << ", "
+         << formatNumber(p.hi) << "]";
+    os << "\n";
+  }
+
+  void tensor(const ast::TensorDecl &decl, const CheckedTensor &t) {
+    os << ast::spelling(decl.kind) << " " << decl.name.name << " : "
+       << describe(model.globals.lookup(decl.name.name).shape);
+    bool isData = decl.kind == ast::TensorKind::Input || decl.kind == ast::TensorKind::Target;
+    if (!isData)
+      os << " = " << init(t);
+    os << "\n";
+  }
+
+  static std::string init(const CheckedTensor &t) {
+    switch (t.init) {
+    case ir::InitKind::Zero:
+      return "zeros()";
+    case ir::InitKind::Const:
+      return formatNumber(t.initA);
+    case ir::InitKind::Uniform:
+      return "uniform(" + formatNumber(t.initA) + ", " + formatNumber(t.initB) + ")";
+    case ir::InitKind::Normal:
+      return "normal(" + formatNumber(t.initA) + ", " + formatNumber(t.initB) + ")";
+    case ir::InitKind::Xavier:
+      return "xavier()";
+    case ir::InitKind::Kaiming:
+      return "kaiming()";
+    }
+    return "?";
+  }
+
+  void learn(const ast::LearnDecl &learn) {
+    os << "learn " << learn.optimizer.name << "\n";
+    os << "  lr : " << shape(model.optimizer.lr) << " = " << text(model.optimizer.lr) << "\n";
+    if (model.optimizer.momentum)
+      os << "  momentum : " << shape(model.optimizer.momentum) << " = "
+         << text(model.optimizer.momentum) << "\n";
+    size_t next = 0; // the next of model.updates, which are in source order
+    for (const ast::LearnStmt &s : learn.stmts) {
+      if (s.kind == ast::LearnStmt::Kind::Let) {
+        os << "  let " << s.name.name << " : " << shape(s.value.get()) << " = "
+           << text(s.value.get()) << "\n";
+        continue;
+      }
+      const CheckedTensor &weight = model.tensors[model.updates[next++].tensor];
+      os << "  update " << s.name.name << " : "
+         << describe(model.globals.lookup(weight.decl->name.name).shape)
+         << (s.subtract ? " -= " : " += ") << text(s.value.get()) << " : " << shape(s.value.get())
+         << "\n";
+    }
+  }
+
+  std::string describe(const Shape &s) const {
+    std::string out = s.batched ? "per-example " : "";
+    return out + (s.isScalar() ? "scalar" : ir::formatDims(s.dims, model.params));
+  }
+
+  std::string shape(const ast::Expr *e) const { return describe(model.shapeOf(e)); }
+
+  /// The expression as written, on one line and without comments.
+  static std::string text(const ast::Expr *e) {
+    llvm::SMRange r = e->getRange();
+    llvm::StringRef rest(r.Start.getPointer(), r.End.getPointer() - r.Start.getPointer());
+    std::string out;
+    bool space = false;
+    while (!rest.empty()) {
+      if (rest.starts_with("//") || rest.starts_with("/*")) {
+        size_t end = rest.starts_with("//") ? rest.find('\n') : rest.find("*/");
+        rest = end == llvm::StringRef::npos ? "" : rest.drop_front(end + 1);
+        space = !out.empty();
+        continue;
+      }
+      char c = rest.front();
+      rest = rest.drop_front();
+      if (c == ' ' || c == '\t' || c == '\n' || c == '\r') {
+        space = !out.empty();
+        continue;
+      }
+      if (space)
+        out += ' ';
+      space = false;
+      out += c;
+    }
+    return out;
+  }
+
+  const CheckedModel &model;
+  const ast::ModelFile &file;
+  llvm::raw_ostream &os;
+};
+
+} // namespace
+
+void print(const CheckedModel &model, llvm::raw_ostream &os) { Printer(model, os).run(); }
+
+} // namespace bdl::sema

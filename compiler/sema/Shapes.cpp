@@ -1,0 +1,251 @@
+//===- Shapes.cpp - The shape of every expression ---------------------------===//
+#include "sema/Builtins.h"
+#include "sema/Checker.h"
+
+#include "llvm/Support/Casting.h"
+
+namespace bdl::sema {
+
+using llvm::cast;
+using llvm::dyn_cast;
+using llvm::isa;
+
+std::optional<Shape> Checker::shape(const ast::Expr *e) {
+  std::optional<Shape> s = shapeImpl(e);
+  if (s)
+    model->shapes[e] = *s;
+  return s;
+}
+
+std::optional<Shape> Checker::shapeImpl(const ast::Expr *e) {
+  switch (e->getKind()) {
+  case ast::Expr::Kind::Number:
+  case ast::Expr::Kind::Bool:
+    return Shape::scalar();
+  case ast::Expr::Kind::Name:
+    return nameShape(cast<ast::NameExpr>(e));
+  case ast::Expr::Kind::Neg:
+    return shape(cast<ast::NegExpr>(e)->operand.get());
+  case ast::Expr::Kind::Transpose:
+    return transposeShape(cast<ast::TransposeExpr>(e));
+  case ast::Expr::Kind::Binary:
+    return binaryShape(cast<ast::BinaryExpr>(e));
+  case ast::Expr::Kind::Call:
+    return callShape(cast<ast::CallExpr>(e));
+  }
+  return std::nullopt;
+}
+
+std::optional<Shape> Checker::nameShape(const ast::NameExpr *n) {
+  const Symbol *s = lookup(n);
+  if (!s)
+    return std::nullopt;
+  switch (s->kind) {
+  case Symbol::Kind::Param:
+  case Symbol::Kind::Const:
+  case Symbol::Kind::Runtime:
+    return Shape::scalar();
+  case Symbol::Kind::Tensor:
+    return s->shape;
+  case Symbol::Kind::Let:
+    return letShapes[s->index]; // nullopt: its own definition was in error
+  case Symbol::Kind::Layer:
+    if (!inLearn && s->index >= currentLayer) {
+      diags.report(n->getRange(), DiagID::err_use_before_definition, n->name);
+      diags.report(s->declRange, DiagID::note_declared_here, n->name);
+      return std::nullopt;
+    }
+    if (!layerShapes[s->index])
+      return std::nullopt; // its own definition was in error
+    return layerShapes[s->index];
+  }
+  return std::nullopt;
+}
+
+std::optional<Shape> Checker::transposeShape(const ast::TransposeExpr *t) {
+  std::optional<Shape> s = shape(t->operand.get());
+  if (!s)
+    return std::nullopt;
+  if (!s->isMatrix() || s->batched || !isTensorName(t->operand.get())) {
+    diags.report(t->getRange(), DiagID::err_transpose_operand,
+                 "only a weight matrix can be transposed, not " + describe(*s, model->params));
+    return std::nullopt;
+  }
+  if (t != matmulOperands[0] && t != matmulOperands[1]) {
+    diags.report(t->getRange(), DiagID::err_transpose_operand,
+                 "a transposed matrix can only be multiplied with '@', as in W' @ v");
+    return std::nullopt;
+  }
+  return Shape{false, {s->dims[1], s->dims[0]}};
+}
+
+bool Checker::isTensorName(const ast::Expr *e) {
+  auto *n = dyn_cast<ast::NameExpr>(e);
+  auto it = n ? model->resolved.find(n) : model->resolved.end();
+  return it != model->resolved.end() && it->second->kind == Symbol::Kind::Tensor;
+}
+
+std::optional<Shape> Checker::broadcast(const Shape &l, const Shape &r, const char *verb,
+                                        llvm::SMRange range, const ast::Expr *lhs,
+                                        const ast::Expr *rhs) {
+  if (l.isScalar() || r.isScalar() || l.dims == r.dims) {
+    Shape out = l.isScalar() ? r : l;
+    out.batched = l.batched || r.batched;
+    return out;
+  }
+  diags.report(range, DiagID::err_shape_mismatch, verb, describe(l, model->params),
+               describe(r, model->params));
+  noteDeclaration(lhs);
+  noteDeclaration(rhs);
+  return std::nullopt;
+}
+
+void Checker::noteDeclaration(const ast::Expr *e) {
+  auto *n = e ? dyn_cast<ast::NameExpr>(e) : nullptr;
+  auto it = n ? model->resolved.find(n) : model->resolved.end();
+  if (it != model->resolved.end() && it->second->declRange.isValid())
+    diags.report(it->second->declRange, DiagID::note_declared_here, n->name);
+}
+
+std::optional<Shape> Checker::binaryShape(const ast::BinaryExpr *b) {
+  if (b->op == ast::BinaryOp::MatMul)
+    matmulOperands = {b->lhs.get(), b->rhs.get()};
+  std::optional<Shape> l = shape(b->lhs.get());
+  if (b->op == ast::BinaryOp::MatMul)
+    matmulOperands = {b->lhs.get(), b->rhs.get()};
+  std::optional<Shape> r = shape(b->rhs.get());
+  if (!l || !r || !checkFolded(b))
+    return std::nullopt;
+  switch (b->op) {
+  case ast::BinaryOp::Add:
+    return broadcast(*l, *r, "add", b->opRange, b->lhs.get(), b->rhs.get());
+  case ast::BinaryOp::Sub:
+    return broadcast(*l, *r, "subtract", b->opRange, b->lhs.get(), b->rhs.get());
+  case ast::BinaryOp::Mul:
+    return broadcast(*l, *r, "multiply", b->opRange, b->lhs.get(), b->rhs.get());
+  case ast::BinaryOp::Div:
+    return broadcast(*l, *r, "divide", b->opRange, b->lhs.get(), b->rhs.get());
+  case ast::BinaryOp::Pow:
+    if (!r->isScalar() || r->batched) {
+      diags.report(b->rhs->getRange(), DiagID::err_operand_type, "^", "a scalar exponent",
+                   describe(*r, model->params));
+      return std::nullopt;
+    }
+    return l;
+  case ast::BinaryOp::MatMul:
+    return matmulShape(b, *l, *r);
+  }
+  return std::nullopt;
+}
+
+bool Checker::checkFolded(const ast::BinaryExpr *b) {
+  if (b->op == ast::BinaryOp::MatMul)
+    return true;
+  Constant r = evaluate(b->rhs.get(), /*report=*/false);
+  if (b->op == ast::BinaryOp::Div && r.status == Constant::Known &&
+      static_cast<float>(r.value) == 0) {
+    diags.report(b->getRange(), DiagID::err_division_by_zero);
+    return false;
+  }
+  Constant l = evaluate(b->lhs.get(), /*report=*/false);
+  if (l.status != Constant::Known || r.status != Constant::Known)
+    return true;
+  // Lowering folds this step, which must stay a finite float.
+  return fold(b, l.value, r.value, /*report=*/true).status == Constant::Known;
+}
+
+std::optional<Shape> Checker::matmulShape(const ast::BinaryExpr *b, const Shape &l,
+                                          const Shape &r) {
+  auto fail = [&](const char *why) -> std::optional<Shape> {
+    diags.report(b->opRange, DiagID::err_matmul_shape, describe(l, model->params),
+                 describe(r, model->params), why);
+    noteDeclaration(b->lhs.get());
+    noteDeclaration(b->rhs.get());
+    return std::nullopt;
+  };
+  if (!l.isMatrix() || l.batched)
+    return fail("the left operand must be a weight matrix");
+  if (r.isScalar() || (r.isMatrix() && r.batched))
+    return fail("the right operand must be a vector or a matrix");
+  if (l.dims[1] != r.dims[0])
+    return fail("the inner dimensions differ");
+  if (r.isVector())
+    return Shape{r.batched, {l.dims[0]}};
+  return Shape{false, {l.dims[0], r.dims[1]}};
+}
+
+std::optional<Shape> Checker::callShape(const ast::CallExpr *call) {
+  const Builtin *builtin = findBuiltin(call->callee);
+  if (!builtin) {
+    diags.report(call->calleeRange, DiagID::err_unknown_function, call->callee);
+    return std::nullopt;
+  }
+  if (builtin->form == Builtin::Form::Initialiser) {
+    diags.report(call->calleeRange, DiagID::err_invalid_initializer,
+                 "'" + call->callee + "' initialises a weight and can only follow its '='");
+    return std::nullopt;
+  }
+  if (call->args.size() != builtin->arity) {
+    diags.report(call->getRange(), DiagID::err_argument_count, call->callee,
+                 builtin->arity == 1 ? "1 argument" : std::to_string(builtin->arity) + " arguments",
+                 std::to_string(call->args.size()));
+    return std::nullopt;
+  }
+  std::vector<Shape> args;
+  for (const ast::Arg &a : call->args) {
+    if (!a.key.empty()) {
+      diags.report(a.keyRange, DiagID::err_unknown_argument, call->callee, a.key);
+      return std::nullopt;
+    }
+    std::optional<Shape> s = shape(a.value.get());
+    if (!s)
+      return std::nullopt;
+    args.push_back(*s);
+  }
+  auto expect = [&](size_t i, bool ok, const char *what) {
+    if (!ok)
+      diags.report(call->args[i].value->getRange(), DiagID::err_operand_type, call->callee, what,
+                   describe(args[i], model->params));
+    return ok;
+  };
+  switch (builtin->form) {
+  case Builtin::Form::Elementwise:
+    if (args.size() == 2)
+      return broadcast(args[0], args[1], "combine", call->getRange());
+    return args[0];
+  case Builtin::Form::RowToRow:
+    if (!expect(0, args[0].isVector(), "a vector"))
+      return std::nullopt;
+    return args[0];
+  case Builtin::Form::RowToScalar:
+    if (!expect(0, args[0].isVector(), "a vector"))
+      return std::nullopt;
+    if (args.size() == 2) {
+      if (!expect(1, args[1].isVector(), "a vector"))
+        return std::nullopt;
+      if (!broadcast(args[0], args[1], "compare", call->getRange()))
+        return std::nullopt;
+    }
+    return Shape::scalar(args[0].batched || (args.size() == 2 && args[1].batched));
+  case Builtin::Form::Outer:
+    if (!expect(0, args[0].isVector(), "a vector") || !expect(1, args[1].isVector(), "a vector"))
+      return std::nullopt;
+    return Shape{args[0].batched || args[1].batched, {args[0].dims[0], args[1].dims[0]}};
+  case Builtin::Form::Initialiser:
+    break;
+  }
+  return std::nullopt;
+}
+
+bool Checker::rejectBatchedMatrix(const ast::Expr *e, const Shape &s, const std::string &name) {
+  if (s.isMatrix() && s.batched) {
+    diags.report(e->getRange(), DiagID::err_operand_type, name,
+                 "a per-example vector or scalar (a per-example matrix can only be the "
+                 "right-hand side of a weight update)",
+                 describe(s, model->params));
+    return true;
+  }
+  return false;
+}
+
+} // namespace bdl::sema
