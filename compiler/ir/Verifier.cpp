@@ -79,7 +79,7 @@ private:
   void gemm(const GemmOp &g, std::set<TensorId> &written) {
     read(g.a, written);
     read(g.b, written);
-    if (g.beta != 0)
+    if (g.readsC())
       read(g.c, written);
     write(g.c, written);
     if (!valid(g.a) || !valid(g.b) || !valid(g.c))
@@ -91,6 +91,8 @@ private:
       fail(where + ": gemm %" + C.name + " has mismatched shapes");
     if (g.alphaSlot >= kFirstParamSlot + (int)m.params.size())
       fail(where + ": gemm alpha reads a runtime scalar that does not exist");
+    if (g.betaSlot >= kFirstParamSlot + (int)m.params.size())
+      fail(where + ": gemm beta reads a runtime scalar that does not exist");
   }
 
   void kernel(const KernelOp &k, std::set<TensorId> &written) {
