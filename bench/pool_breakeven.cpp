@@ -132,7 +132,8 @@ int main(int argc, char **argv) {
   }
   openblas_set_num_threads(1);
   ThreadPool pool(threads);
-  ThreadPool blocking(threads, 0);
+  ThreadPool blocking(threads,
+                      PoolWaiting{.workerPollMicroseconds = 0, .callerPollMicroseconds = 0});
   std::printf("pool_breakeven: 1 thread (whole) vs %d threads (split), fastest of %d trials, "
               "us per op\n",
               threads, trials);

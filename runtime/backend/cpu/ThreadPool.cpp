@@ -32,8 +32,7 @@ inline void cpuRelax() {
 
 } // namespace
 
-ThreadPool::ThreadPool(int threads, int64_t workerSpinMicroseconds, int64_t callerSpinMicroseconds)
-    : workerSpin(workerSpinMicroseconds), callerSpin(callerSpinMicroseconds) {
+ThreadPool::ThreadPool(int threads, PoolWaiting waiting) : waiting(waiting) {
   for (int i = 1; i < threads; ++i)
     workers.emplace_back([this, i] { work(i); });
 }
@@ -47,20 +46,38 @@ ThreadPool::~ThreadPool() {
 }
 
 template <typename Done>
-void ThreadPool::await(Done done, int64_t spinMicroseconds, std::condition_variable &cv,
+void ThreadPool::await(Done done, int64_t pollMicroseconds, std::condition_variable &cv,
                        std::atomic<int> &sleepers) {
   using Clock = std::chrono::steady_clock;
-  const auto deadline = Clock::now() + std::chrono::microseconds(spinMicroseconds);
-  for (unsigned polls = 1; !done(); ++polls) {
-    cpuRelax();
-    if (polls % 64 == 0 && Clock::now() >= deadline) {
-      std::unique_lock lock(mutex);
-      sleepers.fetch_add(1);
-      cv.wait(lock, done);
-      sleepers.fetch_sub(1);
-      return;
+  auto nanos = [](Clock::time_point t) {
+    return int64_t(
+        std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count());
+  };
+  auto start = Clock::now();
+  if (pollMicroseconds > 0 && nanos(start) >= pollingResumesAt.load()) {
+    const auto deadline = start + std::chrono::microseconds(pollMicroseconds);
+    const auto preempted = std::chrono::microseconds(waiting.preemptedMicroseconds);
+    auto last = start;
+    for (unsigned polls = 1; !done(); ++polls) {
+      cpuRelax();
+      if (polls % 64 != 0)
+        continue;
+      auto now = Clock::now();
+      if (now - last > preempted) {
+        pollingResumesAt.store(nanos(now) + waiting.blockMicroseconds * 1000);
+        break;
+      }
+      if (now >= deadline)
+        break;
+      last = now;
     }
   }
+  if (done())
+    return;
+  std::unique_lock lock(mutex);
+  sleepers.fetch_add(1);
+  cv.wait(lock, done);
+  sleepers.fetch_sub(1);
 }
 
 void ThreadPool::run(int tasks, const std::function<void(int)> &task) {
@@ -79,14 +96,15 @@ void ThreadPool::run(int tasks, const std::function<void(int)> &task) {
     wake.notify_all();
   }
   task(0);
-  await([&] { return remaining.load() == 0; }, callerSpin, finished, sleepingCaller);
+  await([&] { return remaining.load() == 0; }, waiting.callerPollMicroseconds, finished,
+        sleepingCaller);
 }
 
 void ThreadPool::work(int index) {
   uint64_t seen = 0;
   for (;;) {
-    await([&] { return stopping.load() || generation.load() != seen; }, workerSpin, wake,
-          sleepingWorkers);
+    await([&] { return stopping.load() || generation.load() != seen; },
+          waiting.workerPollMicroseconds, wake, sleepingWorkers);
     if (stopping.load())
       return;
     // A worker that missed runs it had no part in simply joins the latest.

@@ -1,7 +1,7 @@
-//===- backend/cpu/ThreadPool.h - Workers that spin briefly, then sleep -*- C++ -*-===//
+//===- backend/cpu/ThreadPool.h - The threads that own the cores -*- C++ -*-===//
 //
 // The runtime owns the cores (docs/threads.md): OpenBLAS runs single-threaded
-// inside this pool's slices, so one set of threads does all the parallel work.
+// inside this pool's slices, so one set of threads does all parallel work.
 //
 // Why not OpenMP: libgomp's idle threads spin after each parallel region and
 // then compete for the cores with other threads. A 784-500-10 MLP trained ten
@@ -9,13 +9,15 @@
 // it, but libgomp reads that variable only when it is loaded, before main
 // could set it.
 //
-// Why spin at all: waking a worker blocked on a condition variable costs a
-// futex round trip, about 7.5 us per run on the development VM, which made
-// two threads slower than one on kernels of [32, 1000]. A training step hands
-// out parallel work every few microseconds, so a worker first polls for the
-// next run for kSpinMicroseconds and only then blocks. The pool never has more
-// threads than --threads, so the spinning takes no core another thread of
-// this process needs.
+// Waiting: handing a run to a worker blocked on a condition variable costs a
+// futex wake-up and the scheduler's latency (bench/pool_breakeven: "empty
+// run, blocking at once"), so an idle worker first polls for the next run,
+// and the caller polls for the workers to finish, for a short while. Polling
+// only pays while every thread has a core to itself: on a machine running
+// more threads than cores it burns the time slices the other threads need,
+// and made two threads several times slower than one. A thread that finds
+// it lost its core while polling (a gap between two polls) therefore makes
+// every wait of the pool block at once for a while.
 //
 //===----------------------------------------------------------------------===//
 #ifndef BDL_BACKEND_CPU_THREADPOOL_H
@@ -31,19 +33,22 @@
 
 namespace bdl::cpu {
 
+/// How a ThreadPool waits (see the top of this file).
+struct PoolWaiting {
+  /// How long an idle worker polls for the next run before it blocks.
+  int64_t workerPollMicroseconds = 50;
+  /// How long the caller polls for the workers to finish before it blocks.
+  int64_t callerPollMicroseconds = 50;
+  /// A gap this long between two polls means the thread lost its core.
+  int64_t preemptedMicroseconds = 50;
+  /// After that, every wait blocks at once for this long.
+  int64_t blockMicroseconds = 200000;
+};
+
 class ThreadPool {
 public:
-  /// How long an idle worker (or the caller waiting for the workers) polls
-  /// before it blocks. Longer than the gap between two parallel ops of a
-  /// training step (bench/pool_breakeven measures a few us), short enough
-  /// that a pool between batches or epochs gives its cores back at once.
-  static constexpr int64_t kSpinMicroseconds = 100;
-
   /// `threads` counts the calling thread, which takes part in every run.
-  /// `spinMicroseconds` other than the default is for measurements
-  /// (bench/pool_breakeven compares 0, i.e. blocking at once).
-  explicit ThreadPool(int threads, int64_t workerSpinMicroseconds = kSpinMicroseconds,
-                      int64_t callerSpinMicroseconds = kSpinMicroseconds);
+  explicit ThreadPool(int threads, PoolWaiting waiting = {});
   ~ThreadPool();
   ThreadPool(const ThreadPool &) = delete;
   ThreadPool &operator=(const ThreadPool &) = delete;
@@ -57,14 +62,16 @@ public:
 
 private:
   void work(int index);
-  /// Polls `done` for spinMicroseconds, then sleeps on `cv` until it holds;
-  /// `sleepers` counts the threads asleep so that the other side knows to
-  /// notify.
+  /// Returns once `done()` holds: polls first (see PoolWaiting), then sleeps on
+  /// `cv`; `sleepers` counts the threads asleep on it, so that the other
+  /// side knows to notify.
   template <typename Done>
-  void await(Done done, int64_t spinMicroseconds, std::condition_variable &cv,
+  void await(Done done, int64_t pollMicroseconds, std::condition_variable &cv,
              std::atomic<int> &sleepers);
 
-  const int64_t workerSpin, callerSpin;
+  const PoolWaiting waiting;
+  /// Steady-clock nanoseconds before which every wait blocks at once.
+  std::atomic<int64_t> pollingResumesAt{0};
   std::mutex mutex;
   std::condition_variable wake, finished;
   std::atomic<int> sleepingWorkers{0}, sleepingCaller{0};
