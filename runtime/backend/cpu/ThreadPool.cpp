@@ -11,7 +11,9 @@
 
 #include "ThreadPool.h"
 
+#include <algorithm>
 #include <chrono>
+#include <cstdio>
 
 namespace bdl::cpu {
 
@@ -21,6 +23,20 @@ namespace {
 // a worker reads both at once and never mixes two runs.
 constexpr int kTaskBits = 16;
 constexpr uint64_t kTaskMask = (uint64_t(1) << kTaskBits) - 1;
+
+/// Tasks the kernel could run right now, machine-wide (the reader included),
+/// from the fourth field of /proc/loadavg ("running/total"); -1 if unknown.
+int runnableTasks() {
+  std::FILE *f = std::fopen("/proc/loadavg", "r");
+  if (!f)
+    return -1;
+  double load1, load5, load15;
+  int running = -1, total;
+  if (std::fscanf(f, "%lf %lf %lf %d/%d", &load1, &load5, &load15, &running, &total) != 5)
+    running = -1;
+  std::fclose(f);
+  return running;
+}
 
 inline void cpuRelax() {
 #if defined(__x86_64__) || defined(__i386__)
@@ -32,7 +48,8 @@ inline void cpuRelax() {
 
 } // namespace
 
-ThreadPool::ThreadPool(int threads, PoolWaiting waiting) : waiting(waiting) {
+ThreadPool::ThreadPool(int threads, PoolWaiting waiting)
+    : waiting(waiting), cores(int(std::max(1u, std::thread::hardware_concurrency()))) {
   for (int i = 1; i < threads; ++i)
     workers.emplace_back([this, i] { work(i); });
 }
@@ -45,26 +62,32 @@ ThreadPool::~ThreadPool() {
     t.join();
 }
 
+int64_t ThreadPool::nanosecondsNow() {
+  return int64_t(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                     std::chrono::steady_clock::now().time_since_epoch())
+                     .count());
+}
+
+void ThreadPool::sawContention(int64_t now) {
+  pollingResumesAt.store(now + waiting.blockMicroseconds * 1000);
+}
+
 template <typename Done>
-void ThreadPool::await(Done done, int64_t pollMicroseconds, std::condition_variable &cv,
+bool ThreadPool::await(Done done, int64_t pollMicroseconds, std::condition_variable &cv,
                        std::atomic<int> &sleepers) {
-  using Clock = std::chrono::steady_clock;
-  auto nanos = [](Clock::time_point t) {
-    return int64_t(
-        std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count());
-  };
-  auto start = Clock::now();
-  if (pollMicroseconds > 0 && nanos(start) >= pollingResumesAt.load()) {
-    const auto deadline = start + std::chrono::microseconds(pollMicroseconds);
-    const auto preempted = std::chrono::microseconds(waiting.preemptedMicroseconds);
-    auto last = start;
+  int64_t start = nanosecondsNow();
+  bool polled = pollMicroseconds > 0 && start >= pollingResumesAt.load();
+  if (polled) {
+    const int64_t deadline = start + pollMicroseconds * 1000;
+    const int64_t preempted = waiting.preemptedMicroseconds * 1000;
+    int64_t last = start;
     for (unsigned polls = 1; !done(); ++polls) {
       cpuRelax();
       if (polls % 64 != 0)
         continue;
-      auto now = Clock::now();
+      int64_t now = nanosecondsNow();
       if (now - last > preempted) {
-        pollingResumesAt.store(nanos(now) + waiting.blockMicroseconds * 1000);
+        sawContention(now);
         break;
       }
       if (now >= deadline)
@@ -73,11 +96,12 @@ void ThreadPool::await(Done done, int64_t pollMicroseconds, std::condition_varia
     }
   }
   if (done())
-    return;
+    return polled;
   std::unique_lock lock(mutex);
   sleepers.fetch_add(1);
   cv.wait(lock, done);
   sleepers.fetch_sub(1);
+  return polled;
 }
 
 void ThreadPool::run(int tasks, const std::function<void(int)> &task) {
@@ -85,6 +109,12 @@ void ThreadPool::run(int tasks, const std::function<void(int)> &task) {
     for (int i = 0; i < tasks; ++i)
       task(i);
     return;
+  }
+  int64_t start = nanosecondsNow();
+  if (waiting.loadCheckMicroseconds > 0 && start >= nextLoadCheck) {
+    nextLoadCheck = start + waiting.loadCheckMicroseconds * 1000;
+    if (runnableTasks() > cores)
+      sawContention(start);
   }
   job.store(&task, std::memory_order_relaxed);
   remaining.store(tasks - 1, std::memory_order_relaxed);
@@ -96,8 +126,14 @@ void ThreadPool::run(int tasks, const std::function<void(int)> &task) {
     wake.notify_all();
   }
   task(0);
-  await([&] { return remaining.load() == 0; }, waiting.callerPollMicroseconds, finished,
-        sleepingCaller);
+  int64_t finishedOwn = nanosecondsNow();
+  bool polled = await([&] { return remaining.load() == 0; }, waiting.callerPollMicroseconds,
+                      finished, sleepingCaller);
+  // Workers that poll start at once and finish about when the caller does;
+  // one that finishes much later lost its core on the way.
+  int64_t end = nanosecondsNow(), late = end - finishedOwn;
+  if (polled && late > std::max(waiting.preemptedMicroseconds * 1000, (finishedOwn - start) / 4))
+    sawContention(end);
 }
 
 void ThreadPool::work(int index) {

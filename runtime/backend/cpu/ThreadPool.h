@@ -39,10 +39,16 @@ struct PoolWaiting {
   int64_t workerPollMicroseconds = 50;
   /// How long the caller polls for the workers to finish before it blocks.
   int64_t callerPollMicroseconds = 50;
-  /// A gap this long between two polls means the thread lost its core.
+  /// A gap this long between two polls means the thread lost its core; so
+  /// does a worker finishing this much (or a quarter of the caller's own
+  /// task time, if longer) after the caller.
   int64_t preemptedMicroseconds = 50;
   /// After that, every wait blocks at once for this long.
   int64_t blockMicroseconds = 200000;
+  /// How often the caller looks at the machine's runnable tasks
+  /// (/proc/loadavg): more than there are cores, and waits block at once
+  /// too. 0: never.
+  int64_t loadCheckMicroseconds = 20000;
 };
 
 class ThreadPool {
@@ -65,11 +71,17 @@ private:
   /// Returns once `done()` holds: polls first (see PoolWaiting), then sleeps on
   /// `cv`; `sleepers` counts the threads asleep on it, so that the other
   /// side knows to notify.
+  /// Returns whether it polled.
   template <typename Done>
-  void await(Done done, int64_t pollMicroseconds, std::condition_variable &cv,
+  bool await(Done done, int64_t pollMicroseconds, std::condition_variable &cv,
              std::atomic<int> &sleepers);
+  /// Makes every wait block at once for waiting.blockMicroseconds.
+  void sawContention(int64_t now);
+  static int64_t nanosecondsNow();
 
   const PoolWaiting waiting;
+  const int cores;
+  int64_t nextLoadCheck = 0; // the caller's
   /// Steady-clock nanoseconds before which every wait blocks at once.
   std::atomic<int64_t> pollingResumesAt{0};
   std::mutex mutex;
