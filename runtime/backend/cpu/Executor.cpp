@@ -88,12 +88,7 @@ void runBlocks(ModelInstance &inst, const BdlBlock *blocks, int32_t numBlocks) {
 void setThreads(int threads) {
   threads = std::max(threads, 1);
   if (!pool() || pool()->size() != threads)
-    pool() =
-        getenv("BDL_EXP_SPIN")
-            ? std::make_unique<ThreadPool>(
-                  threads, PoolWaiting{atoi(getenv("BDL_EXP_SPIN")), atoi(getenv("BDL_EXP_CSPIN")),
-                                       atoi(getenv("BDL_EXP_PRE")), 200000})
-            : std::make_unique<ThreadPool>(threads); // EXPERIMENT
+    pool() = std::make_unique<ThreadPool>(threads);
   // The pool owns the cores; OpenBLAS's own threads would spin on the same
   // ones between GEMMs (19% of a 2-thread run in sched_yield).
   openblas_set_num_threads(1);
