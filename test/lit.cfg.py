@@ -28,6 +28,7 @@ config.substitutions.append(("%python", config.python_executable))
 config.substitutions.append(("%inputs", os.path.join(config.test_source_root, "Inputs")))
 config.substitutions.append(("%examples", os.path.join(config.bdl_src_root, "examples")))
 config.substitutions.append(("%srcroot", config.bdl_src_root))
+config.substitutions.append(("%libdir", os.path.join(config.bdl_obj_root, "lib")))
 
 def has_idx(directory):
     return any(os.path.exists(os.path.join(directory, "train-images-idx3-ubyte" + ext))

@@ -43,6 +43,7 @@ struct Options {
   std::vector<std::string> printAfter;
   bool printAfterAll = false;
   bool noFuse = false;
+  bool noFoldMomentum = false;
   bool verifyEach = false;
 };
 
@@ -74,7 +75,7 @@ bool runPipeline(ir::Module &m, const Options &o) {
     ir::print(m, llvm::outs());
   }
   for (const Pass &pass : defaultPipeline()) {
-    if (o.noFuse && pass.name == "fuse")
+    if ((o.noFuse && pass.name == "fuse") || (o.noFoldMomentum && pass.name == "fold-momentum"))
       continue;
     pass.run(m);
     if (printRequested(pass.name)) {
@@ -205,10 +206,12 @@ int main(int argc, char **argv) {
   app.add_option("--cpu", o.cpu,
                  "target CPU: 'host' (default) or an LLVM CPU name, e.g. x86-64-v3");
   app.add_option("--print-after", o.printAfter,
-                 "print the IR after a pass: lower, fold, fuse, fold-fused")
+                 "print the IR after a pass: lower, fold, fuse, fold-momentum, fold-fused")
       ->delimiter(',');
   app.add_flag("--print-after-all", o.printAfterAll, "print the IR after every pass");
   app.add_flag("--no-fuse", o.noFuse, "skip elementwise fusion");
+  app.add_flag("--no-fold-momentum", o.noFoldMomentum,
+               "keep gradients in their own buffers (no momentum folded into GEMMs)");
   app.add_flag("--verify-each", o.verifyEach, "run the IR verifier after every pass");
   try {
     app.parse(argc, argv);

@@ -130,13 +130,18 @@ int arity(ExprOp op);
 const char *spelling(ExprOp op);
 
 /// C = alpha * op(A) op(B) + beta * C, with alpha scaled by hp[alphaSlot]
-/// when alphaSlot >= 0 (e.g. 1/batch to average an outer product).
+/// when alphaSlot >= 0 (e.g. 1/batch to average an outer product), and beta
+/// by hp[betaSlot] when betaSlot >= 0 (a momentum folded into the product).
 struct GemmOp {
   TensorId a = -1, b = -1, c = -1;
   bool transA = false, transB = false;
   float alpha = 1;
   int32_t alphaSlot = -1;
   float beta = 0;
+  int32_t betaSlot = -1;
+
+  /// Whether the product adds to C's previous contents.
+  bool readsC() const { return beta != 0; }
 };
 
 struct KernelOutput {

@@ -378,7 +378,8 @@ private:
     return keyword("T");
   }
 
-  //   gemm %C = [alpha *] [hp[N] *] %A[^T] x %B[^T] [+ beta * %C]
+  //   gemm %C = [alpha *] [hp[N] *] %A[^T] x %B[^T] [+ [beta *] [hp[M] *] %C]
+  // (beta is 1 when only hp[M] is written)
   bool gemm(GemmOp &g) {
     advance();
     if (!tensorRef(g.c, "the gemm's result, as %name") || !punct('='))
@@ -395,7 +396,10 @@ private:
       return true;
     advance();
     TensorId c = -1;
-    if (!real(g.beta, "beta") || !punct('*'))
+    g.beta = 1;
+    if (startsNumber() && !(real(g.beta, "beta") && punct('*')))
+      return false;
+    if (tok.isWord("hp") && !(slot(g.betaSlot) && punct('*')))
       return false;
     Token at = tok;
     if (!tensorRef(c, "the gemm's result, as %name"))

@@ -109,8 +109,14 @@ private:
     if (g.alphaSlot >= 0)
       os << "hp[" << g.alphaSlot << "] * ";
     os << name(g.a) << (g.transA ? "^T" : "") << " x " << name(g.b) << (g.transB ? "^T" : "");
-    if (g.beta != 0)
-      os << " + " << formatExact(g.beta) << " * " << name(g.c);
+    if (g.readsC()) {
+      os << " + ";
+      if (g.beta != 1 || g.betaSlot < 0)
+        os << formatExact(g.beta) << " * ";
+      if (g.betaSlot >= 0)
+        os << "hp[" << g.betaSlot << "] * ";
+      os << name(g.c);
+    }
     os << "\n";
   }
 

@@ -187,7 +187,7 @@ private:
         return fail(&g, "gemm names tensor id " + std::to_string(t) + ", which does not exist");
     read(&g, g.a);
     read(&g, g.b);
-    if (g.beta != 0)
+    if (g.readsC())
       read(&g, g.c);
     write(&g, g.c);
     const Tensor &A = m.tensors[g.a], &B = m.tensors[g.b], &C = m.tensors[g.c];
@@ -200,6 +200,12 @@ private:
                    formatShape(C.rows, C.cols, m.params));
     if (g.alphaSlot < -1 || g.alphaSlot >= runtimeScalars(m))
       fail(&g, "gemm alpha reads hp[" + std::to_string(g.alphaSlot) + "], which does not exist");
+    if (g.betaSlot < -1 || g.betaSlot >= runtimeScalars(m))
+      fail(&g, "gemm beta reads hp[" + std::to_string(g.betaSlot) + "], which does not exist");
+    // beta 0 means C is not read at all; a slot scaling it would be lost.
+    if (g.betaSlot >= 0 && g.beta == 0)
+      fail(&g,
+           "gemm beta reads hp[" + std::to_string(g.betaSlot) + "] but its constant factor is 0");
   }
 
   void kernel(const KernelOp &k) {

@@ -48,7 +48,7 @@ private:
       for (const ir::Op &op : b.ops) {
         if (auto *g = std::get_if<ir::GemmOp>(&op)) {
           ++reads[g->a], ++reads[g->b];
-          if (g->beta != 0)
+          if (g->readsC())
             ++reads[g->c];
           continue;
         }

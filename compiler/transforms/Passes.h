@@ -17,6 +17,11 @@ void foldConstants(ir::Module &m);
 /// storing temporaries that nothing outside their kernel reads.
 void fuseElementwise(ir::Module &m);
 
+/// Lets a GEMM accumulate straight into an optimiser's velocity
+/// (v = alpha op(A) op(B) + mu v) when the gradient it wrote is read by that
+/// momentum step alone (FoldMomentumIntoGemm.cpp).
+void foldMomentumIntoGemm(ir::Module &m);
+
 struct Pass {
   std::string_view name;
   std::string_view summary;

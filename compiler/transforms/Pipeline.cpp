@@ -7,6 +7,8 @@ const std::vector<Pass> &defaultPipeline() {
   static const std::vector<Pass> passes = {
       {"fold", "constant folding", foldConstants},
       {"fuse", "elementwise fusion", fuseElementwise},
+      // After fusion, which may inline a scaled gradient into the step.
+      {"fold-momentum", "momentum folded into the gradient GEMM", foldMomentumIntoGemm},
       // Fusion builds new expression trees out of folded pieces; fold again.
       {"fold-fused", "constant folding after fusion", foldConstants},
   };

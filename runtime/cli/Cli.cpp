@@ -295,19 +295,23 @@ void printBlocks(const ModelInstance &inst, const char *title, const BdlBlock *b
       const BdlOp &op = block.ops[i];
       const char *name = op.name ? op.name : "?";
       if (op.kind == BDL_OP_GEMM) {
-        char alphaText[32];
-        std::snprintf(alphaText, sizeof alphaText, "%g", double(op.alpha));
-        std::string alpha = alphaText;
-        if (op.alphaSlot == BDL_HP_BATCH)
-          alpha += "*batch";
-        else if (op.alphaSlot == BDL_HP_INV_BATCH)
-          alpha += "/batch";
-        else if (op.alphaSlot >= BDL_HP_FIRST_PARAM)
-          alpha += std::string("*") + m.params[op.alphaSlot - BDL_HP_FIRST_PARAM].name;
-        std::printf("    gemm    %-24s %s = %s * %s %s + %g * %s\n", name,
-                    tensorRef(inst, op.c, false).c_str(), alpha.c_str(),
+        auto scale = [&](float factor, int32_t slot) {
+          char text[32];
+          std::snprintf(text, sizeof text, "%g", double(factor));
+          std::string s = text;
+          if (slot == BDL_HP_BATCH)
+            s += "*batch";
+          else if (slot == BDL_HP_INV_BATCH)
+            s += "/batch";
+          else if (slot >= BDL_HP_FIRST_PARAM)
+            s += std::string("*") + m.params[slot - BDL_HP_FIRST_PARAM].name;
+          return s;
+        };
+        std::printf("    gemm    %-24s %s = %s * %s %s + %s * %s\n", name,
+                    tensorRef(inst, op.c, false).c_str(), scale(op.alpha, op.alphaSlot).c_str(),
                     tensorRef(inst, op.a, op.transA).c_str(),
-                    tensorRef(inst, op.b, op.transB).c_str(), op.beta, m.tensors[op.c].name);
+                    tensorRef(inst, op.b, op.transB).c_str(), scale(op.beta, op.betaSlot).c_str(),
+                    m.tensors[op.c].name);
       } else {
         std::printf("    kernel  %-24s over %s%s\n", name, shapeOf(inst, op.rows, op.cols).c_str(),
                     op.parallel ? "  parallel" : "");

@@ -168,8 +168,9 @@ void verifyModel(const BdlModel &m) {
           checkTensor(op.c, oname + " operand c", false);
           if (op.c == op.a || op.c == op.b)
             fail(oname + " writes one of its inputs");
-          if (op.alphaSlot >= BDL_HP_FIRST_PARAM + m.numParams)
-            fail(oname + " scales by hp slot " + std::to_string(op.alphaSlot));
+          for (int32_t slot : {op.alphaSlot, op.betaSlot})
+            if (slot >= BDL_HP_FIRST_PARAM + m.numParams)
+              fail(oname + " scales by hp slot " + std::to_string(slot));
         } else if (op.kind == BDL_OP_KERNEL) {
           if (!op.fn)
             fail(oname + " has no function");

@@ -60,6 +60,7 @@ ir::Module mlp() {
   g.alpha = 0.5f;
   g.alphaSlot = ir::kInvBatchSlot;
   g.beta = 1.0f;
+  g.betaSlot = ir::kFirstParamSlot; // a folded momentum: beta = hp[lr]
 
   ir::KernelOp act;
   act.name = "act";
@@ -199,6 +200,7 @@ TEST(CodeGenModule, DescriptorThroughCStructs) {
           EXPECT_EQ(op.alphaSlot, g->alphaSlot);
           EXPECT_EQ(op.alpha, g->alpha);
           EXPECT_EQ(op.beta, g->beta);
+          EXPECT_EQ(op.betaSlot, g->betaSlot);
           EXPECT_EQ(op.fn, nullptr);
           EXPECT_STREQ(op.name, "gemm z = x * W^T");
           expectDim(op.rows, m.tensors[g->c].rows);
@@ -206,6 +208,8 @@ TEST(CodeGenModule, DescriptorThroughCStructs) {
         } else {
           const auto &k = std::get<ir::KernelOp>(want[bi].ops[oi]);
           EXPECT_EQ(op.kind, BDL_OP_KERNEL);
+          EXPECT_EQ(op.alphaSlot, -1);
+          EXPECT_EQ(op.betaSlot, -1);
           EXPECT_EQ(op.parallel, k.kind == ir::KernelOp::Kind::ColReduce ? 0 : 1);
           EXPECT_STREQ(op.name, k.name.c_str());
           EXPECT_STREQ(op.name, kernelNames[kernelOrdinal]);

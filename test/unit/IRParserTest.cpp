@@ -74,8 +74,8 @@ void expectSameBlocks(const std::vector<Block> &a, const std::vector<Block> &b) 
       ASSERT_EQ(a[i].ops[o].index(), b[i].ops[o].index()) << what;
       if (auto *g = std::get_if<GemmOp>(&a[i].ops[o])) {
         const GemmOp &h = std::get<GemmOp>(b[i].ops[o]);
-        EXPECT_EQ(std::tie(g->a, g->b, g->c, g->transA, g->transB, g->alphaSlot),
-                  std::tie(h.a, h.b, h.c, h.transA, h.transB, h.alphaSlot))
+        EXPECT_EQ(std::tie(g->a, g->b, g->c, g->transA, g->transB, g->alphaSlot, g->betaSlot),
+                  std::tie(h.a, h.b, h.c, h.transA, h.transB, h.alphaSlot, h.betaSlot))
             << what;
         expectSameBits(g->alpha, h.alpha, what + " alpha");
         expectSameBits(g->beta, h.beta, what + " beta");
@@ -162,6 +162,10 @@ Module everything() {
   Block fwd{"forward", 3, {}};
   fwd.ops.push_back(GemmOp{x, w, y, false, true, 0.7f, kInvBatchSlot, 0.25f});
   fwd.ops.push_back(GemmOp{y, w, x, false, false, 1, -1, 0});
+  // A momentum folded into a product: beta 1 times a runtime scalar, and a
+  // constant times one.
+  fwd.ops.push_back(GemmOp{x, w, y, false, true, 1, kInvBatchSlot, 1, kFirstParamSlot});
+  fwd.ops.push_back(GemmOp{x, w, y, false, true, 1, -1, 0.5f, kFirstParamSlot});
   KernelOp map;
   map.name = "s+y";
   map.rows = B, map.cols = P;
@@ -218,12 +222,12 @@ TEST(IRParser, KeepsEveryField) {
 TEST(IRParser, KeepsNaNSignsAndPayloads) {
   for (uint32_t bits : {0x7fc00000u, 0xffc00000u, 0x7fc00001u, 0xff800001u, 0x7fbfffffu}) {
     Module m = everything();
-    auto &k = std::get<KernelOp>(m.trainBlocks[0].ops[2]);
+    auto &k = std::get<KernelOp>(m.trainBlocks[0].ops[4]);
     k.outputs[1].value->operands[1]->operands[0]->value = std::bit_cast<float>(bits);
     std::string errors;
     std::optional<Module> back = parsed(printed(m), errors);
     ASSERT_TRUE(back) << errors;
-    auto &l = std::get<KernelOp>(back->trainBlocks[0].ops[2]);
+    auto &l = std::get<KernelOp>(back->trainBlocks[0].ops[4]);
     EXPECT_EQ(std::bit_cast<uint32_t>(l.outputs[1].value->operands[1]->operands[0]->value), bits);
   }
 }

@@ -6,6 +6,7 @@
 #include "bdl/executor.h"
 
 #include <atomic>
+#include <cmath>
 #include <cstring>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -211,6 +212,13 @@ TEST(Verify, RejectsBadDescriptors) {
               HasSubstr("tensor 'W2' cols refers to parameter 5"));
 }
 
+TEST(Verify, RejectsGemmScaledByAMissingSlot) {
+  TinyModel tm(3, 2);
+  tm.learnOps[1].betaSlot = BDL_HP_FIRST_PARAM + 1; // one parameter only
+  EXPECT_THAT(errorOf([&] { ModelInstance inst(tm.model); }),
+              HasSubstr("op 'update_W' scales by hp slot 4"));
+}
+
 TEST(Executor, GemmWithTransposesAndScaledAlpha) {
   TinyModel tm(3, 2);
   ModelInstance inst(tm.model);
@@ -231,6 +239,62 @@ TEST(Executor, GemmWithTransposesAndScaledAlpha) {
   cpu::runBlocks(inst, &update, 1);
   EXPECT_EQ(contents(inst, W), (std::vector<float>{1 - 0.5f * 44, -0.5f * 58, 1 - 0.5f * 72,
                                                    -0.5f * 22, 1 - 0.5f * 29, -0.5f * 36}));
+}
+
+TEST(Executor, GemmBetaReadsItsRuntimeSlot) {
+  // A momentum folded into a GEMM: logits = x W^T + lr * logits.
+  TinyModel tm(3, 2);
+  ModelInstance inst(tm.model);
+  inst.allocate(2);
+  inst.setBatch(2);
+  float x[] = {1, 2, 3, 4, 5, 6}, w[] = {1, 0, 1, 0, 1, 0}, old[] = {8, 4, 2, 6};
+  std::memcpy(inst.data(X), x, sizeof x);
+  std::memcpy(inst.data(W), w, sizeof w);
+  BdlOp op = TinyModel::gemm("folded", X, W, Logits, false, true, -1, 1.0f, 1.0f);
+  op.betaSlot = BDL_HP_FIRST_PARAM;
+  BdlBlock block{"learn", 1, 1, &op};
+  for (float lr : {0.5f, 0.25f}) {
+    inst.setParamValue(0, lr);
+    std::memcpy(inst.data(Logits), old, sizeof old);
+    cpu::runBlocks(inst, &block, 1);
+    EXPECT_EQ(contents(inst, Logits),
+              (std::vector<float>{4 + lr * 8, 2 + lr * 4, 10 + lr * 2, 5 + lr * 6}));
+  }
+}
+
+TEST(Executor, LargeGemmsAgreeOnOneAndTwoThreads) {
+  // Above kParallelGemmFlops, two threads compute bands of C: C taller than
+  // wide (split by rows) and wider than tall (by columns), both transposes.
+  // OpenBLAS may sum a band in another order than the whole: equal to float
+  // rounding, not bit for bit.
+  for (auto [batch, classes] : {std::pair{300, 40}, std::pair{40, 300}}) {
+    TinyModel tm(200, classes);
+    ASSERT_GE(2 * int64_t(batch) * classes * 200, cpu::kParallelGemmFlops);
+    auto run = [&](int threads) {
+      cpu::setThreads(threads);
+      ModelInstance inst(tm.model);
+      inst.allocate(batch);
+      inst.initialise(3);
+      inst.setBatch(batch);
+      float *x = inst.data(X), *g = inst.data(Grad);
+      for (int64_t i = 0; i < batch * 200; ++i)
+        x[i] = float(i % 13) * 0.1f;
+      for (int64_t i = 0; i < batch * classes; ++i)
+        g[i] = float(i % 5) - 2;
+      BdlOp ops[] = {tm.forwardOps[0], tm.learnOps[1]}; // x W^T; W += -lr grad^T x
+      BdlBlock block{"b", 1, 2, ops};
+      cpu::runBlocks(inst, &block, 1);
+      return std::pair{contents(inst, Logits), contents(inst, W)};
+    };
+    auto one = run(1), two = run(2);
+    SCOPED_TRACE(testing::Message() << batch << " x " << classes);
+    for (auto [a, b] : {std::pair{&one.first, &two.first}, std::pair{&one.second, &two.second}}) {
+      ASSERT_EQ(a->size(), b->size());
+      for (size_t i = 0; i < a->size(); ++i)
+        ASSERT_NEAR((*a)[i], (*b)[i], 1e-5f * (1 + std::fabs((*a)[i]))) << "element " << i;
+    }
+  }
+  cpu::setThreads(1);
 }
 
 TEST(Executor, GemmShapeMismatchNamesTheOp) {

@@ -129,6 +129,7 @@ struct TinyModel {
     op.transA = ta;
     op.transB = tb;
     op.alphaSlot = slot;
+    op.betaSlot = -1;
     op.alpha = alpha;
     op.beta = beta;
     op.name = name;
@@ -140,7 +141,7 @@ struct TinyModel {
     op.kind = BDL_OP_KERNEL;
     op.parallel = parallel;
     op.a = op.b = op.c = -1;
-    op.alphaSlot = -1;
+    op.alphaSlot = op.betaSlot = -1;
     op.fn = fn;
     op.name = name;
     op.rows = rows;

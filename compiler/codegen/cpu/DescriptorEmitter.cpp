@@ -141,10 +141,10 @@ private:
         return e;
       std::string name = "gemm " + c.name + " = " + a.name + (g->transA ? "^T" : "") + " * " +
                          bt.name + (g->transB ? "^T" : "");
-      out = ConstantStruct::get(types.op,
-                                {i32(BDL_OP_GEMM), i32(0), i32(g->a), i32(g->b), i32(g->c),
-                                 i32(g->transA), i32(g->transB), i32(g->alphaSlot), f32(g->alpha),
-                                 f32(g->beta), null(), str(name), rows, cols});
+      out = ConstantStruct::get(types.op, {i32(BDL_OP_GEMM), i32(0), i32(g->a), i32(g->b),
+                                           i32(g->c), i32(g->transA), i32(g->transB),
+                                           i32(g->alphaSlot), i32(g->betaSlot), f32(g->alpha),
+                                           f32(g->beta), null(), str(name), rows, cols});
       return Error::success();
     }
     const auto &k = std::get<ir::KernelOp>(o);
@@ -157,7 +157,7 @@ private:
     // ColReduce accumulates over all rows in one call: not row-parallel.
     bool parallel = k.kind != ir::KernelOp::Kind::ColReduce;
     out = ConstantStruct::get(types.op, {i32(BDL_OP_KERNEL), i32(parallel), i32(-1), i32(-1),
-                                         i32(-1), i32(0), i32(0), i32(-1), f32(0), f32(0),
+                                         i32(-1), i32(0), i32(0), i32(-1), i32(-1), f32(0), f32(0),
                                          kernels[nextKernel++], str(k.name), rows, cols});
     return Error::success();
   }
@@ -200,8 +200,9 @@ AbiTypes AbiTypes::get(LLVMContext &ctx) {
   t.dim = namedStruct(ctx, "BdlDim", {i32, i32});
   t.tensor = namedStruct(ctx, "BdlTensorDesc", {ptr, i32, i32, t.dim, t.dim, f32, f32});
   t.param = namedStruct(ctx, "BdlParamDesc", {ptr, f64, f64, f64, i32, i32});
-  t.op = namedStruct(ctx, "BdlOp",
-                     {i32, i32, i32, i32, i32, i32, i32, i32, f32, f32, ptr, ptr, t.dim, t.dim});
+  t.op =
+      namedStruct(ctx, "BdlOp",
+                  {i32, i32, i32, i32, i32, i32, i32, i32, i32, f32, f32, ptr, ptr, t.dim, t.dim});
   t.block = namedStruct(ctx, "BdlBlock", {ptr, i32, i32, ptr});
   t.model = namedStruct(ctx, "BdlModel",
                         {ptr, ptr, ptr, ptr, ptr, ptr, ptr, i32, i32, i32, i32, i32, i32, i32, i32,
@@ -239,8 +240,9 @@ std::vector<HostLayout> hostLayouts() {
       {"BdlOp",
        sizeof(BdlOp),
        {OFF(BdlOp, kind), OFF(BdlOp, parallel), OFF(BdlOp, a), OFF(BdlOp, b), OFF(BdlOp, c),
-        OFF(BdlOp, transA), OFF(BdlOp, transB), OFF(BdlOp, alphaSlot), OFF(BdlOp, alpha),
-        OFF(BdlOp, beta), OFF(BdlOp, fn), OFF(BdlOp, name), OFF(BdlOp, rows), OFF(BdlOp, cols)}},
+        OFF(BdlOp, transA), OFF(BdlOp, transB), OFF(BdlOp, alphaSlot), OFF(BdlOp, betaSlot),
+        OFF(BdlOp, alpha), OFF(BdlOp, beta), OFF(BdlOp, fn), OFF(BdlOp, name), OFF(BdlOp, rows),
+        OFF(BdlOp, cols)}},
       {"BdlBlock",
        sizeof(BdlBlock),
        {OFF(BdlBlock, name), OFF(BdlBlock, steps), OFF(BdlBlock, numOps), OFF(BdlBlock, ops)}},

@@ -1,9 +1,15 @@
 //===- backend/cpu/Executor.cpp - Blocks on OpenBLAS and a thread pool ----===//
+//
+// One owner of the cores (docs/threads.md): the thread pool. OpenBLAS is
+// single-threaded; a large GEMM is split over the pool like a large kernel.
+//
+//===----------------------------------------------------------------------===//
 
 #include "bdl/executor.h"
 #include "bdl/error.h"
 #include "bdl/model.h"
 
+#include "Parallel.h"
 #include "ThreadPool.h"
 
 #include <algorithm>
@@ -28,6 +34,10 @@ static std::string shapeStr(int64_t r, int64_t c) {
   return "[" + std::to_string(r) + ", " + std::to_string(c) + "]";
 }
 
+static float scaled(float factor, int32_t slot, const ModelInstance &inst) {
+  return factor * (slot >= 0 ? inst.hp()[slot] : 1.0f);
+}
+
 static void runGemm(ModelInstance &inst, const BdlBlock &block, const BdlOp &op) {
   int64_t ra = inst.rows(op.a), ca = inst.cols(op.a);
   int64_t rb = inst.rows(op.b), cb = inst.cols(op.b);
@@ -42,30 +52,23 @@ static void runGemm(ModelInstance &inst, const BdlBlock &block, const BdlOp &op)
                 (op.transA ? "^T" : "") + " * " + t[op.b].name + shapeStr(rb, cb) +
                 (op.transB ? "^T" : ""));
   }
-  float alpha = op.alpha * (op.alphaSlot >= 0 ? inst.hp()[op.alphaSlot] : 1.0f);
-  cblas_sgemm(CblasRowMajor, op.transA ? CblasTrans : CblasNoTrans,
-              op.transB ? CblasTrans : CblasNoTrans, int(m), int(n), int(k), alpha, inst.data(op.a),
-              int(ca), inst.data(op.b), int(cb), op.beta, inst.data(op.c), int(cc));
+  GemmArgs g;
+  g.transA = op.transA != 0, g.transB = op.transB != 0;
+  g.m = m, g.n = n, g.k = k;
+  g.alpha = scaled(op.alpha, op.alphaSlot, inst);
+  g.a = inst.data(op.a), g.lda = ca;
+  g.b = inst.data(op.b), g.ldb = cb;
+  g.beta = scaled(op.beta, op.betaSlot, inst);
+  g.c = inst.data(op.c), g.ldc = cc;
+  ThreadPool &threads = kernelPool();
+  runGemmSlices(threads, gemmSlices(g, threads.size()), g);
 }
 
 static void runKernel(ModelInstance &inst, const BdlOp &op) {
   int64_t rows = inst.resolve(op.rows), cols = inst.resolve(op.cols);
-  float *const *tensors = inst.tensorTable();
-  const float *hp = inst.hp();
   ThreadPool &threads = kernelPool();
-  if (!op.parallel || threads.size() < 2 || rows < 2 || rows * cols < kParallelKernelElements) {
-    op.fn(0, rows, cols, tensors, hp);
-    return;
-  }
-  // One contiguous slice of rows per thread: the slices are disjoint, so
-  // the result does not depend on which thread runs which slice.
-  int64_t chunks = std::min<int64_t>(threads.size(), rows);
-  int64_t per = (rows + chunks - 1) / chunks;
-  threads.run(int(chunks), [&](int t) {
-    int64_t begin = t * per, end = std::min(rows, begin + per);
-    if (begin < end)
-      op.fn(begin, end, cols, tensors, hp);
-  });
+  int slices = op.parallel ? kernelSlices(rows, cols, threads.size()) : 1;
+  runKernelSlices(threads, slices, op.fn, rows, cols, inst.tensorTable(), inst.hp());
 }
 
 void runBlocks(ModelInstance &inst, const BdlBlock *blocks, int32_t numBlocks) {
@@ -86,7 +89,9 @@ void setThreads(int threads) {
   threads = std::max(threads, 1);
   if (!pool() || pool()->size() != threads)
     pool() = std::make_unique<ThreadPool>(threads);
-  openblas_set_num_threads(threads);
+  // The pool owns the cores; OpenBLAS's own threads would spin on the same
+  // ones between GEMMs (19% of a 2-thread run in sched_yield).
+  openblas_set_num_threads(1);
 }
 
 int threads() { return kernelPool().size(); }

@@ -20,7 +20,7 @@
 extern "C" {
 #endif
 
-#define BDL_ABI_VERSION 2u
+#define BDL_ABI_VERSION 3u
 
 /* Slots of the runtime scalar array `hp` every kernel receives. Model
  * hyperparameter i lives at hp[BDL_HP_FIRST_PARAM + i]. */
@@ -108,6 +108,7 @@ typedef struct {
   int32_t a, b, c;  /* GEMM operands (tensor indices) */
   int32_t transA, transB;
   int32_t alphaSlot; /* GEMM: alpha *= hp[alphaSlot] when >= 0 */
+  int32_t betaSlot;  /* GEMM: beta *= hp[betaSlot] when >= 0 (momentum folded in) */
   float alpha;
   float beta;
   BdlKernelFn fn; /* KERNEL */

@@ -1,0 +1,80 @@
+//===- backend/cpu/Parallel.cpp -------------------------------------------===//
+
+#include "Parallel.h"
+
+#include "bdl/executor.h"
+
+#include <algorithm>
+#include <cblas.h>
+
+namespace bdl::cpu {
+
+namespace {
+
+/// GEMM bands start at multiples of this many rows or columns: whole
+/// micro-kernel tiles, and (for column bands) whole 64-byte lines of C.
+constexpr int64_t kGemmBandAlign = 16;
+
+void sgemm(const GemmArgs &g) {
+  cblas_sgemm(CblasRowMajor, g.transA ? CblasTrans : CblasNoTrans,
+              g.transB ? CblasTrans : CblasNoTrans, int(g.m), int(g.n), int(g.k), g.alpha, g.a,
+              int(g.lda), g.b, int(g.ldb), g.beta, g.c, int(g.ldc));
+}
+
+} // namespace
+
+void runKernelSlices(ThreadPool &pool, int slices, BdlKernelFn fn, int64_t rows, int64_t cols,
+                     float *const *tensors, const float *hp) {
+  int64_t chunks = std::clamp<int64_t>(slices, 1, std::max<int64_t>(rows, 1));
+  if (chunks == 1)
+    return fn(0, rows, cols, tensors, hp);
+  int64_t per = (rows + chunks - 1) / chunks;
+  pool.run(int(chunks), [&](int t) {
+    int64_t begin = t * per, end = std::min(rows, begin + per);
+    if (begin < end)
+      fn(begin, end, cols, tensors, hp);
+  });
+}
+
+void runGemmSlices(ThreadPool &pool, int slices, const GemmArgs &g) {
+  bool byRows = g.m > g.n;
+  int64_t extent = byRows ? g.m : g.n;
+  int64_t bands = std::clamp<int64_t>(
+      slices, 1, std::max<int64_t>(1, (extent + kGemmBandAlign - 1) / kGemmBandAlign));
+  if (bands == 1)
+    return sgemm(g);
+  int64_t per = (extent + bands - 1) / bands;
+  per = (per + kGemmBandAlign - 1) / kGemmBandAlign * kGemmBandAlign;
+  pool.run(int(bands), [&](int t) {
+    int64_t begin = t * per, end = std::min(extent, begin + per);
+    if (begin >= end)
+      return;
+    GemmArgs band = g;
+    if (byRows) {
+      // Rows of op(A) and of C.
+      band.m = end - begin;
+      band.a = g.a + (g.transA ? begin : begin * g.lda);
+      band.c = g.c + begin * g.ldc;
+    } else {
+      // Columns of op(B) and of C.
+      band.n = end - begin;
+      band.b = g.b + (g.transB ? begin * g.ldb : begin);
+      band.c = g.c + begin;
+    }
+    sgemm(band);
+  });
+}
+
+int kernelSlices(int64_t rows, int64_t cols, int threads) {
+  if (threads < 2 || rows < 2 || rows * cols < kParallelKernelElements)
+    return 1;
+  return int(std::min<int64_t>(threads, rows));
+}
+
+int gemmSlices(const GemmArgs &g, int threads) {
+  if (threads < 2 || 2 * g.m * g.n * g.k < kParallelGemmFlops)
+    return 1;
+  return threads;
+}
+
+} // namespace bdl::cpu

@@ -1,0 +1,53 @@
+//===- backend/cpu/Parallel.h - Splitting ops over the thread pool -*- C++ -*-===//
+//
+// The two ways the runtime uses its cores (docs/threads.md): a kernel runs as
+// contiguous row slices, a GEMM as sub-GEMMs over slices of C, each on a
+// single-threaded OpenBLAS. The Executor decides how many slices an op gets;
+// bench/pool_breakeven times the same functions with the split forced.
+//
+//===----------------------------------------------------------------------===//
+#ifndef BDL_BACKEND_CPU_PARALLEL_H
+#define BDL_BACKEND_CPU_PARALLEL_H
+
+#include "bdl/abi.h"
+
+#include "ThreadPool.h"
+
+#include <cstdint>
+
+namespace bdl::cpu {
+
+/// Row-major C[m, n] = alpha op(A)[m, k] op(B)[k, n] + beta C, as cblas_sgemm
+/// takes it.
+struct GemmArgs {
+  bool transA = false, transB = false;
+  int64_t m = 0, n = 0, k = 0;
+  float alpha = 1;
+  const float *a = nullptr;
+  int64_t lda = 0;
+  const float *b = nullptr;
+  int64_t ldb = 0;
+  float beta = 0;
+  float *c = nullptr;
+  int64_t ldc = 0;
+};
+
+/// Runs the kernel over rows [0, rows) as `slices` contiguous row ranges,
+/// one per pool task (slices <= pool.size()). The ranges are disjoint, so the
+/// result does not depend on which thread runs which.
+void runKernelSlices(ThreadPool &pool, int slices, BdlKernelFn fn, int64_t rows, int64_t cols,
+                     float *const *tensors, const float *hp);
+
+/// Runs the GEMM as `slices` sub-GEMMs over disjoint bands of C (rows when C
+/// is taller than wide, columns otherwise), one per pool task. Every element
+/// of C is still one dot product over all of k in OpenBLAS's order.
+void runGemmSlices(ThreadPool &pool, int slices, const GemmArgs &g);
+
+/// How many slices the Executor gives an op on a pool of `threads`: 1 below
+/// the thresholds in bdl/executor.h.
+int kernelSlices(int64_t rows, int64_t cols, int threads);
+int gemmSlices(const GemmArgs &g, int threads);
+
+} // namespace bdl::cpu
+
+#endif // BDL_BACKEND_CPU_PARALLEL_H

@@ -1,0 +1,124 @@
+//===- ParallelTest.cpp - The thread pool and the GEMM bands --------------===//
+
+#include "Parallel.h"
+#include "ThreadPool.h"
+
+#include <cblas.h>
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <thread>
+#include <vector>
+
+using namespace bdl::cpu;
+
+namespace {
+
+/// Runs `runs` runs of 1..size() tasks; every task index of every run must
+/// run exactly once. Every 50th run waits long enough for the workers to
+/// stop polling and block, so both hand-overs are exercised.
+void expectEveryTaskOnce(ThreadPool &pool, int runs) {
+  std::vector<std::atomic<int>> calls(pool.size());
+  std::vector<int> expected(pool.size(), 0);
+  for (int r = 0; r < runs; ++r) {
+    int tasks = 1 + r % pool.size();
+    pool.run(tasks, [&](int i) { calls[i].fetch_add(1); });
+    for (int i = 0; i < tasks; ++i)
+      ++expected[i];
+    if (r % 50 == 49)
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  for (int i = 0; i < pool.size(); ++i)
+    EXPECT_EQ(calls[i].load(), expected[i]) << "task " << i;
+}
+
+TEST(ThreadPool, RunsEveryTaskOncePolling) {
+  ThreadPool pool(3);
+  expectEveryTaskOnce(pool, 3000);
+}
+
+TEST(ThreadPool, RunsEveryTaskOnceBlocking) {
+  ThreadPool pool(3, PoolWaiting{.workerPollMicroseconds = 0, .callerPollMicroseconds = 0});
+  expectEveryTaskOnce(pool, 3000);
+}
+
+TEST(ThreadPool, RunsEveryTaskOnceAfterAPreemption) {
+  // Any gap counts as a lost core: every wait blocks at once afterwards.
+  ThreadPool pool(3, PoolWaiting{.preemptedMicroseconds = 0});
+  expectEveryTaskOnce(pool, 3000);
+}
+
+TEST(ThreadPool, TheCallerSeesTheWorkersWrites) {
+  ThreadPool pool(2);
+  std::vector<int> slots(2);
+  for (int r = 0; r < 2000; ++r) {
+    pool.run(2, [&](int i) { slots[i] = r; });
+    ASSERT_EQ(slots[1], r);
+  }
+}
+
+/// C = alpha op(A) op(B) + beta C in double, row-major.
+std::vector<float> reference(const GemmArgs &g, const std::vector<float> &c0) {
+  std::vector<float> c(c0);
+  for (int64_t i = 0; i < g.m; ++i)
+    for (int64_t j = 0; j < g.n; ++j) {
+      double s = 0;
+      for (int64_t p = 0; p < g.k; ++p) {
+        double a = g.transA ? g.a[p * g.lda + i] : g.a[i * g.lda + p];
+        double b = g.transB ? g.b[j * g.ldb + p] : g.b[p * g.ldb + j];
+        s += a * b;
+      }
+      c[i * g.ldc + j] = float(g.alpha * s + g.beta * c0[i * g.ldc + j]);
+    }
+  return c;
+}
+
+/// Within float rounding of the double-precision product.
+void expectClose(const std::vector<float> &got, const std::vector<float> &want) {
+  ASSERT_EQ(got.size(), want.size());
+  for (size_t i = 0; i < want.size(); ++i)
+    ASSERT_NEAR(got[i], want[i], 1e-4f * (1 + std::fabs(want[i]))) << "element " << i;
+}
+
+// Bands need not give the bits of one whole call: OpenBLAS picks kernels by
+// size (a smaller band may take its small-matrix path), and those sum in
+// another order. For a given band count the result is the same every time.
+TEST(GemmBands, ComputeTheWholeProductAndAreDeterministic) {
+  openblas_set_num_threads(1);
+  ThreadPool pool(4);
+  int64_t shapes[][3] = {{37, 53, 19}, {53, 37, 19}, {300, 40, 200}, {40, 300, 200}};
+  for (auto [m, n, k] : shapes)
+    for (int transA = 0; transA < 2; ++transA)
+      for (int transB = 0; transB < 2; ++transB) {
+        SCOPED_TRACE(testing::Message()
+                     << m << "x" << n << "x" << k << " transA " << transA << " transB " << transB);
+        std::vector<float> a(m * k), b(k * n), c0(m * n);
+        for (size_t i = 0; i < a.size(); ++i)
+          a[i] = std::sin(float(i)) * 0.5f;
+        for (size_t i = 0; i < b.size(); ++i)
+          b[i] = std::cos(float(i) * 0.3f);
+        for (size_t i = 0; i < c0.size(); ++i)
+          c0[i] = float(i % 7) - 3;
+        GemmArgs g;
+        g.transA = transA, g.transB = transB, g.m = m, g.n = n, g.k = k;
+        g.alpha = 0.75f, g.beta = 0.9f;
+        g.a = a.data(), g.lda = transA ? m : k;
+        g.b = b.data(), g.ldb = transB ? k : n;
+        g.ldc = n;
+        std::vector<float> want = reference(g, c0);
+        for (int slices : {1, 2, 3, 4}) {
+          SCOPED_TRACE(testing::Message() << slices << " slices");
+          std::vector<float> banded(c0), again(c0);
+          g.c = banded.data();
+          runGemmSlices(pool, slices, g);
+          expectClose(banded, want);
+          g.c = again.data();
+          runGemmSlices(pool, slices, g);
+          ASSERT_EQ(again, banded);
+        }
+      }
+}
+
+} // namespace
