@@ -13,12 +13,19 @@ class ModelInstance;
 namespace cpu {
 
 /// Kernels with at least this many elements are split over rows between
-/// threads; smaller ones cost more to hand out than to run. MEASURED-KERNEL
+/// threads; smaller ones cost more to hand out than to run. From
+/// bench/pool_breakeven on the idle 2-core development VM (bench/README.md):
+/// with the pool polling, a hand-over costs 0.2 us, and two threads first
+/// beat one at 12,000 elements for the cheapest kernel (a bias add, 1.03x;
+/// 1.16x at 16,000) and at 6,000 for a tanh-like one.
 constexpr int64_t kParallelKernelElements = 16384;
 
 /// GEMMs of at least this many flops (2 m n k) are split into bands of C,
-/// one per thread; smaller ones run whole on the calling thread. MEASURED-GEMM
-constexpr int64_t kParallelGemmFlops = 1 << 20;
+/// one per thread; smaller ones run whole on the calling thread. From the
+/// same run: two bands first beat one whole call at 221,184 flops for square
+/// products (48^3, 1.19x) and 147,456 for outer products with k = 32
+/// (48x48x32, 1.08x; 1.32x at 262,144).
+constexpr int64_t kParallelGemmFlops = 262144;
 
 /// Runs each block `steps` times, its ops in order. GEMMs go to cblas_sgemm;
 /// shapes are checked against the current batch size and a mismatch throws
