@@ -38,10 +38,10 @@ namespace {
 using ir::Expr;
 using ir::ExprOp;
 using ir::ExprPtr;
+using ir::forEachLoad;
 using ir::GemmOp;
 using ir::KernelOp;
 using ir::TensorId;
-using ir::forEachLoad;
 
 bool isFullLoad(const Expr &e, TensorId t) {
   return e.op == ExprOp::Load && e.index == t && e.access == ir::Access::Full;
