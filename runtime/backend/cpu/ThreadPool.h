@@ -75,8 +75,9 @@ public:
   /// returns when all are done. The caller and the workers claim task
   /// indices in turn, so a worker that is slow to start (asleep, or
   /// without a core) leaves its share to the others; which thread runs which
-  /// task never changes what a task computes. One run at a time, always
-  /// from the same thread.
+  /// task never changes what a task computes. Tasks must not wait for each
+  /// other: the caller may run them all, one after the other. One run at a
+  /// time, always from the same thread.
   void run(int tasks, const std::function<void(int)> &task);
 
 private:
