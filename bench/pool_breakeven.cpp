@@ -39,7 +39,7 @@ namespace {
 
 enum Tensor { In, Bias, Out, NumTensors };
 
-void biasAdd(int64_t r0, int64_t r1, int64_t cols, float *const *t, const float *) {
+void biasAdd(int64_t r0, int64_t r1, int64_t cols, float *const *t, const float *, const BdlContext *) {
   const float *b = t[Bias];
   for (int64_t r = r0; r < r1; ++r) {
     const float *x = t[In] + r * cols;
@@ -49,7 +49,7 @@ void biasAdd(int64_t r0, int64_t r1, int64_t cols, float *const *t, const float 
   }
 }
 
-void rationalTanh(int64_t r0, int64_t r1, int64_t cols, float *const *t, const float *) {
+void rationalTanh(int64_t r0, int64_t r1, int64_t cols, float *const *t, const float *, const BdlContext *) {
   const float *b = t[Bias];
   for (int64_t r = r0; r < r1; ++r) {
     const float *x = t[In] + r * cols;
@@ -171,8 +171,8 @@ int main(int argc, char **argv) {
                 "speedup");
     std::vector<Row> rows;
     for (int64_t r : rowCounts) {
-      auto whole = [&] { runKernelSlices(pool, 1, k.fn, r, cols, tensors, hp); };
-      auto split = [&] { runKernelSlices(pool, threads, k.fn, r, cols, tensors, hp); };
+      auto whole = [&] { runKernelSlices(pool, 1, k.fn, r, cols, tensors, hp, nullptr); };
+      auto split = [&] { runKernelSlices(pool, threads, k.fn, r, cols, tensors, hp, nullptr); };
       std::vector<double> t = fastest(trials, callsFor(whole), {whole, split});
       rows.push_back({"[" + std::to_string(r) + ", " + std::to_string(cols) + "]", double(r * cols),
                       t[0], t[1]});

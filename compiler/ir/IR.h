@@ -54,7 +54,12 @@ struct Tensor {
   Dim rows, cols;
   InitKind init = InitKind::Zero;
   float initA = 0, initB = 0;
+  // When >= 0, the initialiser argument is hp[slot] (a derived parameter).
+  int32_t initASlot = -1, initBSlot = -1;
 };
+
+struct Expr;
+using ExprPtr = std::unique_ptr<Expr>;
 
 /// A hyperparameter: a runtime scalar at hp[kFirstParamSlot + index].
 struct Param {
@@ -63,6 +68,9 @@ struct Param {
   ParamType type = ParamType::Real;
   TuneKind tune = TuneKind::None;
   double lo = 0, hi = 0;
+  // A derived parameter: recomputed from earlier slots after every change
+  // (Module::derive). Null for one the user sets.
+  std::shared_ptr<const Expr> derivation;
 };
 
 // Runtime scalar slots (BDL_HP_*).
@@ -85,6 +93,7 @@ enum class ExprOp : uint8_t {
   Slot,  // hp[index]
   Load,  // tensors[index] under `access`
   Local, // output `index` of the enclosing kernel at this element
+  Context, // the integer context field `index` (ContextField), as float
   // Unary.
   Neg,
   Exp,
@@ -102,11 +111,29 @@ enum class ExprOp : uint8_t {
   Div,
   Pow,
   Max,
-  Min
+  Min,
+  // Comparisons: 1 or 0.
+  Lt,
+  Le,
+  Gt,
+  Ge,
+  Eq,
+  Ne,
+  // Ternary.
+  Select, // operands[0] != 0 ? operands[1] : operands[2]
+  // Random draws; `index` is the draw site (a model-wide id, part of the key).
+  // Keys: BdlContext, the Philox layout in abi.h; bdl/sampler.h is the
+  // host reference every backend must match bit for bit.
+  Poisson,   // exact Poisson count with mean operands[0] (float)
+  Bernoulli, // 1 with probability operands[0], else 0
+  Wald,      // inverse Gaussian (mean operands[0], scale operands[1]); steps only
 };
 
-struct Expr;
-using ExprPtr = std::unique_ptr<Expr>;
+/// What ExprOp::Context reads (as float; exact up to 2^24).
+enum class ContextField : uint8_t {
+  Step,  // step within the block, from 0
+  Steps, // steps of the block
+};
 
 /// A scalar expression at one element of a kernel's iteration space.
 struct Expr {
@@ -168,12 +195,30 @@ struct KernelOp {
   std::vector<KernelOutput> outputs;
 };
 
-using Op = std::variant<GemmOp, KernelOp>;
+/// A history of `count` tensors first, first+1, ... (first+j is the value j
+/// steps ago) moves one step back; the op after it writes `first` anew.
+struct RotateOp {
+  TensorId first = -1;
+  int32_t count = 0;
+};
 
-/// A phase: `steps` repetitions of `ops`.
+/// `tensor` was just computed; the runtime may overwrite it with recorded
+/// values (--replay) before the next op reads it.
+struct ReplayOp {
+  TensorId tensor = -1;
+};
+
+using Op = std::variant<GemmOp, KernelOp, RotateOp, ReplayOp>;
+
+/// A phase: the prologue once, then `steps` repetitions of `ops`. The step
+/// count is `steps`, or the value of `stepsExpr` (a scalar over slots and
+/// Wald draws, evaluated once per batch on the host) when it is set.
 struct Block {
   std::string name;
   int32_t steps = 1;
+  ExprPtr stepsExpr;
+  bool resetState = false; // zero every State tensor first (each example)
+  std::vector<Op> prologue;
   std::vector<Op> ops;
 };
 

@@ -68,7 +68,7 @@ static void runKernel(ModelInstance &inst, const BdlOp &op) {
   int64_t rows = inst.resolve(op.rows), cols = inst.resolve(op.cols);
   ThreadPool &threads = kernelPool();
   int slices = op.parallel ? kernelSlices(rows, cols, threads.size()) : 1;
-  runKernelSlices(threads, slices, op.fn, rows, cols, inst.tensorTable(), inst.hp());
+  runKernelSlices(threads, slices, op.fn, rows, cols, inst.tensorTable(), inst.hp(), nullptr);
 }
 
 void runBlocks(ModelInstance &inst, const BdlBlock *blocks, int32_t numBlocks) {

@@ -24,15 +24,16 @@ void sgemm(const GemmArgs &g) {
 } // namespace
 
 void runKernelSlices(ThreadPool &pool, int slices, BdlKernelFn fn, int64_t rows, int64_t cols,
-                     float *const *tensors, const float *hp) {
+                     float *const *tensors, const float *hp,
+                     const BdlContext *ctx) {
   int64_t chunks = std::clamp<int64_t>(slices, 1, std::max<int64_t>(rows, 1));
   if (chunks == 1)
-    return fn(0, rows, cols, tensors, hp);
+    return fn(0, rows, cols, tensors, hp, ctx);
   int64_t per = (rows + chunks - 1) / chunks;
   pool.run(int(chunks), [&](int t) {
     int64_t begin = t * per, end = std::min(rows, begin + per);
     if (begin < end)
-      fn(begin, end, cols, tensors, hp);
+      fn(begin, end, cols, tensors, hp, ctx);
   });
 }
 

@@ -20,7 +20,7 @@
 extern "C" {
 #endif
 
-#define BDL_ABI_VERSION 3u
+#define BDL_ABI_VERSION 4u
 
 /* Slots of the runtime scalar array `hp` every kernel receives. Model
  * hyperparameter i lives at hp[BDL_HP_FIRST_PARAM + i]. */
@@ -70,6 +70,10 @@ typedef struct {
   BdlDim cols;
   float initA;
   float initB;
+  /* When >= 0, initA (initB) is hp[initASlot] (hp[initBSlot]) instead: an
+   * initialiser argument that depends on parameters (guerguiev_init). */
+  int32_t initASlot;
+  int32_t initBSlot;
 } BdlTensorDesc;
 
 typedef enum { BDL_PARAM_REAL = 0, BDL_PARAM_INT = 1, BDL_PARAM_BOOL = 2 } BdlParamType;
@@ -89,17 +93,60 @@ typedef struct {
   double hi;
   int32_t type; /* BdlParamType */
   int32_t tune; /* BdlTuneKind */
+  /* Nonzero: the value is an expression of earlier parameters, recomputed by
+   * BdlModel.derive after every change; --set on it is an error. */
+  int32_t derived;
 } BdlParamDesc;
+
+/* The integer context of a call: where in simulated time and in the data the
+ * kernel runs. Random draws are keyed by (seed, draw site, example, block,
+ * step, element), so a run is reproducible whatever the thread count and
+ * however examples are split into batches. */
+typedef struct {
+  uint64_t seed;
+  int64_t example0; /* sequence number of row 0's example; row r is example0 + r */
+  int64_t time;     /* steps simulated since the state was last reset (all rows) */
+  int32_t step;     /* step within the current block, from 0 */
+  int32_t steps;    /* steps of the current block */
+  int32_t block;    /* index of the block; evaluation blocks have BDL_EVAL_BLOCK set */
+  int32_t reserved;
+} BdlContext;
+
+#define BDL_EVAL_BLOCK 0x80
+
+/* Philox counter layout of a draw in generated code (bdl/sampler.h mirrors it):
+ *   ctr = { element, step, (uint32)example, BDL_DRAW_STREAM | site << 8 | block },
+ *   key = { (uint32)seed, (uint32)(seed >> 32) }.
+ * BDL_DRAW_STREAM keeps these counters apart from the runtime's own streams. */
+#define BDL_DRAW_STREAM 0x20000000u
 
 /* A fused kernel: computes rows [rowBegin, rowEnd) of its iteration space
  * [rows, cols]. `tensors` is the model's tensor table (indexed like
  * BdlModel.tensors), `hp` the runtime scalars. */
 typedef void (*BdlKernelFn)(int64_t rowBegin, int64_t rowEnd, int64_t cols, float *const *tensors,
-                            const float *hp);
+                            const float *hp, const BdlContext *ctx);
+
+/* A block's step count when it is not a constant: evaluated on the host once
+ * per batch before the block runs (ctx->step and ctx->steps are 0). May draw
+ * (a Wald-distributed phase length) from the context's keys. */
+typedef int32_t (*BdlStepsFn)(const float *hp, const BdlContext *ctx);
+
+/* Recomputes every derived parameter's hp slot from the others, in
+ * declaration order. */
+typedef void (*BdlDeriveFn)(float *hp);
 
 typedef enum {
-  BDL_OP_GEMM = 0,  /* C = alpha * op(A) op(B) + beta * C */
-  BDL_OP_KERNEL = 1 /* fn over [rows, cols] */
+  BDL_OP_GEMM = 0,   /* C = alpha * op(A) op(B) + beta * C */
+  BDL_OP_KERNEL = 1, /* fn over [rows, cols] */
+  /* A history of `b` same-shaped tensors a, a+1, ..., a+b-1 (a+j holds the
+   * value j steps ago) moves one step back: a+j takes a+j-1's buffer and a
+   * takes the oldest one, to be overwritten by the op that follows. Swaps
+   * buffers; copies nothing. */
+  BDL_OP_ROTATE = 2,
+  /* Tensor c was just computed; with `--replay NAME=FILE`, the runtime
+   * overwrites it with the row of FILE for the current time step instead
+   * (recorded spikes in place of draws). A no-op otherwise. */
+  BDL_OP_REPLAY = 3
 } BdlOpKind;
 
 typedef struct {
@@ -117,12 +164,17 @@ typedef struct {
   BdlDim cols;
 } BdlOp;
 
-/* A stretch of simulated time: `steps` repetitions of its ops. */
+/* A stretch of simulated time: the prologue once, then `steps` repetitions
+ * of its ops (stepsFn's value when stepsFn is not null). */
 typedef struct {
   const char *name;
   int32_t steps;
   int32_t numOps;
   const BdlOp *ops;
+  BdlStepsFn stepsFn;
+  int32_t numPrologueOps;
+  int32_t resetState; /* nonzero: every STATE tensor is zeroed before the block (each example) */
+  const BdlOp *prologueOps; /* loop invariants of the step loop */
 } BdlBlock;
 
 typedef struct {
@@ -145,6 +197,7 @@ typedef struct {
   int32_t epochs;        /* defaults from the model's train block */
   int32_t batch;
   int32_t validation; /* training examples held out for validation */
+  BdlDeriveFn derive; /* null when no parameter is derived */
 } BdlModel;
 
 /* The symbol every compiled model defines. */
