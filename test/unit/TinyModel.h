@@ -18,7 +18,7 @@ namespace bdl::test {
 
 enum TinyTensor { X, Y, W, Bias, Logits, Prob, Loss, Grad, NumTinyTensors };
 
-inline void softmaxKernel(int64_t r0, int64_t r1, int64_t cols, float *const *t, const float *) {
+inline void softmaxKernel(int64_t r0, int64_t r1, int64_t cols, float *const *t, const float *, const BdlContext *) {
   for (int64_t r = r0; r < r1; ++r) {
     const float *z = t[Logits] + r * cols;
     float *p = t[Prob] + r * cols;
@@ -34,7 +34,7 @@ inline void softmaxKernel(int64_t r0, int64_t r1, int64_t cols, float *const *t,
 }
 
 /// Iteration space [B, classes], one loss value per row.
-inline void lossKernel(int64_t r0, int64_t r1, int64_t cols, float *const *t, const float *) {
+inline void lossKernel(int64_t r0, int64_t r1, int64_t cols, float *const *t, const float *, const BdlContext *) {
   for (int64_t r = r0; r < r1; ++r) {
     float l = 0;
     for (int64_t c = 0; c < cols; ++c)
@@ -44,12 +44,12 @@ inline void lossKernel(int64_t r0, int64_t r1, int64_t cols, float *const *t, co
   }
 }
 
-inline void gradKernel(int64_t r0, int64_t r1, int64_t cols, float *const *t, const float *hp) {
+inline void gradKernel(int64_t r0, int64_t r1, int64_t cols, float *const *t, const float *hp, const BdlContext *) {
   for (int64_t k = r0 * cols; k < r1 * cols; ++k)
     t[Grad][k] = (t[Prob][k] - t[Y][k]) * hp[BDL_HP_INV_BATCH];
 }
 
-inline void biasKernel(int64_t, int64_t, int64_t cols, float *const *t, const float *hp) {
+inline void biasKernel(int64_t, int64_t, int64_t cols, float *const *t, const float *hp, const BdlContext *) {
   int64_t rows = int64_t(hp[BDL_HP_BATCH]);
   for (int64_t c = 0; c < cols; ++c) {
     float g = 0;

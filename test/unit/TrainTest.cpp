@@ -136,7 +136,7 @@ namespace {
 /// cross_entropy as bdlc emits it: the floor max(p, 1e-30) is llvm.maxnum,
 /// which turns a NaN probability into 1e-30, so the loss stays finite
 /// (69.08) while the weights are NaN.
-void flooredLossKernel(int64_t r0, int64_t r1, int64_t cols, float *const *t, const float *) {
+void flooredLossKernel(int64_t r0, int64_t r1, int64_t cols, float *const *t, const float *, const BdlContext *) {
   for (int64_t r = r0; r < r1; ++r) {
     float l = 0;
     for (int64_t c = 0; c < cols; ++c)
@@ -149,7 +149,7 @@ void flooredLossKernel(int64_t r0, int64_t r1, int64_t cols, float *const *t, co
 /// on call number `poisonAt`.
 int poisonCalls = 0, poisonAt = 0;
 constexpr int kVelocity = NumTinyTensors;
-void poisonKernel(int64_t, int64_t, int64_t, float *const *t, const float *) {
+void poisonKernel(int64_t, int64_t, int64_t, float *const *t, const float *, const BdlContext *) {
   if (++poisonCalls == poisonAt)
     t[kVelocity][0] = NAN;
 }
