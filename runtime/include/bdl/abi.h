@@ -200,6 +200,11 @@ typedef struct {
   BdlDeriveFn derive; /* null when no parameter is derived */
 } BdlModel;
 
+/* Provided by the runtime for generated step functions (host only): a
+ * Wald (inverse Gaussian) draw with the given mean and scale, keyed like a
+ * draw of site `site` at element 0, step 0 of the context's block. */
+float bdl_draw_wald(const BdlContext *ctx, int32_t site, float mean, float scale);
+
 /* The symbol every compiled model defines. */
 extern const BdlModel bdl_model;
 
