@@ -105,7 +105,8 @@ void Lowerer::declareMembers() {
   for (const sema::CheckedRecord &r : model.records) {
     auto it = model.globals.find(r.stmt->name.name);
     auto [rows, cols] = storage(it->second.shape);
-    recordIds.push_back(temp(r.stmt->name.name, rows, cols, ir::Role::Temp, true));
+    // State: a window accumulates across the steps of its phase.
+    recordIds.push_back(temp(r.stmt->name.name, rows, cols, ir::Role::State, true));
   }
 }
 
@@ -189,7 +190,7 @@ void Lowerer::lowerDynamics() {
   if (eval.predictValue) {
     const sema::Shape &s = model.shapeOf(eval.predictValue);
     auto [rows, cols] = storage(s);
-    predictId = temp("predict", rows, cols, ir::Role::Temp, true);
+    predictId = temp("predict", rows, cols, ir::Role::State, true);
     m.predict = predictId;
   }
   for (size_t ph = 0; ph < model.phases.size(); ++ph)
@@ -373,7 +374,7 @@ void Lowerer::lowerRecord(const ast::Expr *value, ir::TensorId out) {
   const ir::Tensor &O = m.tensors[out];
   bool single = windows.size() == 1 && windows[0] == value;
   for (const ast::CallExpr *w : windows) {
-    ir::TensorId acc = single ? out : temp(O.name + ".window", O.rows, O.cols);
+    ir::TensorId acc = single ? out : temp(O.name + ".window", O.rows, O.cols, ir::Role::State);
     Value x = lowerExpr(w->args[0].value.get());
     ExprPtr k = scalarExpr(w->args[1].value.get());
     auto width = [&] { return Expr::binary(ExprOp::Min, k->clone(), steps()); };
