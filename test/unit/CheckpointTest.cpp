@@ -29,10 +29,20 @@ struct StatefulModel : TinyModel {
                        {BDL_DIM_CONST, 2},
                        {BDL_DIM_CONST, 3},
                        0,
-                       0});
-    tensors.push_back({"trace", BDL_ROLE_STATE, BDL_INIT_ZERO, b, {BDL_DIM_CONST, 2}, 0, 0});
+                       0,
+                       -1,
+                       -1});
     tensors.push_back(
-        {"fixed", BDL_ROLE_FIXED, BDL_INIT_UNIFORM, {BDL_DIM_CONST, 4}, {BDL_DIM_CONST, 2}, -1, 1});
+        {"trace", BDL_ROLE_STATE, BDL_INIT_ZERO, b, {BDL_DIM_CONST, 2}, 0, 0, -1, -1});
+    tensors.push_back({"fixed",
+                       BDL_ROLE_FIXED,
+                       BDL_INIT_UNIFORM,
+                       {BDL_DIM_CONST, 4},
+                       {BDL_DIM_CONST, 2},
+                       -1,
+                       1,
+                       -1,
+                       -1});
     model.tensors = tensors.data();
     model.numTensors = int32_t(tensors.size());
   }
