@@ -52,8 +52,8 @@ struct Options {
   int checkpointEvery = 0;
   std::string resume;
   bool noShuffle = false;
-  std::string load;                 // --load DIR
-  std::vector<std::string> trace;   // --trace NAME,NAME,...
+  std::string load;               // --load DIR
+  std::vector<std::string> trace; // --trace NAME,NAME,...
   int64_t traceExamples = 1;
   std::string traceDir;
   std::vector<std::string> replays; // --replay NAME=FILE.npy
@@ -358,8 +358,8 @@ void printOp(const ModelInstance &inst, const BdlOp &op, const char *indent) {
                 scale(op.beta, op.betaSlot).c_str(), m.tensors[op.c].name);
     break;
   case BDL_OP_KERNEL:
-    std::printf("%skernel  %-24s over %s%s\n", indent, name, shapeOf(inst, op.rows, op.cols).c_str(),
-                op.parallel ? "  parallel" : "");
+    std::printf("%skernel  %-24s over %s%s\n", indent, name,
+                shapeOf(inst, op.rows, op.cols).c_str(), op.parallel ? "  parallel" : "");
     break;
   case BDL_OP_ROTATE:
     std::printf("%srotate  %-24s %s .. %s (%d tensors, one step back)\n", indent, name,
@@ -378,9 +378,9 @@ void printBlocks(const ModelInstance &inst, const char *title, const BdlBlock *b
     std::printf("  (none)\n");
   for (int b = 0; b < n; ++b) {
     const BdlBlock &block = blocks[b];
-    std::string steps = block.stepsFn ? "steps drawn per batch"
-                                      : std::to_string(block.steps) +
-                                            (block.steps == 1 ? " step" : " steps");
+    std::string steps = block.stepsFn
+                            ? "steps drawn per batch"
+                            : std::to_string(block.steps) + (block.steps == 1 ? " step" : " steps");
     std::printf("  %s  (%s, %d ops", block.name ? block.name : "?", steps.c_str(), block.numOps);
     if (block.numPrologueOps)
       std::printf(", %d prologue op%s", block.numPrologueOps, block.numPrologueOps == 1 ? "" : "s");
@@ -500,7 +500,8 @@ int runMain(const BdlModel &model, int argc, const char *const *argv) {
                    "Record these tensors after every step of the first training examples")
       ->delimiter(',');
   train
-      ->add_option("--trace-examples", o.traceExamples, "How many training examples --trace records")
+      ->add_option("--trace-examples", o.traceExamples,
+                   "How many training examples --trace records")
       ->check(atLeast(1))
       ->capture_default_str();
   train->add_option("--trace-dir", o.traceDir, "Directory for --trace (default: --out DIR/trace)");

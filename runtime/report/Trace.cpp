@@ -53,7 +53,8 @@ void Tracer::batchBegin(const std::vector<int64_t> &indices, int64_t example0) {
   if (batches == 0) {
     batchSize = inst.batch();
     for (Series &s : series)
-      s.width = s.batched ? batchSize * inst.cols(s.tensor) : inst.rows(s.tensor) * inst.cols(s.tensor);
+      s.width =
+          s.batched ? batchSize * inst.cols(s.tensor) : inst.rows(s.tensor) * inst.cols(s.tensor);
   } else if (inst.batch() != batchSize) {
     // A smaller last batch would change the files' shape: the trace ends here.
     finish();
@@ -129,10 +130,12 @@ void Tracer::finish() {
                   {"batch", int64_t(i) / batchSize}});
   json bl = json::array();
   for (const BlockSpan &b : blocks)
-    bl.push_back(
-        {{"batch", b.batchIndex}, {"name", b.name}, {"first_step", b.firstStep}, {"length", b.length}});
-  json doc = {{"model", m.name}, {"batch", batchSize}, {"steps", steps},
-              {"tensors", tensors}, {"examples", ex}, {"blocks", bl}};
+    bl.push_back({{"batch", b.batchIndex},
+                  {"name", b.name},
+                  {"first_step", b.firstStep},
+                  {"length", b.length}});
+  json doc = {{"model", m.name},    {"batch", batchSize}, {"steps", steps},
+              {"tensors", tensors}, {"examples", ex},     {"blocks", bl}};
   std::string path = dir + "/trace.json";
   std::ofstream out(path, std::ios::trunc);
   out << doc.dump(2) << '\n';
@@ -207,9 +210,9 @@ std::vector<std::string> loadTensors(ModelInstance &inst, const std::string &dir
     for (int i = 0; i < m.numTensors; ++i)
       if (isLoadable(m.tensors[i].role))
         names += std::string(names.empty() ? "" : ", ") + m.tensors[i].name;
-    throw Error(dir + ": no file NAME.npy for any tensor of model '" + m.name +
-                "' (weight, fixed, state and optimiser tensors: " +
-                (names.empty() ? "none" : names) + ")");
+    throw Error(
+        dir + ": no file NAME.npy for any tensor of model '" + m.name +
+        "' (weight, fixed, state and optimiser tensors: " + (names.empty() ? "none" : names) + ")");
   }
   return loaded;
 }

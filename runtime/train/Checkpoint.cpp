@@ -246,12 +246,15 @@ void writeCheckpoint(const std::string &path, const ModelInstance &inst,
   json history = json::array();
   for (const EpochMetrics &e : state.history)
     history.push_back(metricsJson(e));
-  json header = {
-      {"model", m.name},           {"model_hash", hex(modelHash(m))},
-      {"epoch", state.epoch},      {"rng", {{"generator", kGenerator}, {"seed", state.run.seed}}},
-      {"run", runJson(state.run)}, {"params", params},
-      {"context", {{"time", state.time}, {"next_example", state.nextExample}}},
-      {"tensors", tensors},        {"history", history}};
+  json header = {{"model", m.name},
+                 {"model_hash", hex(modelHash(m))},
+                 {"epoch", state.epoch},
+                 {"rng", {{"generator", kGenerator}, {"seed", state.run.seed}}},
+                 {"run", runJson(state.run)},
+                 {"params", params},
+                 {"context", {{"time", state.time}, {"next_example", state.nextExample}}},
+                 {"tensors", tensors},
+                 {"history", history}};
   std::string text = header.dump();
 
   std::string bytes(kMagic, sizeof kMagic);

@@ -52,8 +52,8 @@ public:
 private:
   struct Series {
     int tensor;
-    bool batched;   // a batch-sized tensor
-    int64_t width;  // floats per step
+    bool batched;  // a batch-sized tensor
+    int64_t width; // floats per step
     std::vector<float> values;
   };
   struct BlockSpan {
