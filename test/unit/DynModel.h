@@ -40,7 +40,8 @@ enum DynTensor {
   NumDynTensors
 };
 
-enum DynParam { PLr, PTau, PGain, NumDynParams };
+// Parameter indices (ints, not an enum: they are added to BDL_HP_FIRST_PARAM).
+constexpr int PLr = 0, PTau = 1, PGain = 2;
 constexpr int kGainSlot = BDL_HP_FIRST_PARAM + PGain;
 constexpr int32_t kSpikeSite = 1, kStepsSite = 2;
 

@@ -43,13 +43,6 @@ int32_t fourSteps(const float *, const BdlContext *ctx) {
   return 4;
 }
 
-/// Writes 1 + step into every element of the DynModel's soma.
-void markSoma(int64_t r0, int64_t r1, int64_t cols, float *const *t, const float *,
-              const BdlContext *ctx) {
-  for (int64_t k = r0 * cols; k < r1 * cols; ++k)
-    t[DU][k] = float(ctx->step + 1);
-}
-
 BdlOp op(BdlKernelFn fn, const char *name = "k") {
   return TinyModel::kernel(name, fn, {BDL_DIM_CONST, 1}, {BDL_DIM_CONST, 1});
 }
