@@ -7,6 +7,7 @@
 #include "bdl/executor.h"
 #include "bdl/model.h"
 #include "bdl/report.h"
+#include "bdl/trace.h"
 #include "bdl/train.h"
 
 #include <CLI/CLI.hpp>
@@ -50,7 +51,13 @@ struct Options {
   bool quiet = false;
   int checkpointEvery = 0;
   std::string resume;
-  std::set<std::string> given; // the options typed, e.g. "--batch"
+  bool noShuffle = false;
+  std::string load;               // --load DIR
+  std::vector<std::string> trace; // --trace NAME,NAME,...
+  int64_t traceExamples = 1;
+  std::string traceDir;
+  std::vector<std::string> replays; // --replay NAME=FILE.npy
+  std::set<std::string> given;      // the options typed, e.g. "--batch"
 };
 
 /// Parameters first (they may size tensors), then everything that needs
@@ -111,6 +118,12 @@ Options resumeOptions(const BdlModel &model, const Options &o, const CheckpointS
   mustMatch("--seed", o.seed == run.seed, std::to_string(run.seed));
   mustMatch("--validation", o.validation == run.validation, std::to_string(run.validation));
   mustMatch("--limit", o.limit == run.limit, run.limit ? std::to_string(run.limit) : "none");
+  mustMatch("--no-shuffle", o.noShuffle == !run.shuffle,
+            run.shuffle ? "shuffled order" : "file order");
+  for (const char *flag : {"--load", "--trace", "--replay"})
+    if (o.given.count(flag))
+      throw UsageError(std::string(flag) +
+                       ": a resumed run continues from its checkpoint; start a new run instead");
   if (o.given.count("--out"))
     throw UsageError("--out: a resumed run writes into the directory it resumes, " + o.resume);
   for (const std::string &assignment : o.sets) {
@@ -132,6 +145,7 @@ Options resumeOptions(const BdlModel &model, const Options &o, const CheckpointS
   r.seed = run.seed;
   r.validation = run.validation;
   r.limit = run.limit;
+  r.noShuffle = !run.shuffle;
   r.out = o.resume;
   r.sets.clear();
   if (!o.given.count("--data-dir"))
@@ -156,7 +170,8 @@ int runTrain(const BdlModel &model, const Options &typed) {
   ModelInstance inst = makeInstance(model, o);
   if (ck)
     for (int i = 0; i < model.numParams; ++i)
-      inst.setParamValue(i, ck->state.params[size_t(i)]);
+      if (!inst.isDerived(i)) // recomputed from the others
+        inst.setParamValue(i, ck->state.params[size_t(i)]);
   cpu::setThreads(o.threads);
   LoadedData data = loadData(o);
   DataView trainSet(data.sets.train);
@@ -178,6 +193,26 @@ int runTrain(const BdlModel &model, const Options &typed) {
   inst.initialise(o.seed);
   if (ck)
     restoreCheckpoint(inst, *ck);
+  if (!o.load.empty()) {
+    std::vector<std::string> loaded = loadTensors(inst, o.load);
+    if (!o.quiet) {
+      std::printf("loaded from %s:", o.load.c_str());
+      for (const std::string &name : loaded)
+        std::printf(" %s", name.c_str());
+      std::printf("\n");
+    }
+  }
+  if (!o.replays.empty() && batch != 1)
+    throw UsageError("--replay needs --batch 1: a recording holds one example per step");
+  for (const std::string &r : o.replays)
+    installReplay(inst, r);
+  std::unique_ptr<Tracer> tracer;
+  if (!o.trace.empty()) {
+    std::string dir = !o.traceDir.empty() ? o.traceDir : o.out.empty() ? "" : o.out + "/trace";
+    if (dir.empty())
+      throw UsageError("--trace needs --trace-dir DIR or --out DIR (traces go to DIR/trace/)");
+    tracer = std::make_unique<Tracer>(inst, o.trace, o.traceExamples, dir);
+  }
 
   TrainOptions topts;
   topts.epochs = o.epochs;
@@ -185,6 +220,7 @@ int runTrain(const BdlModel &model, const Options &typed) {
   topts.seed = o.seed;
   topts.validation = o.validation;
   topts.firstEpoch = ck ? ck->state.epoch + 1 : 1;
+  topts.shuffle = !o.noShuffle;
 
   RunInfo info;
   info.dataset = data.name;
@@ -195,6 +231,7 @@ int runTrain(const BdlModel &model, const Options &typed) {
   info.threads = o.threads;
   info.validation = o.validation;
   info.limit = o.limit;
+  info.shuffle = !o.noShuffle;
   info.trainExamples = trainExamples;
   info.checkpointEvery = o.checkpointEvery;
   info.resumedFromEpoch = ck ? ck->state.epoch : 0;
@@ -219,6 +256,12 @@ int runTrain(const BdlModel &model, const Options &typed) {
   callbacks.progress = [&](int epoch, int64_t done, int64_t total) {
     progress.update(epoch, o.epochs, done, total);
   };
+  if (tracer) {
+    callbacks.batchBegin = [&](const std::vector<int64_t> &indices, int64_t example0) {
+      tracer->batchBegin(indices, example0);
+    };
+    callbacks.batchEnd = [&] { tracer->batchEnd(); };
+  }
   callbacks.epochEnd = [&](const EpochMetrics &e) {
     progress.clear();
     if (!o.quiet) {
@@ -229,6 +272,8 @@ int runTrain(const BdlModel &model, const Options &typed) {
       log->epoch(e);
     if (o.checkpointEvery > 0 && e.epoch % o.checkpointEvery == 0) {
       CheckpointState state{e.epoch, info, {}, log->history()};
+      state.time = inst.time();
+      state.nextExample = int64_t(e.epoch) * trainExamples;
       for (int i = 0; i < model.numParams; ++i)
         state.params.push_back(inst.param(i));
       writeCheckpoint(checkpointPath(o.out), inst, state);
@@ -236,6 +281,8 @@ int runTrain(const BdlModel &model, const Options &typed) {
   };
   try {
     train(inst, trainSet, DataView(data.sets.test), topts, callbacks);
+    if (tracer)
+      tracer->finish();
   } catch (const Error &e) {
     // Keep a record of the failed run next to its partial metrics.
     progress.clear();
@@ -243,6 +290,8 @@ int runTrain(const BdlModel &model, const Options &typed) {
       log->finish(e.what());
     throw;
   }
+  if (tracer && tracer->written() && !o.quiet)
+    std::printf("wrote the trace to %s\n", tracer->directory().c_str());
   if (log) {
     saveWeights(inst, o.out + "/weights");
     log->finish();
@@ -282,41 +331,70 @@ std::string tensorRef(const ModelInstance &inst, int t, bool trans) {
   return std::string(d.name) + (trans ? "^T" : "") + shapeOf(inst, d.rows, d.cols);
 }
 
-void printBlocks(const ModelInstance &inst, const char *title, const BdlBlock *blocks, int n) {
+/// "*lr", "/batch": what a scale factor's hp slot multiplies it by.
+std::string slotSuffix(const BdlModel &m, int32_t slot) {
+  if (slot == BDL_HP_BATCH)
+    return "*batch";
+  if (slot == BDL_HP_INV_BATCH)
+    return "/batch";
+  if (slot >= BDL_HP_FIRST_PARAM)
+    return std::string("*") + m.params[slot - BDL_HP_FIRST_PARAM].name;
+  return "";
+}
+
+void printOp(const ModelInstance &inst, const BdlOp &op, const char *indent) {
   const BdlModel &m = inst.model();
+  const char *name = op.name ? op.name : "?";
+  auto scale = [&](float factor, int32_t slot) {
+    char text[32];
+    std::snprintf(text, sizeof text, "%g", double(factor));
+    return text + slotSuffix(m, slot);
+  };
+  switch (op.kind) {
+  case BDL_OP_GEMM:
+    std::printf("%sgemm    %-24s %s = %s * %s %s + %s * %s\n", indent, name,
+                tensorRef(inst, op.c, false).c_str(), scale(op.alpha, op.alphaSlot).c_str(),
+                tensorRef(inst, op.a, op.transA).c_str(), tensorRef(inst, op.b, op.transB).c_str(),
+                scale(op.beta, op.betaSlot).c_str(), m.tensors[op.c].name);
+    break;
+  case BDL_OP_KERNEL:
+    std::printf("%skernel  %-24s over %s%s\n", indent, name,
+                shapeOf(inst, op.rows, op.cols).c_str(), op.parallel ? "  parallel" : "");
+    break;
+  case BDL_OP_ROTATE:
+    std::printf("%srotate  %-24s %s .. %s (%d tensors, one step back)\n", indent, name,
+                m.tensors[op.a].name, m.tensors[op.a + op.b - 1].name, op.b);
+    break;
+  case BDL_OP_REPLAY:
+    std::printf("%sreplay  %-24s %s (with --replay %s=FILE)\n", indent, name, m.tensors[op.c].name,
+                m.tensors[op.c].name);
+    break;
+  }
+}
+
+void printBlocks(const ModelInstance &inst, const char *title, const BdlBlock *blocks, int n) {
   std::printf("%s blocks:\n", title);
   if (n == 0)
     std::printf("  (none)\n");
   for (int b = 0; b < n; ++b) {
     const BdlBlock &block = blocks[b];
-    std::printf("  %s  (%d step%s, %d ops)\n", block.name ? block.name : "?", block.steps,
-                block.steps == 1 ? "" : "s", block.numOps);
-    for (int i = 0; i < block.numOps; ++i) {
-      const BdlOp &op = block.ops[i];
-      const char *name = op.name ? op.name : "?";
-      if (op.kind == BDL_OP_GEMM) {
-        auto scale = [&](float factor, int32_t slot) {
-          char text[32];
-          std::snprintf(text, sizeof text, "%g", double(factor));
-          std::string s = text;
-          if (slot == BDL_HP_BATCH)
-            s += "*batch";
-          else if (slot == BDL_HP_INV_BATCH)
-            s += "/batch";
-          else if (slot >= BDL_HP_FIRST_PARAM)
-            s += std::string("*") + m.params[slot - BDL_HP_FIRST_PARAM].name;
-          return s;
-        };
-        std::printf("    gemm    %-24s %s = %s * %s %s + %s * %s\n", name,
-                    tensorRef(inst, op.c, false).c_str(), scale(op.alpha, op.alphaSlot).c_str(),
-                    tensorRef(inst, op.a, op.transA).c_str(),
-                    tensorRef(inst, op.b, op.transB).c_str(), scale(op.beta, op.betaSlot).c_str(),
-                    m.tensors[op.c].name);
-      } else {
-        std::printf("    kernel  %-24s over %s%s\n", name, shapeOf(inst, op.rows, op.cols).c_str(),
-                    op.parallel ? "  parallel" : "");
-      }
+    std::string steps = block.stepsFn
+                            ? "steps drawn per batch"
+                            : std::to_string(block.steps) + (block.steps == 1 ? " step" : " steps");
+    std::printf("  %s  (%s, %d ops", block.name ? block.name : "?", steps.c_str(), block.numOps);
+    if (block.numPrologueOps)
+      std::printf(", %d prologue op%s", block.numPrologueOps, block.numPrologueOps == 1 ? "" : "s");
+    if (block.resetState)
+      std::printf(", resets state");
+    std::printf(")\n");
+    if (block.numPrologueOps) {
+      std::printf("    prologue:\n");
+      for (int i = 0; i < block.numPrologueOps; ++i)
+        printOp(inst, block.prologueOps[i], "      ");
+      std::printf("    each step:\n");
     }
+    for (int i = 0; i < block.numOps; ++i)
+      printOp(inst, block.ops[i], block.numPrologueOps ? "      " : "    ");
   }
 }
 
@@ -334,7 +412,9 @@ int runInfo(const BdlModel &model, const Options &o) {
   for (int i = 0; i < m.numParams; ++i) {
     const BdlParamDesc &p = m.params[i];
     std::printf("  %-20s %-4s %-12g", p.name, paramTypeName(p.type), inst.param(i));
-    if (inst.param(i) != p.value)
+    if (p.derived)
+      std::printf(" (derived)");
+    else if (inst.param(i) != p.value)
       std::printf(" (default %g)", p.value);
     if (p.tune > BDL_TUNE_NONE && p.tune <= BDL_TUNE_BOOL)
       std::printf(" tune %s [%g, %g]", tuneNames[p.tune], p.lo, p.hi);
@@ -412,6 +492,23 @@ int runMain(const BdlModel &model, int argc, const char *const *argv) {
       ->capture_default_str();
   train->add_option("--limit", o.limit, "Use only the first N training examples")
       ->check(atLeast(1));
+  train->add_flag("--no-shuffle", o.noShuffle, "Visit the training examples in file order");
+  train->add_option("--load", o.load,
+                    "After initialising, load DIR/NAME.npy into every tensor NAME that has one");
+  train
+      ->add_option("--trace", o.trace,
+                   "Record these tensors after every step of the first training examples")
+      ->delimiter(',');
+  train
+      ->add_option("--trace-examples", o.traceExamples,
+                   "How many training examples --trace records")
+      ->check(atLeast(1))
+      ->capture_default_str();
+  train->add_option("--trace-dir", o.traceDir, "Directory for --trace (default: --out DIR/trace)");
+  train
+      ->add_option("--replay", o.replays,
+                   "NAME=FILE.npy: overwrite the drawn tensor NAME with FILE's row per step")
+      ->allow_extra_args(false);
   train
       ->add_option("--checkpoint-every", o.checkpointEvery,
                    "Write a resumable checkpoint to --out DIR/checkpoint/ every N epochs")

@@ -92,13 +92,17 @@ static std::string describeBytes(size_t bytes) {
   return buf;
 }
 
-/// Calls f(block, op) for every op of the train blocks, then the eval blocks.
+/// Calls f(block, op) for every op of the train blocks, then the eval blocks,
+/// each block's prologue before its steps.
 template <typename F> static void forEachOp(const BdlModel &m, F f) {
   for (auto [blocks, n] :
        {std::pair{m.trainBlocks, m.numTrainBlocks}, std::pair{m.evalBlocks, m.numEvalBlocks}})
-    for (int b = 0; b < n; ++b)
+    for (int b = 0; b < n; ++b) {
+      for (int o = 0; o < blocks[b].numPrologueOps; ++o)
+        f(blocks[b], blocks[b].prologueOps[o]);
       for (int o = 0; o < blocks[b].numOps; ++o)
         f(blocks[b], blocks[b].ops[o]);
+    }
 }
 
 void verifyModel(const BdlModel &m) {
@@ -137,10 +141,21 @@ void verifyModel(const BdlModel &m) {
       fail(name + " has unknown initialiser " + std::to_string(t.init));
     checkDim(t.rows, name + " rows");
     checkDim(t.cols, name + " cols");
+    // Runtime slots (the batch, the epoch) are no initialiser arguments: a
+    // slot below the parameters is a descriptor that forgot to say -1.
+    for (auto [slot, which] : {std::pair{t.initASlot, "initASlot"}, {t.initBSlot, "initBSlot"}})
+      if (slot != -1 && (slot < BDL_HP_FIRST_PARAM || slot >= BDL_HP_FIRST_PARAM + m.numParams))
+        fail(name + " " + which + " " + std::to_string(slot) +
+             " is not a parameter's hp slot (-1 for none)");
   }
-  for (int i = 0; i < m.numParams; ++i)
+  bool anyDerived = false;
+  for (int i = 0; i < m.numParams; ++i) {
     if (!m.params[i].name)
       fail("parameter " + std::to_string(i) + " has no name");
+    anyDerived = anyDerived || m.params[i].derived;
+  }
+  if (anyDerived && !m.derive)
+    fail("has derived parameters but no derive function");
 
   auto checkTensor = [&](int32_t index, const std::string &what, bool optional) {
     if (optional && index == -1)
@@ -157,10 +172,15 @@ void verifyModel(const BdlModel &m) {
     for (int b = 0; b < n; ++b) {
       const BdlBlock &block = blocks[b];
       std::string bname = "block '" + str(block.name) + "'";
-      if (block.steps < 0 || block.numOps < 0 || (block.numOps && !block.ops))
+      if (block.steps < 0 || block.numOps < 0 || (block.numOps && !block.ops) ||
+          block.numPrologueOps < 0 || (block.numPrologueOps && !block.prologueOps))
         fail(bname + " is malformed");
-      for (int o = 0; o < block.numOps; ++o) {
-        const BdlOp &op = block.ops[o];
+      auto opAt = [&](int o) -> const BdlOp & {
+        return o < block.numPrologueOps ? block.prologueOps[o]
+                                        : block.ops[o - block.numPrologueOps];
+      };
+      for (int o = 0; o < block.numPrologueOps + block.numOps; ++o) {
+        const BdlOp &op = opAt(o);
         std::string oname = bname + " op '" + str(op.name) + "'";
         if (op.kind == BDL_OP_GEMM) {
           checkTensor(op.a, oname + " operand a", false);
@@ -176,6 +196,22 @@ void verifyModel(const BdlModel &m) {
             fail(oname + " has no function");
           checkDim(op.rows, oname + " rows");
           checkDim(op.cols, oname + " cols");
+        } else if (op.kind == BDL_OP_ROTATE) {
+          if (op.b < 1 || op.a < 0 || op.a > m.numTensors - op.b)
+            fail(oname + " rotates tensors " + std::to_string(op.a) + ".." +
+                 std::to_string(int64_t(op.a) + op.b - 1) + " of " + std::to_string(m.numTensors));
+          // Buffers change hands: every one must fit every tensor.
+          const BdlTensorDesc &first = m.tensors[op.a];
+          for (int32_t j = 1; j < op.b; ++j) {
+            const BdlTensorDesc &t = m.tensors[op.a + j];
+            if (t.rows.kind != first.rows.kind || t.rows.value != first.rows.value ||
+                t.cols.kind != first.cols.kind || t.cols.value != first.cols.value ||
+                t.role != first.role)
+              fail(oname + " rotates '" + str(first.name) + "' and '" + str(t.name) +
+                   "', which differ in shape or role");
+          }
+        } else if (op.kind == BDL_OP_REPLAY) {
+          checkTensor(op.c, oname + " operand c", false);
         } else {
           fail(oname + " has unknown kind " + std::to_string(op.kind));
         }
@@ -195,6 +231,7 @@ ModelInstance::ModelInstance(const BdlModel &model) : desc(model) {
     hpValues[BDL_HP_FIRST_PARAM + i] = float(params[i]);
   }
   sizesStorage.assign(model.numParams, false);
+  derive();
   auto mark = [&](BdlDim d) {
     if (d.kind == BDL_DIM_PARAM)
       sizesStorage[d.value] = true;
@@ -241,6 +278,9 @@ void ModelInstance::setParam(std::string_view name, std::string_view value) {
     throw UsageError(msg);
   }
   const BdlParamDesc &p = desc.params[index];
+  if (p.derived)
+    throw UsageError("parameter '" + std::string(name) +
+                     "' is derived from other parameters and cannot be set; set those instead");
   std::string bad = "invalid value '" + std::string(value) + "' for " + paramTypeName(p.type) +
                     " parameter '" + p.name + "'";
   double v = 0;
@@ -267,11 +307,43 @@ void ModelInstance::applyAssignment(std::string_view assignment) {
 }
 
 void ModelInstance::setParamValue(int index, double value) {
-  if (allocated() && sizesStorage[index])
+  if (isDerived(index))
+    throw UsageError("parameter '" + std::string(desc.params[index].name) +
+                     "' is derived from other parameters and cannot be set; set those instead");
+  if (allocated() && sizesStorage[index] && value != params[index])
     throw Error("parameter '" + std::string(desc.params[index].name) +
                 "' sizes tensors and cannot change after they are allocated");
+  double old = params[index];
   params[index] = value;
   hpValues[BDL_HP_FIRST_PARAM + index] = float(value);
+  try {
+    derive();
+  } catch (...) {
+    params[index] = old;
+    hpValues[BDL_HP_FIRST_PARAM + index] = float(old);
+    derive();
+    throw;
+  }
+}
+
+void ModelInstance::derive() {
+  if (!desc.derive)
+    return;
+  std::vector<float> next = hpValues;
+  desc.derive(next.data());
+  for (int i = 0; i < desc.numParams; ++i) {
+    if (!isDerived(i))
+      continue;
+    float v = next[BDL_HP_FIRST_PARAM + i];
+    if (allocated() && sizesStorage[i] && double(v) != params[i])
+      throw Error("parameter '" + std::string(desc.params[i].name) + "' (derived) sizes tensors " +
+                  "and cannot change after they are allocated");
+  }
+  for (int i = 0; i < desc.numParams; ++i)
+    if (isDerived(i)) {
+      hpValues[BDL_HP_FIRST_PARAM + i] = next[BDL_HP_FIRST_PARAM + i];
+      params[i] = double(next[BDL_HP_FIRST_PARAM + i]);
+    }
 }
 
 int64_t ModelInstance::dimParam(int index, const char *what) const {
@@ -389,6 +461,9 @@ void ModelInstance::setBatch(int64_t batch) {
 void ModelInstance::initialise(uint64_t seed) {
   if (!allocated())
     throw Error("initialise() before allocate()");
+  runSeed = seed;
+  simTime = 0;
+  firstExample = 0;
   for (int i = 0; i < desc.numTensors; ++i) {
     const BdlTensorDesc &t = desc.tensors[i];
     float *p = table[i];
@@ -399,20 +474,22 @@ void ModelInstance::initialise(uint64_t seed) {
     }
     Philox rng(seed, rng_stream::tensorInit(i));
     double fanIn = double(resolve(t.cols)), fanOut = double(resolve(t.rows));
+    float initA = t.initASlot >= 0 ? hpValues[t.initASlot] : t.initA;
+    float initB = t.initBSlot >= 0 ? hpValues[t.initBSlot] : t.initB;
     switch (t.init) {
     case BDL_INIT_ZERO:
       std::fill(p, p + n, 0.0f);
       break;
     case BDL_INIT_CONST:
-      std::fill(p, p + n, t.initA);
+      std::fill(p, p + n, initA);
       break;
     case BDL_INIT_UNIFORM:
       for (size_t k = 0; k < n; ++k)
-        p[k] = t.initA + (t.initB - t.initA) * rng.uniform();
+        p[k] = initA + (initB - initA) * rng.uniform();
       break;
     case BDL_INIT_NORMAL:
       for (size_t k = 0; k < n; ++k)
-        p[k] = t.initA + t.initB * rng.normal();
+        p[k] = initA + initB * rng.normal();
       break;
     case BDL_INIT_XAVIER: {
       float s = float(std::sqrt(6.0 / (fanIn + fanOut)));
@@ -428,6 +505,39 @@ void ModelInstance::initialise(uint64_t seed) {
     }
     }
   }
+}
+
+void ModelInstance::resetState() {
+  for (int i = 0; i < desc.numTensors; ++i)
+    if (desc.tensors[i].role == BDL_ROLE_STATE)
+      std::fill_n(table[i], size_t(rows(i) * cols(i)), 0.0f);
+  simTime = 0;
+}
+
+void ModelInstance::rotate(int32_t first, int32_t count) {
+  // a+j takes a+j-1's buffer, a the oldest: a right rotation by one.
+  auto rot = [&](auto &v) {
+    std::rotate(v.begin() + first, v.begin() + first + count - 1, v.begin() + first + count);
+  };
+  rot(table);
+  rot(buffers);
+  rot(capacities);
+}
+
+void ModelInstance::setReplay(int tensor, Replay replay) {
+  if (!allocated())
+    throw Error("setReplay() before allocate()");
+  const BdlTensorDesc &t = desc.tensors[tensor];
+  int64_t width = t.rows.kind == BDL_DIM_BATCH ? cols(tensor) : rows(tensor) * cols(tensor);
+  if (replay.cols != width)
+    throw Error(replay.source + ": " + std::to_string(replay.cols) +
+                " values per step, but tensor '" + t.name + "' has " + std::to_string(width) +
+                (t.rows.kind == BDL_DIM_BATCH ? " per example" : ""));
+  if (int64_t(replay.values.size()) != replay.rows * replay.cols)
+    throw Error(replay.source + ": replay values do not fill its shape");
+  if (replays.empty())
+    replays.resize(size_t(desc.numTensors));
+  replays[size_t(tensor)] = std::make_unique<Replay>(std::move(replay));
 }
 
 } // namespace bdl

@@ -164,6 +164,13 @@ private:
 };
 } // namespace
 
+std::string npyShapeText(const std::vector<int64_t> &shape) {
+  std::string s = "(";
+  for (size_t i = 0; i < shape.size(); ++i)
+    s += (i ? ", " : "") + std::to_string(shape[i]);
+  return s + (shape.size() == 1 ? ",)" : ")");
+}
+
 NpyArray readNpy(const std::string &path) {
   std::vector<uint8_t> bytes = readFileBytes(path);
   if (bytes.size() < kMagicLen + 4 || std::memcmp(bytes.data(), kMagic, kMagicLen) != 0)
@@ -187,8 +194,11 @@ NpyArray readNpy(const std::string &path) {
   NpyArray a;
   std::string_view text(reinterpret_cast<const char *>(bytes.data() + start), headerLen);
   HeaderParser(path, text).parse(descr, fortran, a.shape, haveShape);
-  if (descr != "<f4")
-    throw Error(path + ": dtype '" + descr + "' is not supported (expected '<f4', float32)");
+  // float64 (numpy's default, and the reference data's) is narrowed.
+  if (descr != "<f4" && descr != "<f8")
+    throw Error(path + ": dtype '" + descr +
+                "' is not supported (expected '<f4', float32, or '<f8', float64)");
+  size_t elemBytes = descr == "<f8" ? sizeof(double) : sizeof(float);
   if (fortran)
     throw Error(path + ": Fortran-order arrays are not supported (expected C order)");
   if (!haveShape)
@@ -198,12 +208,21 @@ NpyArray readNpy(const std::string &path) {
   for (int64_t d : a.shape)
     count *= size_t(d);
   size_t have = bytes.size() - start - headerLen;
-  if (have != count * sizeof(float))
-    throw Error(path + ": " + (have < count * sizeof(float) ? "truncated" : "oversized") +
-                ": the shape needs " + std::to_string(count * sizeof(float)) +
+  if (have != count * elemBytes)
+    throw Error(path + ": " + (have < count * elemBytes ? "truncated" : "oversized") +
+                ": the shape needs " + std::to_string(count * elemBytes) +
                 " bytes of data, the file holds " + std::to_string(have));
   a.data.resize(count);
-  std::memcpy(a.data.data(), bytes.data() + start + headerLen, count * sizeof(float));
+  const uint8_t *payload = bytes.data() + start + headerLen;
+  if (elemBytes == sizeof(float)) {
+    std::memcpy(a.data.data(), payload, count * sizeof(float));
+  } else {
+    for (size_t i = 0; i < count; ++i) {
+      double v;
+      std::memcpy(&v, payload + i * sizeof v, sizeof v);
+      a.data[i] = float(v);
+    }
+  }
   return a;
 }
 

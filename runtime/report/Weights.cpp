@@ -24,13 +24,6 @@ std::vector<int64_t> npyShape(const ModelInstance &inst, int tensor) {
   return {inst.rows(tensor), inst.cols(tensor)};
 }
 
-static std::string shapeStr(const std::vector<int64_t> &shape) {
-  std::string s = "(";
-  for (size_t i = 0; i < shape.size(); ++i)
-    s += (i ? ", " : "") + std::to_string(shape[i]);
-  return s + (shape.size() == 1 ? ",)" : ")");
-}
-
 static std::vector<int64_t> withoutLeadingOnes(std::vector<int64_t> shape) {
   auto firstBig = std::find_if(shape.begin(), shape.end(), [](int64_t d) { return d != 1; });
   shape.erase(shape.begin(), firstBig);
@@ -74,8 +67,8 @@ std::string loadWeights(ModelInstance &inst, const std::string &dir) {
     NpyArray a = readNpy(path);
     std::vector<int64_t> want = npyShape(inst, i);
     if (withoutLeadingOnes(a.shape) != withoutLeadingOnes(want))
-      throw Error(path + ": shape " + shapeStr(a.shape) + " does not match tensor '" + t.name +
-                  "' of shape " + shapeStr(want) +
+      throw Error(path + ": shape " + npyShapeText(a.shape) + " does not match tensor '" + t.name +
+                  "' of shape " + npyShapeText(want) +
                   " (were the weights trained with other --set "
                   "values?)");
     std::memcpy(inst.data(i), a.data.data(), a.data.size() * sizeof(float));

@@ -5,7 +5,7 @@
 //   u32      format version (kCheckpointFormatVersion)
 //   u32      length H of the header
 //   H bytes  header: JSON (model, model_hash, epoch, rng, run, params,
-//            tensors, history)
+//            context, tensors, history)
 //   ...      the tensors' float32 values, in the header's order
 //   u64      FNV-1a 64 of every byte before it
 //
@@ -135,6 +135,7 @@ json runJson(const RunInfo &r) {
           {"batch", r.batch},
           {"validation", r.validation},
           {"limit", r.limit},
+          {"shuffle", r.shuffle},
           {"train_examples", r.trainExamples},
           {"checkpoint_every", r.checkpointEvery},
           {"threads", r.threads}};
@@ -149,6 +150,7 @@ RunInfo runFromJson(const json &j, uint64_t seed) {
   r.seed = seed;
   r.validation = j.at("validation").get<int64_t>();
   r.limit = j.at("limit").get<int64_t>();
+  r.shuffle = j.at("shuffle").get<bool>();
   r.trainExamples = j.at("train_examples").get<int64_t>();
   r.checkpointEvery = j.at("checkpoint_every").get<int>();
   r.threads = j.at("threads").get<int>();
@@ -171,6 +173,8 @@ uint64_t modelHash(const BdlModel &m) {
     h.dim(t.cols);
     h.real(t.initA);
     h.real(t.initB);
+    h.integer(t.initASlot);
+    h.integer(t.initBSlot);
   }
   h.integer(m.numParams);
   for (int i = 0; i < m.numParams; ++i) {
@@ -181,24 +185,31 @@ uint64_t modelHash(const BdlModel &m) {
     h.real(p.hi);
     h.integer(p.type);
     h.integer(p.tune);
+    h.integer(p.derived);
   }
   for (auto [blocks, n] :
        {std::pair{m.trainBlocks, m.numTrainBlocks}, std::pair{m.evalBlocks, m.numEvalBlocks}}) {
     h.integer(n);
     for (int b = 0; b < n; ++b) {
-      h.text(blocks[b].name);
-      h.integer(blocks[b].steps);
-      h.integer(blocks[b].numOps);
-      for (int o = 0; o < blocks[b].numOps; ++o) {
-        const BdlOp &op = blocks[b].ops[o];
-        h.text(op.name);
-        for (int32_t v :
-             {op.kind, op.parallel, op.a, op.b, op.c, op.transA, op.transB, op.alphaSlot})
-          h.integer(v);
-        h.real(op.alpha);
-        h.real(op.beta);
-        h.dim(op.rows);
-        h.dim(op.cols);
+      const BdlBlock &block = blocks[b];
+      h.text(block.name);
+      h.integer(block.steps);
+      h.integer(block.stepsFn != nullptr); // its body stands for itself, like a kernel's
+      h.integer(block.resetState);
+      for (auto [ops, count] : {std::pair{block.prologueOps, block.numPrologueOps},
+                                std::pair{block.ops, block.numOps}}) {
+        h.integer(count);
+        for (int o = 0; o < count; ++o) {
+          const BdlOp &op = ops[o];
+          h.text(op.name);
+          for (int32_t v : {op.kind, op.parallel, op.a, op.b, op.c, op.transA, op.transB,
+                            op.alphaSlot, op.betaSlot})
+            h.integer(v);
+          h.real(op.alpha);
+          h.real(op.beta);
+          h.dim(op.rows);
+          h.dim(op.cols);
+        }
       }
     }
   }
@@ -235,11 +246,15 @@ void writeCheckpoint(const std::string &path, const ModelInstance &inst,
   json history = json::array();
   for (const EpochMetrics &e : state.history)
     history.push_back(metricsJson(e));
-  json header = {
-      {"model", m.name},           {"model_hash", hex(modelHash(m))},
-      {"epoch", state.epoch},      {"rng", {{"generator", kGenerator}, {"seed", state.run.seed}}},
-      {"run", runJson(state.run)}, {"params", params},
-      {"tensors", tensors},        {"history", history}};
+  json header = {{"model", m.name},
+                 {"model_hash", hex(modelHash(m))},
+                 {"epoch", state.epoch},
+                 {"rng", {{"generator", kGenerator}, {"seed", state.run.seed}}},
+                 {"run", runJson(state.run)},
+                 {"params", params},
+                 {"context", {{"time", state.time}, {"next_example", state.nextExample}}},
+                 {"tensors", tensors},
+                 {"history", history}};
   std::string text = header.dump();
 
   std::string bytes(kMagic, sizeof kMagic);
@@ -318,6 +333,8 @@ LoadedCheckpoint readCheckpoint(const std::string &path, const BdlModel &model) 
 
     CheckpointState &s = ck.state;
     s.epoch = header.at("epoch").get<int>();
+    s.time = header.at("context").at("time").get<int64_t>();
+    s.nextExample = header.at("context").at("next_example").get<int64_t>();
     s.run = runFromJson(header.at("run"), header.at("rng").at("seed").get<uint64_t>());
     const json &params = header.at("params");
     for (int i = 0; i < model.numParams; ++i)
@@ -362,6 +379,7 @@ void restoreCheckpoint(ModelInstance &inst, const LoadedCheckpoint &ck) {
                   std::to_string(inst.capacity(i)) + " for it here");
     std::memcpy(inst.data(i), values.data(), values.size() * sizeof(float));
   }
+  inst.setTime(ck.state.time);
 }
 
 } // namespace bdl

@@ -257,7 +257,8 @@ EvalResult evaluate(ModelInstance &inst, const DataView &data, int64_t batch) {
   for (int64_t start = 0; start < data.count; start += batch) {
     int64_t count = std::min(batch, data.count - start);
     loadBatch(inst, data, nullptr, start, count);
-    cpu::runBlocks(inst, m.evalBlocks, m.numEvalBlocks);
+    inst.setExample0(start);
+    cpu::runBlocks(inst, m.evalBlocks, m.numEvalBlocks, /*evaluation=*/true);
     tally.add(scoreBatch(inst, data, nullptr, start, count), count);
   }
   return {tally.accuracy(), tally.loss(), tally.examples};
@@ -292,14 +293,16 @@ TrainResult train(ModelInstance &inst, const DataView &trainSet, const DataView 
   TrainResult result;
   result.trainExamples = n;
   std::vector<uint32_t> order(n);
+  std::vector<int64_t> indices; // of a batch, for callbacks.batchBegin
   DivergenceWatch watch(inst);
   for (int epoch = opts.firstEpoch; epoch <= opts.epochs; ++epoch) {
     auto begin = Clock::now();
     std::iota(order.begin(), order.end(), 0u);
     Philox rng(opts.seed, rng_stream::shuffle(epoch));
     inst.setEpoch(epoch - 1);
-    for (int64_t i = n - 1; i > 0; --i)
-      std::swap(order[i], order[rng.below(uint32_t(i + 1))]);
+    if (opts.shuffle)
+      for (int64_t i = n - 1; i > 0; --i)
+        std::swap(order[i], order[rng.below(uint32_t(i + 1))]);
 
     Tally tally;
     int64_t batchIndex = 0;
@@ -307,7 +310,17 @@ TrainResult train(ModelInstance &inst, const DataView &trainSet, const DataView 
     for (int64_t start = 0; start < n; start += opts.batch) {
       int64_t count = std::min(opts.batch, n - start);
       loadBatch(inst, fit, order.data(), start, count);
+      int64_t example0 = int64_t(epoch - 1) * n + start;
+      inst.setExample0(example0);
+      if (callbacks.batchBegin) {
+        indices.resize(size_t(count));
+        for (int64_t r = 0; r < count; ++r)
+          indices[size_t(r)] = fit.begin + order[size_t(start + r)];
+        callbacks.batchBegin(indices, example0);
+      }
       cpu::runBlocks(inst, m.trainBlocks, m.numTrainBlocks);
+      if (callbacks.batchEnd)
+        callbacks.batchEnd();
       BatchScore score = scoreBatch(inst, fit, order.data(), start, count);
       ++batchIndex;
       watch.afterBatch(score, epoch, batchIndex, start + count >= n);

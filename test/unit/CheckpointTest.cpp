@@ -29,10 +29,20 @@ struct StatefulModel : TinyModel {
                        {BDL_DIM_CONST, 2},
                        {BDL_DIM_CONST, 3},
                        0,
-                       0});
-    tensors.push_back({"trace", BDL_ROLE_STATE, BDL_INIT_ZERO, b, {BDL_DIM_CONST, 2}, 0, 0});
+                       0,
+                       -1,
+                       -1});
     tensors.push_back(
-        {"fixed", BDL_ROLE_FIXED, BDL_INIT_UNIFORM, {BDL_DIM_CONST, 4}, {BDL_DIM_CONST, 2}, -1, 1});
+        {"trace", BDL_ROLE_STATE, BDL_INIT_ZERO, b, {BDL_DIM_CONST, 2}, 0, 0, -1, -1});
+    tensors.push_back({"fixed",
+                       BDL_ROLE_FIXED,
+                       BDL_INIT_UNIFORM,
+                       {BDL_DIM_CONST, 4},
+                       {BDL_DIM_CONST, 2},
+                       -1,
+                       1,
+                       -1,
+                       -1});
     model.tensors = tensors.data();
     model.numTensors = int32_t(tensors.size());
   }
@@ -177,10 +187,10 @@ TEST_F(CheckpointTest, AnotherFormatVersionIsRefused) {
   std::vector<uint8_t> bytes = readBytes(path);
   ASSERT_EQ(bytes[8], kCheckpointFormatVersion);
   bytes[8] = uint8_t(kCheckpointFormatVersion + 1);
-  EXPECT_THAT(refusal(bytes), HasSubstr("checkpoint format version 2 (from a newer runtime), but "
-                                        "this runtime reads only version 1"));
-  bytes[8] = 0;
-  EXPECT_THAT(refusal(bytes), HasSubstr("checkpoint format version 0 (from an older runtime)"));
+  EXPECT_THAT(refusal(bytes), HasSubstr("checkpoint format version 3 (from a newer runtime), but "
+                                        "this runtime reads only version 2"));
+  bytes[8] = 1; // before the context counters were saved
+  EXPECT_THAT(refusal(bytes), HasSubstr("checkpoint format version 1 (from an older runtime)"));
 }
 
 TEST_F(CheckpointTest, TruncatedOrCorruptFilesAreRefused) {

@@ -1,6 +1,7 @@
 //===- CliTest.cpp - net train|eval|info as a user runs them --------------===//
 
 #include "bdl/cli.h"
+#include "DynModel.h"
 #include "TestUtil.h"
 #include "TinyModel.h"
 #include "bdl/checkpoint.h"
@@ -322,4 +323,208 @@ TEST_F(CliTest, DivergenceKeepsTheLastGoodCheckpoint) {
   EXPECT_EQ(ck.state.epoch, 1);
   for (const std::vector<float> &values : ck.tensors)
     EXPECT_TRUE(allFinite(values.data(), values.size()));
+}
+
+namespace {
+
+/// The dynamic model (drawn phase lengths, state, spike history, replay).
+class DynCliTest : public CliTest {
+protected:
+  std::vector<std::string> dynArgs(const std::string &out) {
+    return {"train", "--dataset", "mnist",   "--data-dir", dir / "mnist", "--epochs",
+            "2",     "--batch",   "1",       "--limit",    "12",          "--threads",
+            "1",     "--out",     dir / out, "--quiet"};
+  }
+  DynModel dm{784, 10};
+};
+
+/// Replaces the value of `flag` in `args`.
+void setArg(std::vector<std::string> &args, const std::string &flag, const std::string &value) {
+  args[size_t(std::find(args.begin(), args.end(), flag) - args.begin() + 1)] = value;
+}
+
+nlohmann::json readJson(const std::string &path) {
+  std::ifstream in(path);
+  return nlohmann::json::parse(in);
+}
+
+} // namespace
+
+TEST_F(DynCliTest, ResumedSpikingRunEndsOnTheSameBytes) {
+  std::vector<std::string> whole = dynArgs("whole");
+  setArg(whole, "--epochs", "3");
+  Outcome o = run(dm.model, whole);
+  ASSERT_EQ(o.code, 0) << o.err;
+  std::vector<std::string> part = dynArgs("part");
+  part.insert(part.end(), {"--checkpoint-every", "1"});
+  ASSERT_EQ(run(dm.model, part).code, 0);
+  LoadedCheckpoint ck = readCheckpoint(dir / "part/checkpoint/checkpoint.bdlckpt", dm.model);
+  EXPECT_EQ(ck.state.nextExample, 2 * 12);
+  EXPECT_EQ(ck.state.time, 6); // after the evaluation: 5 test steps and the loss
+  o = run(dm.model, {"train", "--resume", dir / "part", "--epochs", "3", "--quiet"});
+  ASSERT_EQ(o.code, 0) << o.err;
+  EXPECT_EQ(readBytes(dir / "part/weights/W.npy"), readBytes(dir / "whole/weights/W.npy"));
+  EXPECT_EQ(readJson(dir / "part/summary.json")["test_accuracy"],
+            readJson(dir / "whole/summary.json")["test_accuracy"]);
+}
+
+TEST_F(DynCliTest, TraceRecordsEveryStepOfTheFirstExamples) {
+  std::vector<std::string> args = dynArgs("t");
+  args.insert(args.end(), {"--trace", "out.u,out.s0", "--trace", "ctx", "--trace-examples", "2",
+                           "--no-shuffle"});
+  Outcome o = run(dm.model, args);
+  ASSERT_EQ(o.code, 0) << o.err;
+  nlohmann::json t = readJson(dir / "t/trace/trace.json");
+  EXPECT_EQ(t["batch"], 1);
+  ASSERT_EQ(t["examples"].size(), 2u);
+  EXPECT_EQ(t["examples"][0]["index"], 0); // file order
+  EXPECT_EQ(t["examples"][1]["index"], 1);
+  EXPECT_EQ(t["examples"][1]["sequence"], 1);
+  // Per example: a forward phase of drawn length, then one learning step.
+  ASSERT_EQ(t["blocks"].size(), 4u);
+  int64_t steps = t["steps"].get<int64_t>(), at = 0;
+  for (const nlohmann::json &b : t["blocks"]) {
+    EXPECT_EQ(b["first_step"], at);
+    at += b["length"].get<int64_t>();
+  }
+  EXPECT_EQ(at, steps);
+  EXPECT_EQ(t["blocks"][0]["name"], "forward");
+  EXPECT_EQ(t["blocks"][1]["name"], "learn");
+  EXPECT_EQ(t["blocks"][1]["length"], 1);
+  int64_t forward = t["blocks"][0]["length"].get<int64_t>();
+  EXPECT_GE(forward, 3);
+  EXPECT_LE(forward, 12);
+
+  NpyArray u = readNpy(dir / "t/trace/out.u.npy"); // the dot stays in the name
+  EXPECT_EQ(u.shape, (std::vector<int64_t>{steps, 10}));
+  EXPECT_EQ(t["tensors"][0]["rows"], "row 0 (batch 1)");
+  NpyArray c = readNpy(dir / "t/trace/ctx.npy");
+  EXPECT_EQ(c.shape, (std::vector<int64_t>{steps, 8}));
+  for (int64_t s = 0; s < forward; ++s) {
+    EXPECT_EQ(c.data[size_t(s * 8 + 2)], float(s)) << "time at step " << s;
+    EXPECT_EQ(c.data[size_t(s * 8 + 3)], float(s)) << "step";
+    EXPECT_EQ(c.data[size_t(s * 8 + 4)], float(forward)) << "steps";
+  }
+
+  o = run(dm.model, {"train", "--data-dir", dir / "mnist", "--trace", "nope", "--out", dir / "x"});
+  EXPECT_EQ(o.code, 2);
+  EXPECT_THAT(o.err, HasSubstr("--trace: model 'dyn' has no tensor 'nope'; valid names: x, y, W, "
+                               "out.u, out.s0"));
+  o = run(dm.model, {"train", "--data-dir", dir / "mnist", "--trace", "W"});
+  EXPECT_EQ(o.code, 2);
+  EXPECT_THAT(o.err, HasSubstr("--trace needs --trace-dir DIR or --out DIR"));
+}
+
+TEST_F(DynCliTest, ReplayTakesRecordedSpikes) {
+  // Record the spikes of one example, then replay them in a run with
+  // another seed: its soma sees the same input spikes, so the first
+  // example's trace of the soma is the same.
+  std::vector<std::string> args = dynArgs("rec");
+  setArg(args, "--limit", "1");
+  setArg(args, "--epochs", "1");
+  args.insert(args.end(), {"--trace", "out.s0,out.u", "--no-shuffle"});
+  ASSERT_EQ(run(dm.model, args).code, 0);
+  nlohmann::json t = readJson(dir / "rec/trace/trace.json");
+  int64_t forward = t["blocks"][0]["length"].get<int64_t>();
+  NpyArray s0 = readNpy(dir / "rec/trace/out.s0.npy");
+  // Keep the forward phase's rows (the learning step has no replay op).
+  s0.shape = {forward, 10};
+  s0.data.resize(size_t(forward * 10));
+  writeNpy(dir / "spikes.npy", s0.data.data(), s0.shape);
+
+  std::vector<std::string> again = args;
+  setArg(again, "--out", dir / "rep");
+  again.insert(again.end(), {"--replay", "out.s0=" + dir / "spikes.npy"});
+  Outcome o = run(dm.model, again);
+  ASSERT_EQ(o.code, 0) << o.err;
+  EXPECT_EQ(readBytes(dir / "rep/trace/out.s0.npy"), readBytes(dir / "rec/trace/out.s0.npy"));
+
+  // A longer run needs more rows than the file has.
+  std::vector<std::string> longer = again;
+  setArg(longer, "--limit", "3");
+  o = run(dm.model, longer);
+  EXPECT_EQ(o.code, 1);
+  EXPECT_THAT(o.err, HasSubstr(dir / "spikes.npy" + ": ran out of recorded steps"));
+  std::vector<float> wide(20, 0.0f);
+  writeNpy(dir / "wide.npy", wide.data(), {1, 20});
+  again.back() = "out.s0=" + dir / "wide.npy";
+  o = run(dm.model, again);
+  EXPECT_EQ(o.code, 1);
+  EXPECT_THAT(o.err, HasSubstr("20 values per step, but tensor 'out.s0' has 10 per example"));
+  again.back() = "out.u=" + dir / "spikes.npy";
+  o = run(dm.model, again);
+  EXPECT_EQ(o.code, 2);
+  EXPECT_THAT(o.err, HasSubstr("no REPLAY op of the train blocks writes 'out.u'"));
+  again.back() = "out.s0=" + dir / "spikes.npy";
+  setArg(again, "--batch", "2");
+  setArg(again, "--limit", "4");
+  o = run(dm.model, again);
+  EXPECT_EQ(o.code, 2);
+  EXPECT_THAT(o.err, HasSubstr("--replay needs --batch 1"));
+}
+
+TEST_F(DynCliTest, LoadStartsFromGivenTensors) {
+  std::filesystem::create_directories(dir / "init");
+  std::vector<float> w(10 * 784, 0.0f), u(10, 0.5f);
+  for (size_t i = 0; i < w.size(); ++i)
+    w[i] = float(i % 7) * 0.001f;
+  writeNpy(dir / "init/W.npy", w.data(), {10, 784});
+  // A float64 column vector, as the reference writes them, for the state.
+  {
+    std::string header = npyHeader({10, 1});
+    size_t at = header.find("<f4");
+    header[at + 2] = '8';
+    std::ofstream out(dir / "init/out.u.npy", std::ios::binary);
+    out << header;
+    for (float v : u) {
+      double d = v;
+      out.write(reinterpret_cast<const char *>(&d), sizeof d);
+    }
+  }
+  std::vector<std::string> args = dynArgs("l");
+  args.erase(std::find(args.begin(), args.end(), "--quiet"));
+  setArg(args, "--limit", "1");
+  setArg(args, "--epochs", "1");
+  args.insert(args.end(), {"--load", dir / "init", "--trace", "out.u"});
+  Outcome o = run(dm.model, args);
+  ASSERT_EQ(o.code, 0) << o.err;
+  EXPECT_THAT(o.out, HasSubstr("loaded from " + dir / "init" + ": W out.u"));
+  // The same run from a zero soma: the first step differs by tau * 0.5.
+  std::filesystem::create_directories(dir / "onlyW");
+  writeNpy(dir / "onlyW/W.npy", w.data(), {10, 784});
+  std::vector<std::string> zero = args;
+  setArg(zero, "--load", dir / "onlyW");
+  setArg(zero, "--out", dir / "z");
+  o = run(dm.model, zero);
+  ASSERT_EQ(o.code, 0) << o.err;
+  EXPECT_THAT(o.out, HasSubstr("loaded from " + dir / "onlyW" + ": W\n"));
+  NpyArray withU = readNpy(dir / "l/trace/out.u.npy"),
+           withoutU = readNpy(dir / "z/trace/out.u.npy");
+  ASSERT_GE(withU.data.size(), 10u);
+  for (size_t k = 0; k < 10; ++k)
+    EXPECT_NEAR(withU.data[k] - withoutU.data[k], 0.25f, 1e-5f) << k;
+
+  writeNpy(dir / "init/W.npy", w.data(), {784, 10});
+  o = run(dm.model, args);
+  EXPECT_EQ(o.code, 1);
+  EXPECT_THAT(o.err, HasSubstr(dir / "init/W.npy" + ": shape (784, 10) does not fit weight "
+                                                    "tensor 'W' of shape (10, 784)"));
+  std::filesystem::create_directories(dir / "empty");
+  setArg(args, "--load", dir / "empty");
+  o = run(dm.model, args);
+  EXPECT_EQ(o.code, 1);
+  EXPECT_THAT(o.err, HasSubstr("no file NAME.npy for any tensor of model 'dyn'"));
+}
+
+TEST_F(DynCliTest, InfoShowsDynamicsAndDerivedParameters) {
+  Outcome o = run(dm.model, {"info", "--set", "tau=0.25"});
+  ASSERT_EQ(o.code, 0) << o.err;
+  EXPECT_THAT(o.out, HasSubstr("gain                 real 0.5          (derived)"));
+  EXPECT_THAT(o.out, HasSubstr("forward  (steps drawn per batch, 5 ops, 2 prologue ops)"));
+  EXPECT_THAT(o.out, HasSubstr("test  (5 steps, 5 ops, 2 prologue ops, resets state)"));
+  EXPECT_THAT(o.out, HasSubstr("rotate  rotate_spikes            out.s0 .. out.s2 (3 tensors"));
+  EXPECT_THAT(o.out, HasSubstr("replay  replay_spikes            out.s0"));
+  o = run(dm.model, {"info", "--set", "gain=2"});
+  EXPECT_EQ(o.code, 2);
+  EXPECT_THAT(o.err, HasSubstr("parameter 'gain' is derived"));
 }

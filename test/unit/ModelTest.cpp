@@ -27,18 +27,18 @@ struct ShapedModel {
     BdlDim b{BDL_DIM_BATCH, 0}, hidden{BDL_DIM_PARAM, 1};
     auto c = [](int32_t v) { return BdlDim{BDL_DIM_CONST, v}; };
     tensors = {
-        {"x", BDL_ROLE_INPUT, BDL_INIT_ZERO, b, c(20), 0, 0},
-        {"y", BDL_ROLE_TARGET, BDL_INIT_ZERO, b, c(10), 0, 0},
-        {"W1", BDL_ROLE_WEIGHT, BDL_INIT_XAVIER, hidden, c(20), 0, 0},
-        {"W2", BDL_ROLE_WEIGHT, BDL_INIT_KAIMING, c(10), hidden, 0, 0},
-        {"B", BDL_ROLE_FIXED, BDL_INIT_UNIFORM, c(30), c(40), -0.5f, 0.25f},
-        {"N", BDL_ROLE_FIXED, BDL_INIT_NORMAL, c(30), c(40), 2.0f, 0.5f},
-        {"k", BDL_ROLE_WEIGHT, BDL_INIT_CONST, c(1), c(5), 0.75f, 0},
-        {"v", BDL_ROLE_STATE, BDL_INIT_CONST, b, hidden, 3.0f, 0},
-        {"h", BDL_ROLE_TEMP, BDL_INIT_ZERO, b, hidden, 0, 0},
+        {"x", BDL_ROLE_INPUT, BDL_INIT_ZERO, b, c(20), 0, 0, -1, -1},
+        {"y", BDL_ROLE_TARGET, BDL_INIT_ZERO, b, c(10), 0, 0, -1, -1},
+        {"W1", BDL_ROLE_WEIGHT, BDL_INIT_XAVIER, hidden, c(20), 0, 0, -1, -1},
+        {"W2", BDL_ROLE_WEIGHT, BDL_INIT_KAIMING, c(10), hidden, 0, 0, -1, -1},
+        {"B", BDL_ROLE_FIXED, BDL_INIT_UNIFORM, c(30), c(40), -0.5f, 0.25f, -1, -1},
+        {"N", BDL_ROLE_FIXED, BDL_INIT_NORMAL, c(30), c(40), 2.0f, 0.5f, -1, -1},
+        {"k", BDL_ROLE_WEIGHT, BDL_INIT_CONST, c(1), c(5), 0.75f, 0, -1, -1},
+        {"v", BDL_ROLE_STATE, BDL_INIT_CONST, b, hidden, 3.0f, 0, -1, -1},
+        {"h", BDL_ROLE_TEMP, BDL_INIT_ZERO, b, hidden, 0, 0, -1, -1},
     };
     if (extraTensorFirst) // appended: existing tensors keep their index
-      tensors.push_back({"extra", BDL_ROLE_WEIGHT, BDL_INIT_NORMAL, c(3), c(3), 0, 1});
+      tensors.push_back({"extra", BDL_ROLE_WEIGHT, BDL_INIT_NORMAL, c(3), c(3), 0, 1, -1, -1});
     params = {{"lr", 0.1, 0, 0, BDL_PARAM_REAL, BDL_TUNE_NONE},
               {"hidden", 8, 4, 64, BDL_PARAM_INT, BDL_TUNE_INT},
               {"momentum", 1, 0, 0, BDL_PARAM_BOOL, BDL_TUNE_BOOL}};

@@ -18,7 +18,8 @@ namespace bdl::test {
 
 enum TinyTensor { X, Y, W, Bias, Logits, Prob, Loss, Grad, NumTinyTensors };
 
-inline void softmaxKernel(int64_t r0, int64_t r1, int64_t cols, float *const *t, const float *, const BdlContext *) {
+inline void softmaxKernel(int64_t r0, int64_t r1, int64_t cols, float *const *t, const float *,
+                          const BdlContext *) {
   for (int64_t r = r0; r < r1; ++r) {
     const float *z = t[Logits] + r * cols;
     float *p = t[Prob] + r * cols;
@@ -34,7 +35,8 @@ inline void softmaxKernel(int64_t r0, int64_t r1, int64_t cols, float *const *t,
 }
 
 /// Iteration space [B, classes], one loss value per row.
-inline void lossKernel(int64_t r0, int64_t r1, int64_t cols, float *const *t, const float *, const BdlContext *) {
+inline void lossKernel(int64_t r0, int64_t r1, int64_t cols, float *const *t, const float *,
+                       const BdlContext *) {
   for (int64_t r = r0; r < r1; ++r) {
     float l = 0;
     for (int64_t c = 0; c < cols; ++c)
@@ -44,12 +46,14 @@ inline void lossKernel(int64_t r0, int64_t r1, int64_t cols, float *const *t, co
   }
 }
 
-inline void gradKernel(int64_t r0, int64_t r1, int64_t cols, float *const *t, const float *hp, const BdlContext *) {
+inline void gradKernel(int64_t r0, int64_t r1, int64_t cols, float *const *t, const float *hp,
+                       const BdlContext *) {
   for (int64_t k = r0 * cols; k < r1 * cols; ++k)
     t[Grad][k] = (t[Prob][k] - t[Y][k]) * hp[BDL_HP_INV_BATCH];
 }
 
-inline void biasKernel(int64_t, int64_t, int64_t cols, float *const *t, const float *hp, const BdlContext *) {
+inline void biasKernel(int64_t, int64_t, int64_t cols, float *const *t, const float *hp,
+                       const BdlContext *) {
   int64_t rows = int64_t(hp[BDL_HP_BATCH]);
   for (int64_t c = 0; c < cols; ++c) {
     float g = 0;
@@ -72,14 +76,14 @@ struct TinyModel {
     auto c = [](int32_t v) { return BdlDim{BDL_DIM_CONST, v}; };
     BdlDim b{BDL_DIM_BATCH, 0};
     tensors = {
-        {"x", BDL_ROLE_INPUT, BDL_INIT_ZERO, b, c(features), 0, 0},
-        {"y", BDL_ROLE_TARGET, BDL_INIT_ZERO, b, c(classes), 0, 0},
-        {"W", BDL_ROLE_WEIGHT, BDL_INIT_XAVIER, c(classes), c(features), 0, 0},
-        {"b", BDL_ROLE_WEIGHT, BDL_INIT_ZERO, c(1), c(classes), 0, 0},
-        {"logits", BDL_ROLE_TEMP, BDL_INIT_ZERO, b, c(classes), 0, 0},
-        {"prob", BDL_ROLE_TEMP, BDL_INIT_ZERO, b, c(classes), 0, 0},
-        {"loss", BDL_ROLE_TEMP, BDL_INIT_ZERO, b, c(1), 0, 0},
-        {"grad", BDL_ROLE_TEMP, BDL_INIT_ZERO, b, c(classes), 0, 0},
+        {"x", BDL_ROLE_INPUT, BDL_INIT_ZERO, b, c(features), 0, 0, -1, -1},
+        {"y", BDL_ROLE_TARGET, BDL_INIT_ZERO, b, c(classes), 0, 0, -1, -1},
+        {"W", BDL_ROLE_WEIGHT, BDL_INIT_XAVIER, c(classes), c(features), 0, 0, -1, -1},
+        {"b", BDL_ROLE_WEIGHT, BDL_INIT_ZERO, c(1), c(classes), 0, 0, -1, -1},
+        {"logits", BDL_ROLE_TEMP, BDL_INIT_ZERO, b, c(classes), 0, 0, -1, -1},
+        {"prob", BDL_ROLE_TEMP, BDL_INIT_ZERO, b, c(classes), 0, 0, -1, -1},
+        {"loss", BDL_ROLE_TEMP, BDL_INIT_ZERO, b, c(1), 0, 0, -1, -1},
+        {"grad", BDL_ROLE_TEMP, BDL_INIT_ZERO, b, c(classes), 0, 0, -1, -1},
     };
     params = {{"lr", lr, 1e-3, 1.0, BDL_PARAM_REAL, BDL_TUNE_LOG}};
     forwardOps = {

@@ -136,7 +136,8 @@ namespace {
 /// cross_entropy as bdlc emits it: the floor max(p, 1e-30) is llvm.maxnum,
 /// which turns a NaN probability into 1e-30, so the loss stays finite
 /// (69.08) while the weights are NaN.
-void flooredLossKernel(int64_t r0, int64_t r1, int64_t cols, float *const *t, const float *, const BdlContext *) {
+void flooredLossKernel(int64_t r0, int64_t r1, int64_t cols, float *const *t, const float *,
+                       const BdlContext *) {
   for (int64_t r = r0; r < r1; ++r) {
     float l = 0;
     for (int64_t c = 0; c < cols; ++c)
@@ -159,7 +160,7 @@ void poisonKernel(int64_t, int64_t, int64_t, float *const *t, const float *, con
 struct PoisonedModel : TinyModel {
   explicit PoisonedModel(int at) : TinyModel(2, 2) {
     BdlDim one{BDL_DIM_CONST, 1};
-    tensors.push_back({"v", BDL_ROLE_OPTIMIZER, BDL_INIT_ZERO, one, one, 0, 0});
+    tensors.push_back({"v", BDL_ROLE_OPTIMIZER, BDL_INIT_ZERO, one, one, 0, 0, -1, -1});
     learnOps.push_back(kernel("poison", poisonKernel, one, one, false));
     trainBlocks[2] = block("learn", learnOps);
     model.tensors = tensors.data();

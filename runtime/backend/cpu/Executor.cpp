@@ -64,24 +64,85 @@ static void runGemm(ModelInstance &inst, const BdlBlock &block, const BdlOp &op)
   runGemmSlices(threads, gemmSlices(g, threads.size()), g);
 }
 
-static void runKernel(ModelInstance &inst, const BdlOp &op) {
+static void runKernel(ModelInstance &inst, const BdlOp &op, const BdlContext &ctx) {
   int64_t rows = inst.resolve(op.rows), cols = inst.resolve(op.cols);
   ThreadPool &threads = kernelPool();
+  // Below the threshold this is one inline call on this thread.
   int slices = op.parallel ? kernelSlices(rows, cols, threads.size()) : 1;
-  runKernelSlices(threads, slices, op.fn, rows, cols, inst.tensorTable(), inst.hp(), nullptr);
+  runKernelSlices(threads, slices, op.fn, rows, cols, inst.tensorTable(), inst.hp(), &ctx);
 }
 
-void runBlocks(ModelInstance &inst, const BdlBlock *blocks, int32_t numBlocks) {
+static void runReplay(ModelInstance &inst, const BdlBlock &block, const BdlOp &op) {
+  ModelInstance::Replay *r = inst.replay(op.c);
+  if (!r)
+    return;
+  const BdlTensorDesc &t = inst.model().tensors[op.c];
+  if (t.rows.kind == BDL_DIM_BATCH && inst.batch() != 1)
+    throw Error("--replay of '" + std::string(t.name) + "' needs batch 1 (one recorded example " +
+                "per step), but the batch has " + std::to_string(inst.batch()) + " rows");
+  if (r->next >= r->rows)
+    throw Error(r->source + ": ran out of recorded steps: it has " + std::to_string(r->rows) +
+                " rows, and block '" + (block.name ? block.name : "?") + "' needs row " +
+                std::to_string(r->next + 1) + " for '" + t.name + "'");
+  std::copy_n(r->values.data() + r->next * r->cols, r->cols, inst.data(op.c));
+  ++r->next;
+}
+
+static StepObserver *stepObserver = nullptr;
+
+void setStepObserver(StepObserver *observer) { stepObserver = observer; }
+
+static void runOps(ModelInstance &inst, const BdlBlock &block, const BdlOp *ops, int32_t n,
+                   const BdlContext &ctx, bool evaluation) {
+  for (int32_t o = 0; o < n; ++o) {
+    const BdlOp &op = ops[o];
+    switch (op.kind) {
+    case BDL_OP_KERNEL:
+      runKernel(inst, op, ctx);
+      break;
+    case BDL_OP_GEMM:
+      runGemm(inst, block, op);
+      break;
+    case BDL_OP_ROTATE:
+      inst.rotate(op.a, op.b);
+      break;
+    case BDL_OP_REPLAY:
+      if (!evaluation)
+        runReplay(inst, block, op);
+      break;
+    }
+  }
+}
+
+void runBlocks(ModelInstance &inst, const BdlBlock *blocks, int32_t numBlocks, bool evaluation) {
+  BdlContext ctx{};
+  ctx.seed = inst.seed();
+  ctx.example0 = inst.example0();
   for (int32_t b = 0; b < numBlocks; ++b) {
     const BdlBlock &block = blocks[b];
-    for (int32_t step = 0; step < block.steps; ++step)
-      for (int32_t o = 0; o < block.numOps; ++o) {
-        const BdlOp &op = block.ops[o];
-        if (op.kind == BDL_OP_GEMM)
-          runGemm(inst, block, op);
-        else
-          runKernel(inst, op);
-      }
+    if (block.resetState)
+      inst.resetState();
+    ctx.block = b | (evaluation ? BDL_EVAL_BLOCK : 0);
+    ctx.time = inst.time();
+    ctx.step = 0;
+    ctx.steps = 0;
+    int32_t steps = block.steps;
+    if (block.stepsFn) {
+      steps = block.stepsFn(inst.hp(), &ctx);
+      if (steps < 0)
+        throw Error("block '" + std::string(block.name ? block.name : "?") + "' drew " +
+                    std::to_string(steps) + " steps");
+    }
+    ctx.steps = steps;
+    runOps(inst, block, block.prologueOps, block.numPrologueOps, ctx, evaluation);
+    for (int32_t step = 0; step < steps; ++step) {
+      ctx.step = step;
+      ctx.time = inst.time();
+      runOps(inst, block, block.ops, block.numOps, ctx, evaluation);
+      inst.setTime(ctx.time + 1);
+      if (stepObserver)
+        stepObserver->afterStep(inst, ctx);
+    }
   }
 }
 

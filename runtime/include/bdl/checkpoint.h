@@ -25,7 +25,7 @@ class ModelInstance;
 
 /// Bumped on any change to the layout or to the meaning of a field; a
 /// checkpoint of another version is refused.
-inline constexpr uint32_t kCheckpointFormatVersion = 1;
+inline constexpr uint32_t kCheckpointFormatVersion = 2;
 
 /// A hash of everything in the descriptor that gives a checkpoint's numbers
 /// their meaning: the tensors (names, roles, initialisers, shapes), the
@@ -47,6 +47,11 @@ struct CheckpointState {
   RunInfo run;
   std::vector<double> params;        // indexed like BdlModel.params
   std::vector<EpochMetrics> history; // epochs 1..epoch
+  /// The executor's context: steps simulated since the state was last reset
+  /// (ModelInstance::time), and the sequence number of the next training
+  /// example (epoch * examples per epoch), which the trainer recomputes.
+  int64_t time = 0;
+  int64_t nextExample = 0;
 };
 
 /// A checkpoint read and verified, its tensors not yet in an instance.
@@ -73,7 +78,8 @@ void writeCheckpoint(const std::string &path, const ModelInstance &instance,
 LoadedCheckpoint readCheckpoint(const std::string &path, const BdlModel &model);
 
 /// Copies the loaded tensors into an instance allocated with the
-/// checkpoint's parameter values; throws Error on a size mismatch.
+/// checkpoint's parameter values and sets its simulated time; throws Error
+/// on a size mismatch.
 void restoreCheckpoint(ModelInstance &instance, const LoadedCheckpoint &checkpoint);
 
 } // namespace bdl

@@ -27,10 +27,29 @@ constexpr int64_t kParallelKernelElements = 16384;
 /// (48x48x32, 1.08x; 1.32x at 262,144).
 constexpr int64_t kParallelGemmFlops = 262144;
 
-/// Runs each block `steps` times, its ops in order. GEMMs go to cblas_sgemm;
-/// shapes are checked against the current batch size and a mismatch throws
-/// bdl::Error naming the op.
-void runBlocks(ModelInstance &instance, const BdlBlock *blocks, int32_t numBlocks);
+/// Sees the model after every step of every block while installed with
+/// setStepObserver (tracing); `ctx` is the step's context.
+class StepObserver {
+public:
+  virtual ~StepObserver() = default;
+  virtual void afterStep(const ModelInstance &instance, const BdlContext &ctx) = 0;
+};
+
+/// Runs the blocks in order. Per block: with resetState, the state is reset
+/// (ModelInstance::resetState); the step count is stepsFn's value when
+/// stepsFn is set (evaluated once per call); the prologue runs once; then
+/// `steps` repetitions of the ops. GEMMs go to cblas_sgemm; shapes are
+/// checked against the current batch size and a mismatch throws bdl::Error
+/// naming the op. Every kernel gets the BdlContext of its call: the
+/// instance's seed, example0 and time, the step and the block index (with
+/// BDL_EVAL_BLOCK when `evaluation`); the time advances by one per step.
+/// REPLAY ops overwrite their tensor from the instance's replay, in training
+/// only (evaluation draws).
+void runBlocks(ModelInstance &instance, const BdlBlock *blocks, int32_t numBlocks,
+               bool evaluation = false);
+
+/// Installs (or, with null, removes) the observer of every step.
+void setStepObserver(StepObserver *observer);
 
 /// Sets the size of the thread pool that runs kernels and GEMMs; OpenBLAS
 /// itself is kept single-threaded (docs/threads.md). Until called, the pool

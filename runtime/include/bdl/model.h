@@ -46,6 +46,9 @@ public:
   /// Applies one `name=value` assignment as given to --set.
   void applyAssignment(std::string_view assignment);
   void setParamValue(int index, double value);
+  /// Whether the parameter is derived from others (BdlParamDesc.derived):
+  /// recomputed by BdlModel.derive after every change, never set.
+  bool isDerived(int index) const { return desc.params[index].derived != 0; }
 
   /// Resolves every shape and allocates storage for batches up to
   /// `maxBatch`; the contents are zero until initialise().
@@ -54,8 +57,42 @@ public:
   int64_t maxBatch() const { return maxBatchSize; }
 
   /// Sets WEIGHT and FIXED tensors from their initialisers (tensor i draws
-  /// from Philox stream i) and zeroes every other tensor.
+  /// from Philox stream i) and zeroes every other tensor; `seed` also keys
+  /// the kernels' draws (BdlContext.seed) and the simulated time restarts.
   void initialise(uint64_t seed);
+
+  // The integer context (BdlContext) of the executor's calls. The seed is
+  // the run's; the time counts steps since the state was last reset; the
+  // example is the sequence number of the current batch's row 0.
+  uint64_t seed() const { return runSeed; }
+  int64_t time() const { return simTime; }
+  void setTime(int64_t time) { simTime = time; }
+  int64_t example0() const { return firstExample; }
+  void setExample0(int64_t example) { firstExample = example; }
+
+  /// Zeroes the current batch's part of every STATE tensor (all of one that
+  /// is not batch-sized) and restarts the simulated time.
+  void resetState();
+
+  /// Moves the history first, first+1, ..., first+count-1 one step back
+  /// (BDL_OP_ROTATE): each takes the buffer of the one before it and `first`
+  /// the oldest; pointers move, values do not.
+  void rotate(int32_t first, int32_t count);
+
+  /// Recorded values that BDL_OP_REPLAY writes into a tensor in place of the
+  /// ones its kernel drew: row t of `values` ([rows, cols], time-major) at the
+  /// op's t-th execution (counted from 0).
+  struct Replay {
+    std::string source; // the file, for messages
+    std::vector<float> values;
+    int64_t rows = 0, cols = 0;
+    int64_t next = 0; // the row the next REPLAY op writes
+  };
+  /// Installs a replay for `tensor` (after allocate()); throws Error naming
+  /// the source when its width is not the tensor's row width.
+  void setReplay(int tensor, Replay replay);
+  /// The replay of `tensor`, or null.
+  Replay *replay(int tensor) { return replays.empty() ? nullptr : replays[tensor].get(); }
 
   /// Selects the number of rows the batch dimension resolves to.
   void setBatch(int64_t batch);
@@ -86,6 +123,10 @@ private:
   /// when it is not a positive integer.
   int64_t dimParam(int index, const char *what) const;
 
+  /// Runs BdlModel.derive on the hp values and copies the derived ones into
+  /// `params`; refuses a change to a derived extent once allocated.
+  void derive();
+
   struct FreeDeleter {
     void operator()(float *p) const { std::free(p); }
   };
@@ -99,6 +140,10 @@ private:
   std::vector<size_t> capacities; // floats allocated per tensor
   int64_t maxBatchSize = 0;
   int64_t currentBatch = 0;
+  uint64_t runSeed = 0;
+  int64_t simTime = 0;
+  int64_t firstExample = 0;
+  std::vector<std::unique_ptr<Replay>> replays; // by tensor; empty when none
 };
 
 } // namespace bdl

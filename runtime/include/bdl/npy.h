@@ -18,6 +18,9 @@ struct NpyArray {
   std::vector<float> data;
 };
 
+/// A shape as Python prints it: "(3,)", "(2, 5)".
+std::string npyShapeText(const std::vector<int64_t> &shape);
+
 /// The header of a version 1.0 file for a float32 array: magic, version,
 /// length and the padded dict, a multiple of 64 bytes in all.
 std::string npyHeader(const std::vector<int64_t> &shape);
@@ -26,8 +29,9 @@ std::string npyHeader(const std::vector<int64_t> &shape);
 /// the file on failure.
 void writeNpy(const std::string &path, const float *data, const std::vector<int64_t> &shape);
 
-/// Reads a float32, little-endian, C-order .npy file (format 1.0, 2.0 or
-/// 3.0); anything else is an error naming the file.
+/// Reads a float32 or float64 (narrowed to float32), little-endian, C-order
+/// .npy file (format 1.0, 2.0 or 3.0); anything else is an error naming the
+/// file.
 NpyArray readNpy(const std::string &path);
 
 } // namespace bdl

@@ -29,6 +29,7 @@ struct RunInfo {
   int threads = 0;
   int64_t validation = 0;
   int64_t limit = 0;         // --limit, 0 when every example is used
+  bool shuffle = true;       // false with --no-shuffle
   int64_t trainExamples = 0; // per epoch, validation excluded
   int checkpointEvery = 0;   // epochs; 0: no checkpoints
   std::string dataDir;

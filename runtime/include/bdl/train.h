@@ -28,6 +28,8 @@ struct TrainOptions {
   int64_t validation = 0;
   /// Epochs before this one are done (a resumed run); 1-based.
   int firstEpoch = 1;
+  /// False: every epoch visits the examples in file order (--no-shuffle).
+  bool shuffle = true;
 };
 
 struct EvalResult {
@@ -61,6 +63,11 @@ struct TrainCallbacks {
   std::function<void(const EpochMetrics &)> epochEnd;
   /// After each training batch: examples done of total in this epoch.
   std::function<void(int epoch, int64_t done, int64_t total)> progress;
+  /// Before each training batch runs: its examples' indices in the training
+  /// set and the sequence number of the first (BdlContext.example0).
+  std::function<void(const std::vector<int64_t> &indices, int64_t example0)> batchBegin;
+  /// After each training batch ran, before the next one is loaded.
+  std::function<void()> batchEnd;
 };
 
 /// Throws bdl::Error unless the model's input, target and prediction
@@ -73,11 +80,15 @@ void checkDatasetFits(const ModelInstance &instance, const Dataset &data);
 void checkValidationSplit(int64_t count, int64_t validation, const std::string &setting);
 
 /// Runs the evaluation blocks over `data` in batches of at most `batch`
-/// (the instance must be allocated for it).
+/// (the instance must be allocated for it). Example i of `data` has sequence
+/// number i (BdlContext.example0); the blocks reset the state they need.
 EvalResult evaluate(ModelInstance &instance, const DataView &data, int64_t batch);
 
 /// Trains the allocated, initialised instance for epochs
-/// [options.firstEpoch, options.epochs]; `test` may be empty. Throws
+/// [options.firstEpoch, options.epochs]; `test` may be empty. The example at
+/// position p of epoch e's order (e from 1) has sequence number
+/// (e - 1) * n + p for n examples per epoch, whatever the batch size, so
+/// draws keyed by it do not depend on how examples are batched. Throws
 /// DivergedError naming the first tensor found non-finite and the batch: the
 /// loss and the predictions are checked after every batch, the tensors that
 /// carry across batches every few batches and at the end of each epoch, so an
