@@ -138,7 +138,6 @@ private:
   double windowPhaseSteps = 0;
   /// The member of the population being checked named `name`, or null.
   const Symbol *lookupMember(const std::string &name);
-  std::vector<std::vector<Symbol>> memberSymbols; // by population, member
   std::vector<std::optional<Shape>> recordShapes;
 
   //===-- State -----------------------------------------------------------===//

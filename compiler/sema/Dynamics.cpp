@@ -43,7 +43,7 @@ const char *spelling(Solver s) {
 
 void Checker::declarePopulations() {
   model->populations.resize(file.populations.size());
-  memberSymbols.resize(file.populations.size());
+  model->memberSymbols.resize(file.populations.size());
   for (size_t p = 0; p < file.populations.size(); ++p) {
     const ast::PopulationDecl &decl = file.populations[p];
     CheckedPopulation &pop = model->populations[p];
@@ -103,7 +103,7 @@ void Checker::declarePopulations() {
       Symbol sym{Symbol::Kind::Member, (int)p};
       sym.member = (int)m;
       sym.shape = Shape{true, {}};
-      memberSymbols[p].push_back(sym);
+      model->memberSymbols[p].push_back(sym);
     }
   }
   for (size_t ph = 0; ph < file.phases.size(); ++ph)
@@ -123,7 +123,7 @@ const Symbol *Checker::lookupMember(const std::string &name) {
   auto it = pop.byName.find(name);
   if (it == pop.byName.end())
     return nullptr;
-  return &memberSymbols[position.population][it->second];
+  return &model->memberSymbols[position.population][it->second];
 }
 
 //===-- Reads ---------------------------------------------------------------===//

@@ -140,6 +140,8 @@ struct CheckedModel {
   /// what they lower to.
   llvm::DenseMap<const ast::Expr *, MemberRead> memberReads;
   std::vector<CheckedPopulation> populations;
+  /// The symbols of each population's own names (what `resolved` points to).
+  std::vector<std::vector<Symbol>> memberSymbols;
   std::vector<CheckedPhase> phases;
   std::vector<CheckedRecord> records;
   CheckedEvaluate evaluate;
