@@ -81,12 +81,33 @@ def mean_rows(values, width, first, last):
     return [sum(values[t * width + c] for t in range(first, last)) / n for c in range(width)]
 
 
+RECORDS = (("A_f", "layer0_average_A_f"), ("A_t", "layer0_average_A_t"),
+           ("C0_f", "layer0_average_C_f"), ("psp_in_f", "layer0_average_PSP_B_f"),
+           ("C1_f", "layer1_average_C_f"), ("psp0_f", "layer1_average_PSP_B_f"),
+           ("lambda1_t", "layer1_average_lambda_C_t"), ("e0", "layer0_E"), ("e1", "layer1_E"))
+
+
+def check_records(trace):
+    """The phase averages and errors: the last trace row holds their final values."""
+    for name, golden_name in RECORDS:
+        shape, actual = npy.read(os.path.join(trace, f"{name}.npy"))
+        width = shape[-1]
+        actual = actual[-width:]
+        _, expected = npy.read(os.path.join(golden, f"ex001_{golden_name}.npy"))
+        if name == "psp_in_f":
+            actual = [actual[pixel(j)] for j in range(784)]
+        compare(f"ex001 {golden_name}", expected, actual)
+
+
+RECORD_TRACE = ",".join(name for name, _ in RECORDS)
+
 if not spiking:
-    traced = "hid.A,hid.C,hid.lambda,out.C,out.lambda,inp.psp"
+    traced = "hid.A,hid.C,hid.lambda,out.C,out.lambda,inp.psp," + RECORD_TRACE
     out1 = os.path.join(work, "ns1")
     run(1, ["--set", "spiking=false", "--trace", traced], out1)
     check_weights(out1, "after001")
     trace = os.path.join(out1, "trace")
+    check_records(trace)
     # Each phase is 2 steps; the records are the values at a phase's last step.
     t = {}
     for name in traced.split(","):
@@ -126,7 +147,8 @@ else:
                     permuted[s * width + pixel(j)] = values[s * width + j]
             values = permuted
         npy.write(os.path.join(replay, f"{tensor}.npy"), shape, values, "<f4")
-    traced = "hid.B,hid.A,hid.C,hid.lambda,out.B,out.I,out.C,out.lambda,out.psp,hid.psp"
+    traced = "hid.B,hid.A,hid.C,hid.lambda,out.B,out.I,out.C,out.lambda,out.psp,hid.psp," + \
+        RECORD_TRACE
     out1 = os.path.join(work, "sp1")
     run(1, ["--set", "rand_phases=false", "--trace", traced] +
         sum((["--replay", f"{t}={os.path.join(replay, t + '.npy')}"]
@@ -137,8 +159,10 @@ else:
                               ("out.I", "output_I"), ("out.C", "output_C"),
                               ("out.lambda", "output_lambda_C"), ("hid.psp", "output_PSP_B")):
         _, expected = npy.read(os.path.join(golden, f"ex001_trace_{golden_name}.npy"))
-        _, actual = npy.read(os.path.join(trace, f"{name}.npy"))
-        compare(f"trace {golden_name}", expected, actual)
+        shape, actual = npy.read(os.path.join(trace, f"{name}.npy"))
+        # The trace also holds the steps of the blocks after the phases.
+        compare(f"trace {golden_name}", expected, actual[:len(expected)])
+    check_records(trace)
     check_weights(out1, "after001")
 
 if failures:
