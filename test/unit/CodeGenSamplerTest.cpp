@@ -86,10 +86,10 @@ struct Draws {
 /// Means across every regime: not positive, NaN, tiny, around the chunk
 /// size, chunked, clamped, infinite.
 std::vector<float> lambdas(size_t n, unsigned seed) {
-  std::vector<float> special = {0.0f,     -0.0f,   -1.0f,  kNaN,   -kInf,    1e-30f,  1e-7f,
-                                0.01f,    0.2f,    1.0f,   3.0f,   31.999f,  32.0f,   32.0001f,
-                                64.0f,    64.5f,   100.0f, 1000.0f, 32768.0f, 40000.0f, kInf,
-                                0x1p-24f, 7.25f,   15.0f,  16.0f};
+  std::vector<float> special = {0.0f,     -0.0f, -1.0f,  kNaN,    -kInf,    1e-30f,   1e-7f,
+                                0.01f,    0.2f,  1.0f,   3.0f,    31.999f,  32.0f,    32.0001f,
+                                64.0f,    64.5f, 100.0f, 1000.0f, 32768.0f, 40000.0f, kInf,
+                                0x1p-24f, 7.25f, 15.0f,  16.0f};
   std::mt19937 gen(seed);
   std::uniform_real_distribution<float> logU(std::log(1e-6f), std::log(300.0f));
   std::vector<float> v(n);
@@ -230,7 +230,8 @@ void expectPoisson(const std::vector<float> &draws, double lambda) {
   }
   double mean = sum / n, var = sum2 / n - mean * mean;
   EXPECT_NEAR(mean, lambda, 5 * std::sqrt(lambda / n)) << "lambda " << lambda;
-  EXPECT_NEAR(var, lambda, 6 * std::sqrt((lambda + 2 * lambda * lambda) / n)) << "lambda " << lambda;
+  EXPECT_NEAR(var, lambda, 6 * std::sqrt((lambda + 2 * lambda * lambda) / n))
+      << "lambda " << lambda;
 
   int kmax = int(lambda + 20 * std::sqrt(lambda) + 20);
   std::vector<double> expected, seen;
@@ -276,8 +277,7 @@ TEST(CodeGenSampler, PoissonAndBernoulliHaveTheirDistributions) {
   k.name = "gof";
   k.rows = B;
   k.cols = C;
-  k.outputs.push_back(
-      output(n, draw(ExprOp::Poisson, 0, ir::Expr::slot(ir::kFirstParamSlot))));
+  k.outputs.push_back(output(n, draw(ExprOp::Poisson, 0, ir::Expr::slot(ir::kFirstParamSlot))));
   k.outputs.push_back(
       output(b, draw(ExprOp::Bernoulli, 1, ir::Expr::slot(ir::kFirstParamSlot + 1))));
   addKernel(m, std::move(k));
@@ -330,12 +330,12 @@ TEST(CodeGenSampler, SelectComparisonsAndContext) {
   for (int i = 0; i < 6; ++i)
     k.outputs.push_back(output(outs[i], bin(cmps[i], load(x), load(y))));
   k.outputs.push_back(output(outs[6], select(load(x), load(y), cst(-1))));
+  k.outputs.push_back(output(outs[7], select(bin(ExprOp::Gt, load(x), cst(0)),
+                                             draw(ExprOp::Bernoulli, 3, cst(0.5f)),
+                                             draw(ExprOp::Poisson, 4, load(y)))));
   k.outputs.push_back(
-      output(outs[7], select(bin(ExprOp::Gt, load(x), cst(0)), draw(ExprOp::Bernoulli, 3, cst(0.5f)),
-                             draw(ExprOp::Poisson, 4, load(y)))));
-  k.outputs.push_back(output(outs[8], bin(ExprOp::Add, context(ir::ContextField::Step),
-                                          bin(ExprOp::Mul, context(ir::ContextField::Steps),
-                                              cst(1000)))));
+      output(outs[8], bin(ExprOp::Add, context(ir::ContextField::Step),
+                          bin(ExprOp::Mul, context(ir::ContextField::Steps), cst(1000)))));
   addKernel(m, std::move(k));
   auto j = jit(m);
   ASSERT_TRUE(j);
@@ -406,8 +406,9 @@ TEST(CodeGenSampler, StepFunctionsTruncateAndClamp) {
   struct Case {
     float value;
     int32_t steps;
-  } cases[] = {{2.7f, 2},  {3.0f, 3}, {0.99f, 0}, {-3.5f, 0},         {kNaN, 0},
-               {-kInf, 0}, {kInf, INT32_MAX},     {1e10f, INT32_MAX}, {2147483520.0f, 2147483520}};
+  } cases[] = {{2.7f, 2},         {3.0f, 3},          {0.99f, 0},
+               {-3.5f, 0},        {kNaN, 0},          {-kInf, 0},
+               {kInf, INT32_MAX}, {1e10f, INT32_MAX}, {2147483520.0f, 2147483520}};
   for (Case c : cases) {
     float hp[] = {1, 1, 0, c.value, 0};
     EXPECT_EQ(steps(hp, &ctx), c.steps) << c.value;
@@ -424,9 +425,8 @@ TEST(CodeGenSampler, DeriveAndDescriptorFields) {
   m.params.push_back({"c", 0});
   // b = a * 3; c = b > 5 ? b + 1 : 0, reading b's new value.
   m.params[1].derivation = ir::Expr::binary(ExprOp::Mul, ir::Expr::slot(3), cst(3));
-  m.params[2].derivation =
-      select(bin(ExprOp::Gt, ir::Expr::slot(4), cst(5)),
-             bin(ExprOp::Add, ir::Expr::slot(4), cst(1)), cst(0));
+  m.params[2].derivation = select(bin(ExprOp::Gt, ir::Expr::slot(4), cst(5)),
+                                  bin(ExprOp::Add, ir::Expr::slot(4), cst(1)), cst(0));
   ir::TensorId x = m.addTensor(tensor("x", B, C, ir::Role::Input));
   ir::TensorId w = m.addTensor(tensor("w", C, C, ir::Role::Weight));
   m.tensors[w].init = ir::InitKind::Uniform;

@@ -75,8 +75,7 @@ std::unique_ptr<Jitted> jit(const ir::Module &m, const JitOptions &opts) {
       symbols[(*j)->mangleAndIntern(name)] = {llvm::orc::ExecutorAddr::fromPtr(address),
                                               llvm::JITSymbolFlags::Exported |
                                                   llvm::JITSymbolFlags::Callable};
-    if (auto err =
-            (*j)->getMainJITDylib().define(llvm::orc::absoluteSymbols(std::move(symbols)))) {
+    if (auto err = (*j)->getMainJITDylib().define(llvm::orc::absoluteSymbols(std::move(symbols)))) {
       ADD_FAILURE() << "symbols: " << llvm::toString(std::move(err));
       return nullptr;
     }

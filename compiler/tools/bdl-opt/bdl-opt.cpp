@@ -21,12 +21,12 @@
 
 #include "CLI/CLI.hpp"
 #include "llvm/IR/LLVMContext.h"
-#include "llvm/Target/TargetMachine.h"
 #include "llvm/IR/Module.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/SourceMgr.h"
 #include "llvm/Support/ToolOutputFile.h"
+#include "llvm/Target/TargetMachine.h"
 
 #include <algorithm>
 
