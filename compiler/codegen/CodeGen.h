@@ -2,9 +2,22 @@
 //
 // Turns an ir::Module into an LLVM module holding
 //  - one kernel per ir::KernelOp, `void @bdl_k<N>_<name>(i64 rowBegin,
-//    i64 rowEnd, i64 cols, ptr tensors, ptr hp)` (a BdlKernelFn), where N
-//    counts the KernelOps of trainBlocks then evalBlocks in order;
-//  - the constant `bdl_model` of type BdlModel (runtime/include/bdl/abi.h).
+//    i64 rowEnd, i64 cols, ptr tensors, ptr hp, ptr ctx)` (a BdlKernelFn;
+//    ctx is the call's `const BdlContext *`), where N counts the KernelOps
+//    in this order: trainBlocks then evalBlocks, and within a block its
+//    prologue's kernels before its ops' kernels;
+//  - for each block with a stepsExpr, `i32 @bdl_steps<N>(ptr hp, ptr ctx)`
+//    (a BdlStepsFn; N is the block's position in trainBlocks then
+//    evalBlocks), which evaluates the expression in float and converts it
+//    toward zero like Python's int(), clamped to [0, INT32_MAX] (NaN gives
+//    0); its Wald draws call the runtime's `bdl_draw_wald(ctx, site, mean,
+//    scale)`;
+//  - when a param is derived, `void @bdl_derive(ptr hp)` (a BdlDeriveFn):
+//    for each derived param i in order, hp[kFirstParamSlot + i] = its
+//    derivation, whose slot reads see the values stored before them;
+//  - the constant `bdl_model` of type BdlModel (runtime/include/bdl/abi.h):
+//    a rotation is an op of kind BDL_OP_ROTATE with a = first, b = count, a
+//    replay one of kind BDL_OP_REPLAY with c = tensor.
 //
 // Kernel semantics, per element (r, c) of the iteration space [rows, cols]:
 //  - outputs are evaluated in order; each stored output is written as soon as
@@ -22,6 +35,17 @@
 //    value (nnan lets it vectorise);
 //  - exp/sigmoid/tanh are inline polynomials (Math.h); log and pow call libm
 //    (logf, powf), so the program links with -lm (g++ adds it anyway).
+//  - comparisons give 1.0f or 0.0f (ordered: false on NaN, except Ne, true
+//    on NaN); Select(c, a, b) is c != 0 ? a : b (a NaN condition selects a);
+//    when a or b holds a draw it is a real branch, so an unselected draw
+//    costs nothing; Context reads ctx->step / ctx->steps as float;
+//  - Bernoulli and Poisson draws are exactly those of bdl/sampler.h (Philox
+//    4x32-10 keyed by seed, site, block, step, example0 + r and c; uniforms
+//    (word >> 8) * 2^-24; Poisson by inversion in chunks of mean <= 32, the
+//    mean clamped to 32768, 0 when not positive or NaN; e^-mu from an
+//    unfused polynomial), so they are reproducible on any IEEE backend and
+//    independent of the row split; a kernel that draws always runs the
+//    row/column loop nest, since its draws are keyed by (r, c).
 //
 // Typical use:
 //   auto tm = createTargetMachine({});           // host CPU

@@ -301,7 +301,8 @@ ElementFunction emitElementFunction(Module &llvmModule, const ir::Module &m, con
 Function *emitStepsFunction(Module &llvmModule, const ir::Expr &steps, StringRef name,
                             const EmitOptions &opts) {
   LLVMContext &ctx = llvmModule.getContext();
-  Type *i32 = Type::getInt32Ty(ctx), *f32 = Type::getFloatTy(ctx), *ptr = PointerType::getUnqual(ctx);
+  Type *i32 = Type::getInt32Ty(ctx), *f32 = Type::getFloatTy(ctx),
+       *ptr = PointerType::getUnqual(ctx);
   Function *fn = Function::Create(FunctionType::get(i32, {ptr, ptr}, false),
                                   GlobalValue::InternalLinkage, name, &llvmModule);
   fn->addFnAttr(Attribute::NoUnwind);
@@ -315,15 +316,18 @@ Function *emitStepsFunction(Module &llvmModule, const ir::Expr &steps, StringRef
   ExprEmitter ee(b, opts, zero, zero, zero, hp, context, noTensors, noLocals);
   // float bdl_draw_wald(const BdlContext *, int32_t site, float mean, float scale)
   ee.wald = cast<Function>(
-      llvmModule.getOrInsertFunction("bdl_draw_wald", FunctionType::get(f32, {ptr, i32, f32, f32}, false))
+      llvmModule
+          .getOrInsertFunction("bdl_draw_wald", FunctionType::get(f32, {ptr, i32, f32, f32}, false))
           .getCallee());
   Value *v = ee.emit(steps);
-  // Toward zero, clamped to [0, INT32_MAX] (fptosi alone is poison on NaN
-  // and out of range): !(v >= 1) covers NaN.
-  Value *big = ConstantFP::get(f32, 2147483648.0);
-  Value *n = b.CreateFPToSI(b.CreateSelect(b.CreateFCmpOGE(v, big), ConstantFP::get(f32, 1.0), v), i32);
-  n = b.CreateSelect(b.CreateFCmpOGE(v, big), b.getInt32(INT32_MAX), n);
-  n = b.CreateSelect(b.CreateFCmpOGE(v, ConstantFP::get(f32, 1.0)), n, b.getInt32(0));
+  // Toward zero, clamped to [0, INT32_MAX]. fptosi only sees values in
+  // [1, 2^31) (it is poison outside its range); !(v >= 1) covers NaN.
+  Value *one = ConstantFP::get(f32, 1.0), *big = ConstantFP::get(f32, 2147483648.0);
+  Value *atLeastOne = b.CreateFCmpOGE(v, one), *tooBig = b.CreateFCmpOGE(v, big);
+  Value *inRange = b.CreateAnd(atLeastOne, b.CreateNot(tooBig));
+  Value *n = b.CreateFPToSI(b.CreateSelect(inRange, v, one), i32);
+  n = b.CreateSelect(inRange, n, b.getInt32(0));
+  n = b.CreateSelect(tooBig, b.getInt32(INT32_MAX), n);
   b.CreateRet(n);
   return fn;
 }

@@ -56,10 +56,10 @@ Value *uniform(IRBuilder<> &b, const DrawBase &d, Value *tagValue, Value *j) {
     word = w[cj->getZExtValue() & 3];
   } else {
     Value *sel = b.CreateAnd(j, b.getInt32(3));
-    word = b.CreateSelect(b.CreateICmpEQ(sel, b.getInt32(0)), w[0],
-                          b.CreateSelect(b.CreateICmpEQ(sel, b.getInt32(1)), w[1],
-                                         b.CreateSelect(b.CreateICmpEQ(sel, b.getInt32(2)), w[2],
-                                                        w[3])));
+    word = b.CreateSelect(
+        b.CreateICmpEQ(sel, b.getInt32(0)), w[0],
+        b.CreateSelect(b.CreateICmpEQ(sel, b.getInt32(1)), w[1],
+                       b.CreateSelect(b.CreateICmpEQ(sel, b.getInt32(2)), w[2], w[3])));
   }
   return b.CreateFMul(b.CreateUIToFP(b.CreateLShr(word, 8), b.getFloatTy()), f32(b, 0x1p-24f));
 }
@@ -72,13 +72,12 @@ Value *expNeg(IRBuilder<> &b, Value *mu) {
   Value *r = b.CreateFSub(x, b.CreateFMul(nf, f32(b, 0.693359375f)));
   r = b.CreateFSub(r, b.CreateFMul(nf, f32(b, -2.12194440e-4f)));
   Value *p = f32(b, 1.9875691500E-4f);
-  for (float c : {1.3981999507E-3f, 8.3334519073E-3f, 4.1665795894E-2f, 1.6666665459E-1f,
-                  5.0000001201E-1f})
+  for (float c :
+       {1.3981999507E-3f, 8.3334519073E-3f, 4.1665795894E-2f, 1.6666665459E-1f, 5.0000001201E-1f})
     p = b.CreateFAdd(b.CreateFMul(p, r), f32(b, c));
   Value *er = b.CreateFAdd(b.CreateFAdd(b.CreateFMul(p, b.CreateFMul(r, r)), r), f32(b, 1.0f));
   Value *n = b.CreateFPToSI(nf, b.getInt32Ty());
-  Value *scale =
-      b.CreateBitCast(b.CreateShl(b.CreateAdd(n, b.getInt32(127)), 23), b.getFloatTy());
+  Value *scale = b.CreateBitCast(b.CreateShl(b.CreateAdd(n, b.getInt32(127)), 23), b.getFloatTy());
   return b.CreateFMul(er, scale);
 }
 

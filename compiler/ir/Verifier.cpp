@@ -123,8 +123,8 @@ private:
   }
 
   void expr(const Expr &root, size_t output, const KernelOutput &o, const std::string &at) {
-    std::string slotWhy = "does not exist (the module has " + std::to_string(runtimeScalars(m)) +
-                          " runtime scalars)";
+    std::string slotWhy =
+        "does not exist (the module has " + std::to_string(runtimeScalars(m)) + " runtime scalars)";
     checkExpr(
         root, Where::Kernel, runtimeScalars(m), slotWhy,
         [&](std::string message) { fail(&o, at + ": " + message); },
@@ -195,7 +195,7 @@ private:
   }
 
   void initSlots(const Tensor &t) {
-    int arguments = t.init == InitKind::Const                                  ? 1
+    int arguments = t.init == InitKind::Const                                   ? 1
                     : t.init == InitKind::Uniform || t.init == InitKind::Normal ? 2
                                                                                 : 0;
     int32_t slots[] = {t.initASlot, t.initBSlot};
@@ -345,7 +345,9 @@ std::vector<Problem> verifyStepsExpr(const Module &m, const Expr &steps) {
   checkExpr(
       steps, Where::Steps, runtimeScalars(m),
       "does not exist (the module has " + std::to_string(runtimeScalars(m)) + " runtime scalars)",
-      [&](std::string message) { problems.push_back({{}, "", "step count: " + message}); },
+      [&](std::string message) {
+        problems.push_back({{}, "", "step count: " + message});
+      },
       [](const Expr &) {});
   return problems;
 }

@@ -1,6 +1,8 @@
 //===- FoldConstants.cpp --------------------------------------------------===//
 #include "transforms/Passes.h"
 
+#include "ir/ExprInfo.h"
+
 #include <cmath>
 
 namespace bdl {
@@ -48,6 +50,19 @@ float evaluate(ExprOp op, float a, float b) {
     return std::fmax(a, b);
   case ExprOp::Min:
     return std::fmin(a, b);
+  // As the generated code: ordered, but != is true on NaN.
+  case ExprOp::Lt:
+    return a < b ? 1.f : 0.f;
+  case ExprOp::Le:
+    return a <= b ? 1.f : 0.f;
+  case ExprOp::Gt:
+    return a > b ? 1.f : 0.f;
+  case ExprOp::Ge:
+    return a >= b ? 1.f : 0.f;
+  case ExprOp::Eq:
+    return a == b ? 1.f : 0.f;
+  case ExprOp::Ne:
+    return a != b ? 1.f : 0.f;
   default:
     return 0;
   }
@@ -56,8 +71,20 @@ float evaluate(ExprOp op, float a, float b) {
 void fold(ExprPtr &e) {
   for (ExprPtr &o : e->operands)
     fold(o);
-  if (ir::arity(e->op) == 0)
+  // Leaves (Context included) have nothing to fold; a draw has a new value
+  // at every element and step, whatever its operands.
+  if (ir::arity(e->op) == 0 || ir::isDraw(e->op))
     return;
+  // A constant condition picks its branch (the other one's draws, if any,
+  // would not have been evaluated anyway).
+  if (e->op == ExprOp::Select) {
+    if (e->operands[0]->op == ExprOp::Const) {
+      int pick = e->operands[0]->value != 0 ? 1 : 2; // NaN != 0, as in C
+      ExprPtr chosen = std::move(e->operands[pick]);
+      e = std::move(chosen);
+    }
+    return;
+  }
   bool allConst = true;
   for (const ExprPtr &o : e->operands)
     allConst &= o->op == ExprOp::Const;
@@ -100,11 +127,17 @@ void fold(ExprPtr &e) {
 
 void foldConstants(ir::Module &m) {
   for (auto *blocks : {&m.trainBlocks, &m.evalBlocks})
-    for (ir::Block &b : *blocks)
-      for (ir::Op &op : b.ops)
-        if (auto *k = std::get_if<ir::KernelOp>(&op))
-          for (ir::KernelOutput &o : k->outputs)
-            fold(o.value);
+    for (ir::Block &b : *blocks) {
+      // A step count may be folded (Wald draws stay); it stays an
+      // expression, so that the block keeps a step function.
+      if (b.stepsExpr)
+        fold(b.stepsExpr);
+      for (std::vector<ir::Op> *ops : {&b.prologue, &b.ops})
+        for (ir::Op &op : *ops)
+          if (auto *k = std::get_if<ir::KernelOp>(&op))
+            for (ir::KernelOutput &o : k->outputs)
+              fold(o.value);
+    }
 }
 
 } // namespace bdl

@@ -27,6 +27,7 @@
 //  - X is not one of the GEMM's own operands.
 //
 //===----------------------------------------------------------------------===//
+#include "transforms/OpEffects.h"
 #include "transforms/Passes.h"
 
 #include <map>
@@ -120,21 +121,15 @@ void dropLocal(ExprPtr &e, int32_t index, const Expr &value) {
 }
 
 bool reads(const ir::Op &op, TensorId t) {
-  if (auto *g = std::get_if<GemmOp>(&op))
-    return g->a == t || g->b == t || (g->c == t && g->readsC());
   bool any = false;
-  for (const ir::KernelOutput &o : std::get<KernelOp>(op).outputs)
-    forEachLoad(*o.value, [&](const Expr &e) { any |= e.index == t; });
+  forEachRead(op, [&](TensorId r) { any |= r == t; });
   return any;
 }
 
 bool writes(const ir::Op &op, TensorId t) {
-  if (auto *g = std::get_if<GemmOp>(&op))
-    return g->c == t;
-  for (const ir::KernelOutput &o : std::get<KernelOp>(op).outputs)
-    if (o.tensor == t && o.stored)
-      return true;
-  return false;
+  bool any = false;
+  forEachWrite(op, /*unstored=*/false, [&](TensorId w) { any |= w == t; });
+  return any;
 }
 
 class Folder {
@@ -143,20 +138,23 @@ public:
 
   void run() {
     for (std::vector<ir::Block> *schedule : {&m.trainBlocks, &m.evalBlocks})
-      for (ir::Block &b : *schedule)
-        for (size_t j = 0; j < b.ops.size(); ++j)
-          if (auto *k = std::get_if<KernelOp>(&b.ops[j]); k && k->kind == KernelOp::Kind::Map)
-            for (size_t i = 0; i < k->outputs.size();) {
-              if (!tryFold(b, j, i)) {
-                ++i;
-                continue;
+      for (ir::Block &blk : *schedule)
+        for (std::vector<ir::Op> *ops : {&blk.prologue, &blk.ops}) {
+          std::vector<ir::Op> &b = *ops;
+          for (size_t j = 0; j < b.size(); ++j)
+            if (auto *k = std::get_if<KernelOp>(&b[j]); k && k->kind == KernelOp::Kind::Map)
+              for (size_t i = 0; i < k->outputs.size();) {
+                if (!tryFold(b, j, i)) {
+                  ++i;
+                  continue;
+                }
+                if (std::get<KernelOp>(b[j]).outputs.empty()) {
+                  b.erase(b.begin() + j);
+                  --j;
+                  break;
+                }
               }
-              if (std::get<KernelOp>(b.ops[j]).outputs.empty()) {
-                b.ops.erase(b.ops.begin() + j);
-                --j;
-                break;
-              }
-            }
+        }
   }
 
 private:
@@ -165,19 +163,15 @@ private:
     readers = writers = 0;
     for (const std::vector<ir::Block> *schedule : {&m.trainBlocks, &m.evalBlocks})
       for (const ir::Block &b : *schedule)
-        for (const ir::Op &op : b.ops) {
-          if (auto *g = std::get_if<GemmOp>(&op)) {
-            readers += (g->a == t) + (g->b == t) + (g->c == t && g->readsC());
-          } else {
-            for (const ir::KernelOutput &o : std::get<KernelOp>(op).outputs)
-              forEachLoad(*o.value, [&](const Expr &e) { readers += e.index == t; });
+        for (const std::vector<ir::Op> *ops : {&b.prologue, &b.ops})
+          for (const ir::Op &op : *ops) {
+            forEachRead(op, [&](TensorId r) { readers += r == t; });
+            writers += writes(op, t);
           }
-          writers += writes(op, t);
-        }
   }
 
-  bool tryFold(ir::Block &b, size_t kernelIndex, size_t outputIndex) {
-    KernelOp &k = std::get<KernelOp>(b.ops[kernelIndex]);
+  bool tryFold(std::vector<ir::Op> &ops, size_t kernelIndex, size_t outputIndex) {
+    KernelOp &k = std::get<KernelOp>(ops[kernelIndex]);
     ir::KernelOutput &out = k.outputs[outputIndex];
     TensorId x = out.tensor;
     if (!out.stored)
@@ -197,16 +191,16 @@ private:
     // it and the kernel that touches X.
     std::optional<size_t> producer;
     for (size_t p = kernelIndex; p-- > 0;) {
-      if (auto *gemm = std::get_if<GemmOp>(&b.ops[p]); gemm && gemm->c == g) {
+      if (auto *gemm = std::get_if<GemmOp>(&ops[p]); gemm && gemm->c == g) {
         producer = p;
         break;
       }
-      if (reads(b.ops[p], x) || writes(b.ops[p], x))
+      if (reads(ops[p], x) || writes(ops[p], x) || isBarrier(ops[p]))
         return false;
     }
     if (!producer)
       return false;
-    GemmOp &gemm = std::get<GemmOp>(b.ops[*producer]);
+    GemmOp &gemm = std::get<GemmOp>(ops[*producer]);
     if (gemm.readsC() || gemm.a == x || gemm.b == x)
       return false;
     // Only the matched pattern may read X's old value in this kernel, and

@@ -8,9 +8,16 @@
 //     multi-output kernel, later outputs reading earlier ones as locals;
 //  3. unstore: a temporary no other op reads is no longer written to memory.
 // Each schedule (training, evaluation) is handled separately: the two read
-// the same tensors through different op lists.
+// the same tensors through different op lists. A block's prologue and its
+// step ops are separate lists too: nothing moves between them (the prologue
+// runs once, the ops every step). Rotations and replays are barriers
+// (OpEffects.h), and a random draw is never copied: it is inlined only
+// into the one load that reads it, so it is still evaluated once per
+// element.
 //
 //===----------------------------------------------------------------------===//
+#include "ir/ExprInfo.h"
+#include "transforms/OpEffects.h"
 #include "transforms/Passes.h"
 
 #include <map>
@@ -31,9 +38,11 @@ public:
 
   void run() {
     for (ir::Block &b : schedule)
-      inlineSingleUse(b);
+      for (std::vector<ir::Op> *ops : {&b.prologue, &b.ops})
+        inlineSingleUse(*ops);
     for (ir::Block &b : schedule)
-      mergeAdjacent(b);
+      for (std::vector<ir::Op> *ops : {&b.prologue, &b.ops})
+        mergeAdjacent(*ops);
     unstoreUnread();
   }
 
@@ -45,26 +54,23 @@ private:
   std::map<ir::TensorId, int> countReads() const {
     std::map<ir::TensorId, int> reads;
     for (const ir::Block &b : schedule)
-      for (const ir::Op &op : b.ops) {
-        if (auto *g = std::get_if<ir::GemmOp>(&op)) {
-          ++reads[g->a], ++reads[g->b];
-          if (g->readsC())
-            ++reads[g->c];
-          continue;
-        }
-        for (const ir::KernelOutput &o : std::get<KernelOp>(op).outputs)
-          forEachLoad(*o.value, [&](const Expr &e) { ++reads[e.index]; });
-      }
+      for (const std::vector<ir::Op> *ops : {&b.prologue, &b.ops})
+        for (const ir::Op &op : *ops)
+          forEachRead(op, [&](ir::TensorId t) { ++reads[t]; });
     return reads;
   }
 
   static std::set<ir::TensorId> writes(const ir::Op &op) {
-    if (auto *g = std::get_if<ir::GemmOp>(&op))
-      return {g->c};
     std::set<ir::TensorId> out;
-    for (const ir::KernelOutput &o : std::get<KernelOp>(op).outputs)
-      out.insert(o.tensor);
+    forEachWrite(op, /*unstored=*/true, [&](ir::TensorId t) { out.insert(t); });
     return out;
+  }
+
+  static int countLoads(const KernelOp &k, ir::TensorId t) {
+    int n = 0;
+    for (const ir::KernelOutput &o : k.outputs)
+      forEachLoad(*o.value, [&](const Expr &e) { n += e.index == t; });
+    return n;
   }
 
   static bool hasLocal(const Expr &e) {
@@ -88,9 +94,9 @@ private:
     return any;
   }
 
-  void inlineSingleUse(ir::Block &b) {
-    for (size_t i = 0; i < b.ops.size(); ++i) {
-      auto *producer = std::get_if<KernelOp>(&b.ops[i]);
+  void inlineSingleUse(std::vector<ir::Op> &ops) {
+    for (size_t i = 0; i < ops.size(); ++i) {
+      auto *producer = std::get_if<KernelOp>(&ops[i]);
       if (!producer || producer->kind != KernelOp::Kind::Map || producer->outputs.size() != 1)
         continue;
       ir::KernelOutput &out = producer->outputs[0];
@@ -99,8 +105,10 @@ private:
       std::set<ir::TensorId> inputs;
       forEachLoad(*out.value, [&](const Expr &e) { inputs.insert(e.index); });
       inputs.insert(out.tensor);
-      for (size_t j = i + 1; j < b.ops.size(); ++j) {
-        auto *consumer = std::get_if<KernelOp>(&b.ops[j]);
+      for (size_t j = i + 1; j < ops.size(); ++j) {
+        if (isBarrier(ops[j]))
+          break;
+        auto *consumer = std::get_if<KernelOp>(&ops[j]);
         bool reads = false;
         if (consumer)
           for (const ir::KernelOutput &o : consumer->outputs)
@@ -109,13 +117,15 @@ private:
           bool overwritesInput = false;
           for (const ir::KernelOutput &o : consumer->outputs)
             overwritesInput |= o.tensor != out.tensor && inputs.count(o.tensor) > 0;
-          if (!overwritesInput && consumer->rows == producer->rows &&
+          // Belt and braces: a draw must land in exactly one load.
+          bool copiesDraw = ir::containsDraw(*out.value) && countLoads(*consumer, out.tensor) != 1;
+          if (!overwritesInput && !copiesDraw && consumer->rows == producer->rows &&
               consumer->cols == producer->cols) {
             bool done = false;
             for (ir::KernelOutput &o : consumer->outputs)
               done |= substitute(o.value, out.tensor, *out.value);
             if (done) {
-              b.ops.erase(b.ops.begin() + i);
+              ops.erase(ops.begin() + i);
               --i;
             }
           }
@@ -124,12 +134,12 @@ private:
         // Moving the computation later is only sound if nothing it reads
         // changes in between.
         bool clobbers = false;
-        for (ir::TensorId w : writes(b.ops[j]))
+        for (ir::TensorId w : writes(ops[j]))
           clobbers |= inputs.count(w) > 0;
         if (clobbers)
           break;
-        if (std::holds_alternative<ir::GemmOp>(b.ops[j])) {
-          auto &g = std::get<ir::GemmOp>(b.ops[j]);
+        if (std::holds_alternative<ir::GemmOp>(ops[j])) {
+          auto &g = std::get<ir::GemmOp>(ops[j]);
           if (g.a == out.tensor || g.b == out.tensor)
             break;
         }
@@ -137,10 +147,10 @@ private:
     }
   }
 
-  void mergeAdjacent(ir::Block &b) {
-    for (size_t i = 0; i + 1 < b.ops.size();) {
-      auto *first = std::get_if<KernelOp>(&b.ops[i]);
-      auto *second = std::get_if<KernelOp>(&b.ops[i + 1]);
+  void mergeAdjacent(std::vector<ir::Op> &ops) {
+    for (size_t i = 0; i + 1 < ops.size();) {
+      auto *first = std::get_if<KernelOp>(&ops[i]);
+      auto *second = std::get_if<KernelOp>(&ops[i + 1]);
       if (!first || !second || !canMerge(*first, *second)) {
         ++i;
         continue;
@@ -156,7 +166,7 @@ private:
         first->outputs.push_back(std::move(o));
       }
       first->name += "+" + second->name;
-      b.ops.erase(b.ops.begin() + i + 1);
+      ops.erase(ops.begin() + i + 1);
     }
   }
 
@@ -202,22 +212,23 @@ private:
 
   void unstoreUnread() {
     std::map<ir::TensorId, int> reads = countReads();
-    for (ir::Block &b : schedule) {
-      for (ir::Op &op : b.ops)
-        if (auto *k = std::get_if<KernelOp>(&op); k && k->kind == KernelOp::Kind::Map)
-          for (ir::KernelOutput &o : k->outputs)
-            if (!isPinned(o.tensor) && reads[o.tensor] == 0)
-              o.stored = false;
-      std::erase_if(b.ops, [](const ir::Op &op) {
-        auto *k = std::get_if<KernelOp>(&op);
-        if (!k)
-          return false;
-        for (const ir::KernelOutput &o : k->outputs)
-          if (o.stored)
+    for (ir::Block &b : schedule)
+      for (std::vector<ir::Op> *ops : {&b.prologue, &b.ops}) {
+        for (ir::Op &op : *ops)
+          if (auto *k = std::get_if<KernelOp>(&op); k && k->kind == KernelOp::Kind::Map)
+            for (ir::KernelOutput &o : k->outputs)
+              if (!isPinned(o.tensor) && reads[o.tensor] == 0)
+                o.stored = false;
+        std::erase_if(*ops, [](const ir::Op &op) {
+          auto *k = std::get_if<KernelOp>(&op);
+          if (!k)
             return false;
-        return true;
-      });
-    }
+          for (const ir::KernelOutput &o : k->outputs)
+            if (o.stored)
+              return false;
+          return true;
+        });
+      }
   }
 
   ir::Module &m;

@@ -1,6 +1,7 @@
 //===- CodeGenTestUtil.cpp - Build, optimise and JIT bdl modules in tests -===//
 #include "CodeGenTestUtil.h"
 
+#include "llvm/ExecutionEngine/Orc/Core.h"
 #include "llvm/ExecutionEngine/Orc/LLJIT.h"
 #include "llvm/ExecutionEngine/Orc/ThreadSafeModule.h"
 #include "llvm/IR/LLVMContext.h"
@@ -67,6 +68,17 @@ std::unique_ptr<Jitted> jit(const ir::Module &m, const JitOptions &opts) {
   if (!j) {
     ADD_FAILURE() << "LLJIT: " << llvm::toString(j.takeError());
     return nullptr;
+  }
+  if (!opts.symbols.empty()) {
+    llvm::orc::SymbolMap symbols;
+    for (const auto &[name, address] : opts.symbols)
+      symbols[(*j)->mangleAndIntern(name)] = {llvm::orc::ExecutorAddr::fromPtr(address),
+                                              llvm::JITSymbolFlags::Exported |
+                                                  llvm::JITSymbolFlags::Callable};
+    if (auto err = (*j)->getMainJITDylib().define(llvm::orc::absoluteSymbols(std::move(symbols)))) {
+      ADD_FAILURE() << "symbols: " << llvm::toString(std::move(err));
+      return nullptr;
+    }
   }
   if (auto err = (*j)->addIRModule(llvm::orc::ThreadSafeModule(std::move(*mod), std::move(ctx)))) {
     ADD_FAILURE() << "addIRModule: " << llvm::toString(std::move(err));

@@ -8,6 +8,7 @@
 
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace bdl::codegen::test {
@@ -46,6 +47,8 @@ struct JitOptions {
   int optLevel = 2;
   EmitOptions emit;
   bool libmvec = false; // map llvm.exp etc. to glibc's libmvec
+  /// Symbols the module may call (e.g. a stand-in for bdl_draw_wald).
+  std::vector<std::pair<std::string, void *>> symbols;
 };
 
 /// A module emitted, verified, optimised for the host and JIT-compiled.

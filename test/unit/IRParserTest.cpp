@@ -54,6 +54,10 @@ void expectSameExpr(const Expr &a, const Expr &b, const std::string &what) {
     [[fallthrough]];
   case ExprOp::Slot:
   case ExprOp::Local:
+  case ExprOp::Context:
+  case ExprOp::Poisson:
+  case ExprOp::Bernoulli:
+  case ExprOp::Wald:
     EXPECT_EQ(a.index, b.index) << what;
     break;
   default:
@@ -63,17 +67,23 @@ void expectSameExpr(const Expr &a, const Expr &b, const std::string &what) {
     expectSameExpr(*a.operands[i], *b.operands[i], what);
 }
 
-void expectSameBlocks(const std::vector<Block> &a, const std::vector<Block> &b) {
-  ASSERT_EQ(a.size(), b.size());
-  for (size_t i = 0; i < a.size(); ++i) {
-    EXPECT_EQ(a[i].name, b[i].name);
-    EXPECT_EQ(a[i].steps, b[i].steps);
-    ASSERT_EQ(a[i].ops.size(), b[i].ops.size());
-    for (size_t o = 0; o < a[i].ops.size(); ++o) {
-      std::string what = "block " + a[i].name + " op " + std::to_string(o);
-      ASSERT_EQ(a[i].ops[o].index(), b[i].ops[o].index()) << what;
-      if (auto *g = std::get_if<GemmOp>(&a[i].ops[o])) {
-        const GemmOp &h = std::get<GemmOp>(b[i].ops[o]);
+void expectSameOps(const std::vector<Op> &a, const std::vector<Op> &b, const std::string &where) {
+  ASSERT_EQ(a.size(), b.size()) << where;
+  for (size_t o = 0; o < a.size(); ++o) {
+    {
+      std::string what = where + " op " + std::to_string(o);
+      ASSERT_EQ(a[o].index(), b[o].index()) << what;
+      if (auto *r = std::get_if<RotateOp>(&a[o])) {
+        const RotateOp &q = std::get<RotateOp>(b[o]);
+        EXPECT_EQ(std::tie(r->first, r->count), std::tie(q.first, q.count)) << what;
+        continue;
+      }
+      if (auto *r = std::get_if<ReplayOp>(&a[o])) {
+        EXPECT_EQ(r->tensor, std::get<ReplayOp>(b[o]).tensor) << what;
+        continue;
+      }
+      if (auto *g = std::get_if<GemmOp>(&a[o])) {
+        const GemmOp &h = std::get<GemmOp>(b[o]);
         EXPECT_EQ(std::tie(g->a, g->b, g->c, g->transA, g->transB, g->alphaSlot, g->betaSlot),
                   std::tie(h.a, h.b, h.c, h.transA, h.transB, h.alphaSlot, h.betaSlot))
             << what;
@@ -81,7 +91,7 @@ void expectSameBlocks(const std::vector<Block> &a, const std::vector<Block> &b) 
         expectSameBits(g->beta, h.beta, what + " beta");
         continue;
       }
-      const KernelOp &k = std::get<KernelOp>(a[i].ops[o]), &l = std::get<KernelOp>(b[i].ops[o]);
+      const KernelOp &k = std::get<KernelOp>(a[o]), &l = std::get<KernelOp>(b[o]);
       EXPECT_EQ(k.kind, l.kind) << what;
       if (k.kind != KernelOp::Kind::Map) {
         EXPECT_EQ(k.reduce, l.reduce) << what;
@@ -96,6 +106,20 @@ void expectSameBlocks(const std::vector<Block> &a, const std::vector<Block> &b) 
         expectSameExpr(*k.outputs[n].value, *l.outputs[n].value, what);
       }
     }
+  }
+}
+
+void expectSameBlocks(const std::vector<Block> &a, const std::vector<Block> &b) {
+  ASSERT_EQ(a.size(), b.size());
+  for (size_t i = 0; i < a.size(); ++i) {
+    EXPECT_EQ(a[i].name, b[i].name);
+    EXPECT_EQ(a[i].steps, b[i].steps);
+    EXPECT_EQ(a[i].resetState, b[i].resetState) << a[i].name;
+    ASSERT_EQ(a[i].stepsExpr != nullptr, b[i].stepsExpr != nullptr) << a[i].name;
+    if (a[i].stepsExpr)
+      expectSameExpr(*a[i].stepsExpr, *b[i].stepsExpr, "block " + a[i].name + " steps");
+    expectSameOps(a[i].prologue, b[i].prologue, "block " + a[i].name + " prologue");
+    expectSameOps(a[i].ops, b[i].ops, "block " + a[i].name);
   }
 }
 
@@ -117,15 +141,20 @@ void expectSameModule(const Module &a, const Module &b) {
       expectSameBits(p.lo, q.lo, p.name + " lo");
       expectSameBits(p.hi, q.hi, p.name + " hi");
     }
+    ASSERT_EQ(p.derivation != nullptr, q.derivation != nullptr) << p.name;
+    if (p.derivation)
+      expectSameExpr(*p.derivation, *q.derivation, p.name + " derivation");
   }
   ASSERT_EQ(a.tensors.size(), b.tensors.size());
   for (size_t i = 0; i < a.tensors.size(); ++i) {
     const Tensor &t = a.tensors[i], &u = b.tensors[i];
-    EXPECT_EQ(std::tie(t.name, t.role, t.rows, t.cols, t.init),
-              std::tie(u.name, u.role, u.rows, u.cols, u.init));
-    if (t.init != InitKind::Zero && t.init != InitKind::Xavier && t.init != InitKind::Kaiming)
+    EXPECT_EQ(std::tie(t.name, t.role, t.rows, t.cols, t.init, t.initASlot, t.initBSlot),
+              std::tie(u.name, u.role, u.rows, u.cols, u.init, u.initASlot, u.initBSlot));
+    // An argument read from a slot has no value of its own.
+    if (t.init != InitKind::Zero && t.init != InitKind::Xavier && t.init != InitKind::Kaiming &&
+        t.initASlot < 0)
       expectSameBits(t.initA, u.initA, t.name + " initA");
-    if (t.init == InitKind::Uniform || t.init == InitKind::Normal)
+    if ((t.init == InitKind::Uniform || t.init == InitKind::Normal) && t.initBSlot < 0)
       expectSameBits(t.initB, u.initB, t.name + " initB");
   }
   expectSameBlocks(a.trainBlocks, b.trainBlocks);
@@ -204,6 +233,42 @@ Module everything() {
                           true});
   learn.ops.push_back(std::move(csum));
   m.trainBlocks.push_back(std::move(learn));
+
+  // Dynamics: a derived param, initialiser slots, a drawn step count, a
+  // reset, a prologue, a rotation, a replay, the context, comparisons,
+  // selects and draws.
+  m.params.push_back({"tau", 20, ParamType::Real});
+  m.params.push_back({"decay", 0.5, ParamType::Real});
+  m.params.back().derivation = Expr::unary(
+      ExprOp::Exp, Expr::binary(ExprOp::Div, Expr::constant(-1), Expr::slot(kFirstParamSlot + 4)));
+  m.tensors[w].initBSlot = kFirstParamSlot + 5;
+  m.tensors[s].initASlot = kFirstParamSlot + 4;
+  TensorId h0 = m.addTensor({"h", Role::State, B, P});
+  m.addTensor({"h.1", Role::State, B, P});
+  Block dyn{"dynamics", 0, {}};
+  dyn.stepsExpr = Expr::binary(ExprOp::Wald, Expr::slot(kFirstParamSlot + 4), Expr::constant(2));
+  dyn.stepsExpr->index = 12;
+  dyn.resetState = true;
+  dyn.prologue.push_back(GemmOp{x, w, y, false, true, 1, -1, 0});
+  dyn.ops.push_back(RotateOp{h0, 2});
+  KernelOp draws;
+  draws.name = "draws";
+  draws.rows = B, draws.cols = P;
+  auto ctxStep = std::make_unique<Expr>();
+  ctxStep->op = ExprOp::Context;
+  ctxStep->index = (int32_t)ContextField::Steps;
+  auto sel = std::make_unique<Expr>();
+  sel->op = ExprOp::Select;
+  sel->operands.push_back(Expr::binary(ExprOp::Ne, std::move(ctxStep), Expr::constant(3)));
+  sel->operands.push_back(Expr::unary(ExprOp::Poisson, Expr::load(y, Access::Full)));
+  sel->operands.back()->index = 0;
+  sel->operands.push_back(Expr::unary(ExprOp::Bernoulli, Expr::load(h0 + 1, Access::Full)));
+  sel->operands.back()->index = 2097151;
+  draws.outputs.push_back({h0, std::move(sel), true});
+  dyn.ops.push_back(std::move(draws));
+  dyn.ops.push_back(ReplayOp{h0});
+  m.trainBlocks.push_back(std::move(dyn));
+
   Block eval{"eval forward", 1, {}};
   eval.ops.push_back(GemmOp{x, w, y, false, true, -0.f, -1, 0});
   m.evalBlocks.push_back(std::move(eval));

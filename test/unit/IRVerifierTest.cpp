@@ -105,6 +105,73 @@ TEST(IRVerifier, RejectsWrongOperandCount) {
   EXPECT_NE(verifyErrors(m).find("output $0: mul has 1 operands, expected 2"), std::string::npos);
 }
 
+//===-- Dynamics -----------------------------------------------------===//
+
+TEST(IRVerifier, RejectsAContextFieldThatDoesNotExist) {
+  Module m = smallModule();
+  auto e = std::make_unique<Expr>();
+  e->op = ExprOp::Context;
+  e->index = 7;
+  firstKernel(m).outputs[0].value = std::move(e);
+  EXPECT_NE(verifyErrors(m).find("ctx field 7 does not exist"), std::string::npos);
+}
+
+TEST(IRVerifier, RejectsRotationsOutOfRangeOrTooShort) {
+  Module m = smallModule();
+  m.trainBlocks[0].ops.push_back(RotateOp{2, 5});
+  m.trainBlocks[0].ops.push_back(RotateOp{0, 1});
+  std::string errors = verifyErrors(m);
+  EXPECT_NE(errors.find("rotate of tensor ids 2..6, which do not all exist"), std::string::npos);
+  EXPECT_NE(errors.find("rotate needs at least 2 tensors, not 1"), std::string::npos);
+}
+
+TEST(IRVerifier, RejectsReplayOfNoTensor) {
+  Module m = smallModule();
+  m.trainBlocks[0].ops.push_back(ReplayOp{42});
+  EXPECT_NE(verifyErrors(m).find("replay of tensor id 42, which does not exist"),
+            std::string::npos);
+}
+
+TEST(IRVerifier, RejectsInitialiserSlotsWithoutArguments) {
+  Module m = smallModule();
+  TensorId w =
+      m.addTensor({"W", Role::Weight, Dim::constant(4), Dim::constant(4), InitKind::Xavier});
+  m.tensors[w].initASlot = 0;
+  TensorId c =
+      m.addTensor({"c", Role::Weight, Dim::constant(1), Dim::constant(4), InitKind::Const});
+  m.tensors[c].initBSlot = 1;
+  std::string errors = verifyErrors(m);
+  EXPECT_NE(errors.find("a xavier initialiser has no first argument to read from hp[0]"),
+            std::string::npos);
+  EXPECT_NE(errors.find("a const initialiser has no second argument"), std::string::npos);
+}
+
+TEST(IRVerifier, DerivationsReadOnlyEarlierSlots) {
+  Module m = smallModule();
+  m.params.push_back({"a", 1});
+  m.params.push_back({"b", 1});
+  m.params[1].derivation = Expr::binary(ExprOp::Add, Expr::slot(kFirstParamSlot),
+                                        Expr::slot(kEpochSlot)); // fine
+  m.params[0].derivation = Expr::slot(kFirstParamSlot + 1);      // a later one
+  std::string errors = verifyErrors(m);
+  EXPECT_NE(errors.find("param a: hp[4] is not an earlier slot than the param's own hp[3]"),
+            std::string::npos);
+  EXPECT_EQ(errors.find("param b"), std::string::npos);
+}
+
+TEST(IRVerifier, StepCountsMayDrawWaldOnly) {
+  Module m = smallModule();
+  m.trainBlocks[0].steps = 0; // ignored when an expression gives the count
+  auto wald = Expr::binary(ExprOp::Wald, Expr::constant(5), Expr::constant(1));
+  m.trainBlocks[0].stepsExpr = Expr::binary(ExprOp::Max, std::move(wald), Expr::constant(1));
+  std::string text;
+  llvm::raw_string_ostream os(text);
+  EXPECT_TRUE(verify(m, os)) << os.str();
+  m.trainBlocks[0].stepsExpr = Expr::unary(ExprOp::Bernoulli, Expr::constant(0.5f));
+  EXPECT_NE(verifyErrors(m).find("step count: bernoulli draws cannot appear in a step count"),
+            std::string::npos);
+}
+
 //===-- The consumers of the one rule agree -----------------------------===//
 
 /// What code generation says about `m`: "" if it emits, else its error.

@@ -48,9 +48,9 @@ public:
       if (Error e = dim(t.cols, cols, "tensor '" + t.name + "' cols"))
         return e;
       tensors.push_back(ConstantStruct::get(
-          types.tensor, {str(t.name), i32(static_cast<int>(t.role)), i32(static_cast<int>(t.init)),
-                         rows, cols, f32(t.initA), f32(t.initB), i32(t.initASlot),
-                         i32(t.initBSlot)}));
+          types.tensor,
+          {str(t.name), i32(static_cast<int>(t.role)), i32(static_cast<int>(t.init)), rows, cols,
+           f32(t.initA), f32(t.initB), i32(t.initASlot), i32(t.initBSlot)}));
     }
     for (const ir::Param &p : m.params)
       params.push_back(ConstantStruct::get(types.param, {str(p.name), f64(p.value), f64(p.lo),
@@ -66,14 +66,28 @@ public:
     if (nextKernel != kernels.size())
       return createStringError(inconvertibleErrorCode(), "descriptor: kernel count mismatch");
 
-    Constant *model = ConstantStruct::get(
-        types.model,
-        {str(m.name), str(m.sourceFile), str(m.dataset),
-         array(types.tensor, tensors, "bdl_model.tensors"),
-         array(types.param, params, "bdl_model.params"), train, eval, i32(BDL_ABI_VERSION),
-         i32(m.tensors.size()), i32(m.params.size()), i32(m.trainBlocks.size()),
-         i32(m.evalBlocks.size()), i32(m.input), i32(m.target), i32(m.predict), i32(m.loss),
-         i32(m.epochs), i32(m.batch), i32(m.validation), derive ? derive : null()});
+    Constant *deriveFn = derive ? static_cast<Constant *>(derive) : null();
+    Constant *model =
+        ConstantStruct::get(types.model, {str(m.name),
+                                          str(m.sourceFile),
+                                          str(m.dataset),
+                                          array(types.tensor, tensors, "bdl_model.tensors"),
+                                          array(types.param, params, "bdl_model.params"),
+                                          train,
+                                          eval,
+                                          i32(BDL_ABI_VERSION),
+                                          i32(m.tensors.size()),
+                                          i32(m.params.size()),
+                                          i32(m.trainBlocks.size()),
+                                          i32(m.evalBlocks.size()),
+                                          i32(m.input),
+                                          i32(m.target),
+                                          i32(m.predict),
+                                          i32(m.loss),
+                                          i32(m.epochs),
+                                          i32(m.batch),
+                                          i32(m.validation),
+                                          deriveFn});
     auto *gv = new GlobalVariable(mod, types.model, /*isConstant=*/true,
                                   GlobalValue::ExternalLinkage, model, "bdl_model");
     gv->setAlignment(Align(8));
@@ -134,9 +148,9 @@ private:
   /// An op that only names tensors (ROTATE, REPLAY).
   Constant *tensorOp(int kind, int32_t a, int32_t bField, int32_t c, const std::string &name) {
     Constant *one = ConstantStruct::get(types.dim, {i32(BDL_DIM_CONST), i32(1)});
-    return ConstantStruct::get(types.op, {i32(kind), i32(0), i32(a), i32(bField), i32(c), i32(0),
-                                          i32(0), i32(-1), i32(-1), f32(0), f32(0), null(),
-                                          str(name), one, one});
+    return ConstantStruct::get(types.op,
+                               {i32(kind), i32(0), i32(a), i32(bField), i32(c), i32(0), i32(0),
+                                i32(-1), i32(-1), f32(0), f32(0), null(), str(name), one, one});
   }
 
   Error op(const ir::Op &o, Constant *&out) {
@@ -212,8 +226,8 @@ private:
       elems.push_back(ConstantStruct::get(
           types.block,
           {str(blk.name), i32(blk.steps), i32(ops.size()), array(types.op, ops, prefix + ".ops"),
-           fn ? static_cast<Constant *>(fn) : null(), i32(prologue.size()),
-           i32(blk.resetState), array(types.op, prologue, prefix + ".prologue")}));
+           fn ? static_cast<Constant *>(fn) : null(), i32(prologue.size()), i32(blk.resetState),
+           array(types.op, prologue, prefix + ".prologue")}));
     }
     out = array(types.block, elems, "bdl_model." + kind + "Blocks");
     return Error::success();
@@ -243,9 +257,8 @@ AbiTypes AbiTypes::get(LLVMContext &ctx) {
       namedStruct(ctx, "BdlOp",
                   {i32, i32, i32, i32, i32, i32, i32, i32, i32, f32, f32, ptr, ptr, t.dim, t.dim});
   t.block = namedStruct(ctx, "BdlBlock", {ptr, i32, i32, ptr, ptr, i32, i32, ptr});
-  t.model = namedStruct(ctx, "BdlModel",
-                        {ptr, ptr, ptr, ptr, ptr, ptr, ptr, i32, i32, i32, i32, i32, i32, i32, i32,
-                         i32, i32, i32, i32, ptr});
+  t.model = namedStruct(ctx, "BdlModel", {ptr, ptr, ptr, ptr, ptr, ptr, ptr, i32, i32, i32,
+                                          i32, i32, i32, i32, i32, i32, i32, i32, i32, ptr});
   t.context = contextType(ctx);
   return t;
 }
@@ -292,13 +305,13 @@ std::vector<HostLayout> hostLayouts() {
         OFF(BdlBlock, prologueOps)}},
       {"BdlModel",
        sizeof(BdlModel),
-       {OFF(BdlModel, name), OFF(BdlModel, sourceFile), OFF(BdlModel, dataset),
-        OFF(BdlModel, tensors), OFF(BdlModel, params), OFF(BdlModel, trainBlocks),
-        OFF(BdlModel, evalBlocks), OFF(BdlModel, abiVersion), OFF(BdlModel, numTensors),
-        OFF(BdlModel, numParams), OFF(BdlModel, numTrainBlocks), OFF(BdlModel, numEvalBlocks),
-        OFF(BdlModel, inputTensor), OFF(BdlModel, targetTensor), OFF(BdlModel, predictTensor),
-        OFF(BdlModel, lossTensor), OFF(BdlModel, epochs), OFF(BdlModel, batch),
-        OFF(BdlModel, validation), OFF(BdlModel, derive)}},
+       {OFF(BdlModel, name),        OFF(BdlModel, sourceFile),     OFF(BdlModel, dataset),
+        OFF(BdlModel, tensors),     OFF(BdlModel, params),         OFF(BdlModel, trainBlocks),
+        OFF(BdlModel, evalBlocks),  OFF(BdlModel, abiVersion),     OFF(BdlModel, numTensors),
+        OFF(BdlModel, numParams),   OFF(BdlModel, numTrainBlocks), OFF(BdlModel, numEvalBlocks),
+        OFF(BdlModel, inputTensor), OFF(BdlModel, targetTensor),   OFF(BdlModel, predictTensor),
+        OFF(BdlModel, lossTensor),  OFF(BdlModel, epochs),         OFF(BdlModel, batch),
+        OFF(BdlModel, validation),  OFF(BdlModel, derive)}},
       {"BdlContext",
        sizeof(BdlContext),
        {OFF(BdlContext, seed), OFF(BdlContext, example0), OFF(BdlContext, time),

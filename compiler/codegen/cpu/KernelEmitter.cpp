@@ -191,9 +191,9 @@ Function *emitKernel(Module &llvmModule, const ir::Module &m, const ir::KernelOp
   b.CreateRetVoid();
 
   // The exported BdlKernelFn.
-  Function *fn =
-      Function::Create(FunctionType::get(Type::getVoidTy(ctx), {i64, i64, i64, ptr, ptr, ptr}, false),
-                       GlobalValue::ExternalLinkage, symbol, &llvmModule);
+  Function *fn = Function::Create(
+      FunctionType::get(Type::getVoidTy(ctx), {i64, i64, i64, ptr, ptr, ptr}, false),
+      GlobalValue::ExternalLinkage, symbol, &llvmModule);
   fn->addFnAttr(Attribute::NoUnwind);
   const char *names[] = {"rowBegin", "rowEnd", "cols", "tensors", "hp", "ctx"};
   for (unsigned a = 0; a < 6; ++a)

@@ -18,7 +18,7 @@ namespace bdl::codegen::cpu {
 ///    needs no runtime alias checks;
 ///  - `<symbol>`: loads the base pointers from the tensor table and calls
 ///    the loop nest.
-/// Map kernels that read nothing per row or per column run one flat loop
+/// Map kernels that read nothing per row or per column, and draw nothing, run one flat loop
 /// over [rowBegin * cols, rowEnd * cols). RowReduce keeps one accumulator per
 /// row (sum from 0 / max from -inf, reassociable so that it vectorises);
 /// ColReduce zeroes its [1, cols] output, then adds row after row.

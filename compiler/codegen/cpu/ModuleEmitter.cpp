@@ -49,8 +49,8 @@ Expected<std::unique_ptr<Module>> emitModule(const ir::Module &m, LLVMContext &c
             !problems.empty())
           return createStringError(inconvertibleErrorCode(),
                                    "block " + b.name + ": " + problems.front().message);
-        steps = emitStepsFunction(*mod, *b.stepsExpr, "bdl_steps" + Twine(stepsFns.size()).str(),
-                                  opts);
+        steps =
+            emitStepsFunction(*mod, *b.stepsExpr, "bdl_steps" + Twine(stepsFns.size()).str(), opts);
       }
       stepsFns.push_back(steps);
     }

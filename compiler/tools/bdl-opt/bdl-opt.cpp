@@ -3,6 +3,7 @@
 //   bdl-opt in.bdlir                      parse, verify and print again
 //   bdl-opt --pass=fold,fuse in.bdlir     run passes in that order
 //   bdl-opt --pass=fuse --print-after=fuse --verify-each in.bdlir -o out.bdlir
+//   bdl-opt --emit-llvm [-O2 --cpu=x86-64-v3] in.bdlir   LLVM IR of the result
 //
 // The passes are the default pipeline's (transforms/Pipeline.cpp), so a
 // pass test is IR in, IR out, with no front end in between.
@@ -11,6 +12,7 @@
 // line, 3 a pass produced IR that does not verify (a bdl bug).
 //
 //===----------------------------------------------------------------------===//
+#include "codegen/CodeGen.h"
 #include "ir/Parser.h"
 #include "ir/Printer.h"
 #include "ir/Verifier.h"
@@ -18,10 +20,13 @@
 #include "transforms/Passes.h"
 
 #include "CLI/CLI.hpp"
+#include "llvm/IR/LLVMContext.h"
+#include "llvm/IR/Module.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/SourceMgr.h"
 #include "llvm/Support/ToolOutputFile.h"
+#include "llvm/Target/TargetMachine.h"
 
 #include <algorithm>
 
@@ -37,6 +42,9 @@ struct Options {
   std::vector<std::string> printAfter;
   bool printAfterAll = false;
   bool verifyEach = false;
+  bool emitLLVM = false;
+  int optLevel = 0;
+  std::string cpu = "x86-64-v3";
 };
 
 std::string passNames() {
@@ -117,7 +125,28 @@ int run(const Options &o) {
     llvm::errs() << "bdl-opt: error: cannot write '" << o.output << "': " << ec.message() << "\n";
     return kExitBadInput;
   }
-  ir::print(*m, out.os());
+  if (o.emitLLVM) {
+    // The code generator's view, for codegen tests on IR inputs.
+    llvm::LLVMContext ctx;
+    auto mod = codegen::emitModule(*m, ctx);
+    if (!mod) {
+      llvm::errs() << "bdl-opt: error: " << llvm::toString(mod.takeError()) << "\n";
+      return kExitInternal;
+    }
+    if (o.optLevel > 0) {
+      codegen::TargetOptions target;
+      target.cpu = o.cpu;
+      auto tm = codegen::createTargetMachine(target);
+      if (!tm) {
+        llvm::errs() << "bdl-opt: error: " << llvm::toString(tm.takeError()) << "\n";
+        return kExitUsage;
+      }
+      codegen::optimize(**mod, **tm, o.optLevel);
+    }
+    (*mod)->print(out.os(), nullptr);
+  } else {
+    ir::print(*m, out.os());
+  }
   out.keep();
   return kExitOk;
 }
@@ -138,6 +167,10 @@ int main(int argc, char **argv) {
       ->delimiter(',');
   app.add_flag("--print-after-all", o.printAfterAll, "print the IR after every pass");
   app.add_flag("--verify-each", o.verifyEach, "run the IR verifier after every pass");
+  app.add_flag("--emit-llvm", o.emitLLVM, "print the LLVM IR of the result instead");
+  app.add_option("-O", o.optLevel, "with --emit-llvm: optimise at this level (default 0: none)")
+      ->check(CLI::Range(0, 3));
+  app.add_option("--cpu", o.cpu, "with --emit-llvm -O1..3: the target CPU (default x86-64-v3)");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError &e) {
