@@ -3,8 +3,12 @@
 // everything that needs names or shapes happens in compiler/sema/.
 grammar Bdl;
 
-file      : modelDecl decl* EOF ;
+// A model, or a library of definitions for `import` (stdlib/std/*.bdl).
+file      : (modelDecl | libraryDecl) importDecl* decl* EOF ;
 modelDecl : 'model' name=ID ;
+libraryDecl : 'library' name=qualifiedName ;
+importDecl  : 'import' name=qualifiedName ;
+qualifiedName : ID ('.' ID)* ;
 
 decl
   : paramDecl
@@ -14,6 +18,46 @@ decl
   | lossDecl
   | learnDecl
   | trainDecl
+  | defDecl
+  | populationDecl
+  | phaseDecl
+  | evaluateDecl
+  | strayAssignment
+  ;
+
+// `out.I = ...` outside a phase: parsed so that sema can say where it belongs.
+strayAssignment : population=ID '.' name=ID '=' value=expr ;
+
+// `def kappa(s, tau_L, tau_s) = ...`: an expression with parameters, expanded
+// where it is called.
+defDecl : 'def' name=ID '(' (ID (',' ID)*)? ')' '=' value=expr ;
+
+// A population of n units and what each computes in every time step, in
+// order. Values are recomputed every step; states keep their value between
+// steps and change only by their ODE or assignment.
+populationDecl : 'population' name=ID '[' size=expr ']' '{' populationStmt* '}' ;
+populationStmt
+  : 'state' name=ID '=' value=expr                                    # StateStmt
+  | deriv=ID '/' dt=ID '=' value=expr ('method' '=' solver=ID)?       # OdeStmt
+  | kind=('compartment' | 'current' | 'rate' | 'spikes' | 'trace')?
+    name=ID '=' value=expr                                            # ValueStmt
+  ;
+
+// `phase forward steps 50 + wald(2, 1) { ... }`: a stretch of simulated time.
+phaseDecl : 'phase' name=phaseName 'steps' steps=expr '{' phaseStmt* '}' ;
+// `target` names the teaching phase in the literature; it is also a keyword.
+phaseName : ID | 'target' ;
+phaseStmt
+  : population=ID '.' name=ID '=' value=expr    # OverrideStmt
+  | 'record' name=ID '=' value=expr             # RecordStmt
+  ;
+
+// How a test example is run and read out.
+evaluateDecl : 'evaluate' '{' evaluateStmt* '}' ;
+evaluateStmt
+  : 'phase' name=phaseName ('steps' steps=expr)? # EvaluatePhase
+  | 'reset' 'state'                             # EvaluateReset
+  | 'predict' value=expr                        # EvaluatePredict
   ;
 
 // `param lr = 0.05 tune log [1e-4, 0.05]`: a runtime scalar (--set, tuning).
@@ -35,7 +79,7 @@ learnStmt
   ;
 
 trainDecl : 'train' dataset=ID '{' setting* '}' ;
-setting   : name=ID '=' value=expr ';'? ;
+setting   : name=(ID | 'predict') '=' value=expr ';'? ;
 
 // Alternatives listed first bind tightest.
 expr
@@ -46,13 +90,16 @@ expr
   | '-' expr                                   # NegExpr
   | expr op=('*' | '/' | '@') expr             # MulExpr
   | expr op=('+' | '-') expr                   # AddExpr
+  | expr op=('<' | '<=' | '>' | '>=' | '==' | '!=') expr   # CompareExpr
   | NUMBER                                     # NumberExpr
   | ('true' | 'false')                         # BoolExpr
+  | population=ID '.' name=ID                  # MemberExpr
   | ID                                         # NameExpr
   ;
 
 argList : arg (',' arg)* ;
-arg     : (key=ID '=')? value=expr ;
+// `last K` is a window: mean(hid.A, last 20).
+arg     : (key=ID '=')? value=expr | 'last' window=expr ;
 
 NUMBER : DIGITS ('.' DIGITS?)? EXPONENT? | '.' DIGITS EXPONENT? ;
 ID     : [a-zA-Z_] [a-zA-Z_0-9]* ;

@@ -24,7 +24,7 @@ using llvm::SMRange;
 
 class Expr {
 public:
-  enum class Kind { Number, Bool, Name, Neg, Binary, Transpose, Call };
+  enum class Kind { Number, Bool, Name, Member, Neg, Binary, Transpose, Call };
   Expr(Kind kind, SMRange range) : kind(kind), range(range) {}
   virtual ~Expr() = default;
   Kind getKind() const { return kind; }
@@ -59,6 +59,20 @@ public:
   std::string name;
 };
 
+/// `pop.name`: a value or state of a population.
+class MemberExpr : public Expr {
+public:
+  MemberExpr(SMRange r, std::string population, SMRange populationRange, std::string name,
+             SMRange nameRange)
+      : Expr(Kind::Member, r), population(std::move(population)),
+        populationRange(populationRange), name(std::move(name)), nameRange(nameRange) {}
+  static bool classof(const Expr *e) { return e->getKind() == Kind::Member; }
+  std::string population;
+  SMRange populationRange;
+  std::string name;
+  SMRange nameRange;
+};
+
 class NegExpr : public Expr {
 public:
   NegExpr(SMRange r, ExprPtr operand) : Expr(Kind::Neg, r), operand(std::move(operand)) {}
@@ -66,7 +80,7 @@ public:
   ExprPtr operand;
 };
 
-enum class BinaryOp { Add, Sub, Mul, Div, MatMul, Pow };
+enum class BinaryOp { Add, Sub, Mul, Div, MatMul, Pow, Lt, Le, Gt, Ge, Eq, Ne };
 const char *spelling(BinaryOp op);
 
 class BinaryExpr : public Expr {
@@ -91,6 +105,8 @@ struct Arg {
   std::string key; // empty for a positional argument
   SMRange keyRange;
   ExprPtr value;
+  bool window = false; // `last K`: value is K
+  SMRange windowRange; // the `last` keyword
 };
 
 class CallExpr : public Expr {
@@ -103,6 +119,9 @@ public:
   SMRange calleeRange;
   std::vector<Arg> args;
 };
+
+/// A deep copy with the same source ranges.
+ExprPtr clone(const Expr &e);
 
 //===-- Declarations ------------------------------------------------------===//
 
@@ -174,10 +193,79 @@ struct TrainDecl {
   std::vector<Setting> settings;
 };
 
-/// One .bdl file: a model and its declarations in source order.
+/// `def name(a, b) = value`: expanded at every call (sema/Defs.cpp).
+struct DefDecl {
+  Ident name;
+  std::vector<Ident> params;
+  ExprPtr value;
+};
+
+/// One statement of a population body, run every time step in order.
+struct PopulationStmt {
+  enum class Kind {
+    State, // `state C = 0`: declares a state and its initial (reset) value
+    Ode,   // `dC/dt = ...`: integrates a state over one step
+    Value  // `[compartment|current|rate|spikes|trace] x = ...`; a state's name
+           // here assigns the state
+  };
+  Kind kind;
+  Ident name;  // the state or value
+  ExprPtr value;
+  SMRange range;        // the whole statement
+  std::string valueKind; // Value: the optional keyword ("compartment", ...)
+  std::optional<Ident> solver; // Ode: `method = euler`
+};
+
+struct PopulationDecl {
+  Ident name;
+  ExprPtr size;
+  std::vector<PopulationStmt> stmts;
+};
+
+struct PhaseStmt {
+  enum class Kind { Override, Record };
+  Kind kind;
+  Ident population; // Override: `population.name = value`
+  Ident name;
+  ExprPtr value;
+  SMRange range;
+};
+
+struct PhaseDecl {
+  Ident name;
+  ExprPtr steps;
+  std::vector<PhaseStmt> stmts;
+};
+
+struct EvaluatePhase {
+  Ident name;
+  ExprPtr steps; // null: the phase's own
+};
+
+struct EvaluateDecl {
+  SMRange keywordRange;
+  std::vector<EvaluatePhase> phases;
+  std::optional<SMRange> reset;
+  ExprPtr predict; // may be null
+  SMRange predictRange;
+};
+
+struct ImportDecl {
+  std::string name; // "std.neurons"
+  SMRange range;
+};
+
+/// One .bdl file: a model (or a library) and its declarations in source order.
 struct ModelFile {
   Ident name;
+  bool isLibrary = false;
   std::string path;
+  std::vector<ImportDecl> imports;
+  std::vector<DefDecl> defs;
+  std::vector<PopulationDecl> populations;
+  std::vector<PhaseDecl> phases;
+  std::vector<EvaluateDecl> evaluates; // sema allows one
+  std::vector<PhaseStmt> strayAssignments; // `pop.x = ...` outside a phase: an error
   std::vector<ParamDecl> params;
   std::vector<ConstDecl> consts;
   std::vector<TensorDecl> tensors;

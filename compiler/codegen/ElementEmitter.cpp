@@ -2,6 +2,9 @@
 #include "ElementEmitter.h"
 
 #include "Math.h"
+#include "Sampler.h"
+
+#include "ir/ExprInfo.h"
 
 #include "llvm/IR/IRBuilder.h"
 #include "llvm/IR/Intrinsics.h"
@@ -21,18 +24,27 @@ void collect(const ir::Expr &e, std::vector<ir::TensorId> &tensors, ElementFunct
     ef.usesRow |= e.access == ir::Access::Row;
     ef.usesCol |= e.access == ir::Access::Col;
   }
+  ef.draws |= ir::isDraw(e.op);
   for (const ir::ExprPtr &o : e.operands)
     collect(*o, tensors, ef);
 }
 
 bool isReduction(const ir::KernelOp &k) { return k.kind != ir::KernelOp::Kind::Map; }
 
-/// Emits expression trees at one element.
+/// Emits expression trees at one element (or, with no tensors, host-side
+/// scalars: step counts and derived parameters).
 class ExprEmitter {
 public:
   ExprEmitter(IRBuilder<> &b, const EmitOptions &opts, Value *r, Value *c, Value *i, Value *hp,
-              const std::map<ir::TensorId, Value *> &ptrs, const std::vector<Value *> &locals)
-      : b(b), opts(opts), r(r), c(c), i(i), hp(hp), ptrs(ptrs), locals(locals) {}
+              Value *ctx, const std::map<ir::TensorId, Value *> &ptrs,
+              const std::vector<Value *> &locals)
+      : b(b), opts(opts), r(r), c(c), i(i), hp(hp), ctx(ctx), ptrs(ptrs), locals(locals) {}
+
+  /// Loads the draw keys; must be called in the entry block before any draw.
+  void prepareDraws() { draws = emitDrawBase(b, ctx, r, c); }
+
+  /// The function Wald draws call (bdl_draw_wald); null where they cannot occur.
+  Function *wald = nullptr;
 
   Value *emit(const ir::Expr &e) {
     switch (e.op) {
@@ -46,6 +58,23 @@ public:
       return emitLoad(e);
     case ir::ExprOp::Local:
       return locals[e.index];
+    case ir::ExprOp::Context: {
+      ContextIndex f = static_cast<ir::ContextField>(e.index) == ir::ContextField::Steps
+                           ? ContextIndex::Steps
+                           : ContextIndex::Step;
+      return b.CreateSIToFP(loadContextField(b, ctx, f), b.getFloatTy());
+    }
+    case ir::ExprOp::Select:
+      return emitSelect(e);
+    case ir::ExprOp::Bernoulli:
+      return emitBernoulli(b, draws, e.index, emit(*e.operands[0]));
+    case ir::ExprOp::Poisson:
+      return emitPoisson(b, draws, e.index, emit(*e.operands[0]));
+    case ir::ExprOp::Wald: {
+      Value *mean = emit(*e.operands[0]);
+      Value *scale = emit(*e.operands[1]);
+      return b.CreateCall(wald, {ctx, b.getInt32(e.index), mean, scale}, "wald");
+    }
     default:
       break;
     }
@@ -64,6 +93,34 @@ public:
   }
 
 private:
+  /// cond != 0 ? a : b (NaN counts as true, as in C). A branch that draws is
+  /// only evaluated when taken, so an unselected draw costs nothing (draws
+  /// are pure functions of their keys: skipping one changes no other).
+  Value *emitSelect(const ir::Expr &e) {
+    Value *cond = b.CreateFCmpUNE(emit(*e.operands[0]), ConstantFP::get(b.getFloatTy(), 0.0));
+    if (!ir::containsDraw(*e.operands[1]) && !ir::containsDraw(*e.operands[2]))
+      return b.CreateSelect(cond, emit(*e.operands[1]), emit(*e.operands[2]));
+    Function *f = b.GetInsertBlock()->getParent();
+    LLVMContext &ctx = b.getContext();
+    BasicBlock *thenBB = BasicBlock::Create(ctx, "select.then", f),
+               *elseBB = BasicBlock::Create(ctx, "select.else", f),
+               *merge = BasicBlock::Create(ctx, "select.end", f);
+    b.CreateCondBr(cond, thenBB, elseBB);
+    b.SetInsertPoint(thenBB);
+    Value *a = emit(*e.operands[1]);
+    BasicBlock *aEnd = b.GetInsertBlock();
+    b.CreateBr(merge);
+    b.SetInsertPoint(elseBB);
+    Value *v = emit(*e.operands[2]);
+    BasicBlock *vEnd = b.GetInsertBlock();
+    b.CreateBr(merge);
+    b.SetInsertPoint(merge);
+    PHINode *phi = b.CreatePHI(b.getFloatTy(), 2, "select");
+    phi->addIncoming(a, aEnd);
+    phi->addIncoming(v, vEnd);
+    return phi;
+  }
+
   Value *emitLoad(const ir::Expr &e) {
     Value *base = ptrs.at(e.index);
     Value *index = nullptr;
@@ -135,15 +192,34 @@ private:
       return b.CreateBinaryIntrinsic(Intrinsic::maxnum, x, y);
     case ir::ExprOp::Min:
       return b.CreateBinaryIntrinsic(Intrinsic::minnum, x, y);
+    // Ordered comparisons (false on NaN) but for Ne, which is true on NaN.
+    case ir::ExprOp::Lt:
+      return toFloat(b.CreateFCmpOLT(x, y));
+    case ir::ExprOp::Le:
+      return toFloat(b.CreateFCmpOLE(x, y));
+    case ir::ExprOp::Gt:
+      return toFloat(b.CreateFCmpOGT(x, y));
+    case ir::ExprOp::Ge:
+      return toFloat(b.CreateFCmpOGE(x, y));
+    case ir::ExprOp::Eq:
+      return toFloat(b.CreateFCmpOEQ(x, y));
+    case ir::ExprOp::Ne:
+      return toFloat(b.CreateFCmpUNE(x, y));
     default:
       break;
     }
     llvm_unreachable("not a binary op");
   }
 
+  Value *toFloat(Value *bit) {
+    return b.CreateSelect(bit, ConstantFP::get(b.getFloatTy(), 1.0),
+                          ConstantFP::get(b.getFloatTy(), 0.0));
+  }
+
   IRBuilder<> &b;
   const EmitOptions &opts;
-  Value *r, *c, *i, *hp;
+  Value *r, *c, *i, *hp, *ctx;
+  DrawBase draws;
   const std::map<ir::TensorId, Value *> &ptrs;
   const std::vector<Value *> &locals;
 };
@@ -172,7 +248,7 @@ ElementFunction emitElementFunction(Module &llvmModule, const ir::Module &m, con
 
   Type *i64 = Type::getInt64Ty(ctx), *ptr = PointerType::getUnqual(ctx);
   std::vector<Type *> params{i64, i64, i64};
-  params.insert(params.end(), tensors.size() + 1, ptr); // tensors..., hp
+  params.insert(params.end(), tensors.size() + 2, ptr); // tensors..., hp, ctx
   Type *ret = ef.returnsValue ? Type::getFloatTy(ctx) : Type::getVoidTy(ctx);
   Function *fn = Function::Create(FunctionType::get(ret, params, false),
                                   GlobalValue::InternalLinkage, name + ".elem", &llvmModule);
@@ -197,10 +273,16 @@ ElementFunction emitElementFunction(Module &llvmModule, const ir::Module &m, con
   hp->setName("hp");
   hp->addAttr(Attribute::NoCapture);
   hp->addAttr(Attribute::ReadOnly);
+  Argument *context = fn->getArg(4 + tensors.size());
+  context->setName("ctx");
+  context->addAttr(Attribute::NoCapture);
+  context->addAttr(Attribute::ReadOnly);
 
   IRBuilder<> b(BasicBlock::Create(ctx, "entry", fn));
   std::vector<Value *> locals;
-  ExprEmitter ee(b, opts, r, c, i, hp, ptrs, locals);
+  ExprEmitter ee(b, opts, r, c, i, hp, context, ptrs, locals);
+  if (ef.draws)
+    ee.prepareDraws();
   for (size_t o = 0; o < numOutputs; ++o) {
     const ir::KernelOutput &out = k.outputs[o];
     Value *v = ee.emit(*out.value);
@@ -214,6 +296,65 @@ ElementFunction emitElementFunction(Module &llvmModule, const ir::Module &m, con
   else
     b.CreateRetVoid();
   return ef;
+}
+
+Function *emitStepsFunction(Module &llvmModule, const ir::Expr &steps, StringRef name,
+                            const EmitOptions &opts) {
+  LLVMContext &ctx = llvmModule.getContext();
+  Type *i32 = Type::getInt32Ty(ctx), *f32 = Type::getFloatTy(ctx), *ptr = PointerType::getUnqual(ctx);
+  Function *fn = Function::Create(FunctionType::get(i32, {ptr, ptr}, false),
+                                  GlobalValue::InternalLinkage, name, &llvmModule);
+  fn->addFnAttr(Attribute::NoUnwind);
+  Argument *hp = fn->getArg(0), *context = fn->getArg(1);
+  hp->setName("hp");
+  context->setName("ctx");
+  IRBuilder<> b(BasicBlock::Create(ctx, "entry", fn));
+  std::map<ir::TensorId, Value *> noTensors;
+  std::vector<Value *> noLocals;
+  Value *zero = b.getInt64(0);
+  ExprEmitter ee(b, opts, zero, zero, zero, hp, context, noTensors, noLocals);
+  // float bdl_draw_wald(const BdlContext *, int32_t site, float mean, float scale)
+  ee.wald = cast<Function>(
+      llvmModule.getOrInsertFunction("bdl_draw_wald", FunctionType::get(f32, {ptr, i32, f32, f32}, false))
+          .getCallee());
+  Value *v = ee.emit(steps);
+  // Toward zero, clamped to [0, INT32_MAX] (fptosi alone is poison on NaN
+  // and out of range): !(v >= 1) covers NaN.
+  Value *big = ConstantFP::get(f32, 2147483648.0);
+  Value *n = b.CreateFPToSI(b.CreateSelect(b.CreateFCmpOGE(v, big), ConstantFP::get(f32, 1.0), v), i32);
+  n = b.CreateSelect(b.CreateFCmpOGE(v, big), b.getInt32(INT32_MAX), n);
+  n = b.CreateSelect(b.CreateFCmpOGE(v, ConstantFP::get(f32, 1.0)), n, b.getInt32(0));
+  b.CreateRet(n);
+  return fn;
+}
+
+Function *emitDeriveFunction(Module &llvmModule, const ir::Module &m, const EmitOptions &opts) {
+  bool any = false;
+  for (const ir::Param &p : m.params)
+    any |= p.derivation != nullptr;
+  if (!any)
+    return nullptr;
+  LLVMContext &ctx = llvmModule.getContext();
+  Type *ptr = PointerType::getUnqual(ctx);
+  Function *fn = Function::Create(FunctionType::get(Type::getVoidTy(ctx), {ptr}, false),
+                                  GlobalValue::InternalLinkage, "bdl_derive", &llvmModule);
+  fn->addFnAttr(Attribute::NoUnwind);
+  Argument *hp = fn->getArg(0);
+  hp->setName("hp");
+  IRBuilder<> b(BasicBlock::Create(ctx, "entry", fn));
+  std::map<ir::TensorId, Value *> noTensors;
+  std::vector<Value *> noLocals;
+  Value *zero = b.getInt64(0);
+  Value *noContext = ConstantPointerNull::get(PointerType::getUnqual(ctx));
+  ExprEmitter ee(b, opts, zero, zero, zero, hp, noContext, noTensors, noLocals);
+  for (size_t i = 0; i < m.params.size(); ++i)
+    if (m.params[i].derivation) {
+      Value *v = ee.emit(*m.params[i].derivation);
+      b.CreateAlignedStore(
+          v, b.CreateConstInBoundsGEP1_64(b.getFloatTy(), hp, ir::kFirstParamSlot + i), Align(4));
+    }
+  b.CreateRetVoid();
+  return fn;
 }
 
 } // namespace bdl::codegen

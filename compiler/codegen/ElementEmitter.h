@@ -3,7 +3,8 @@
 // The target-independent part of a kernel: an internal function computing a
 // KernelOp at one element (r, c) of its iteration space,
 //
-//   Map:        void  @<name>.elem(i64 r, i64 c, i64 i, ptr t0, ..., ptr hp)
+//   Map:        void  @<name>.elem(i64 r, i64 c, i64 i, ptr t0, ..., ptr hp,
+//                                  ptr ctx)
 //   reductions: float @<name>.elem(...)   -- the value to reduce at (r, c)
 //
 // where i = r * cols + c and t0... are the base pointers of the tensors the
@@ -36,13 +37,16 @@ namespace bdl::codegen {
 struct ElementFunction {
   llvm::Function *fn = nullptr;
   /// Tensor id of each pointer parameter, in parameter order (after r, c, i;
-  /// hp follows them). Sorted, no duplicates.
+  /// hp and ctx follow them). Sorted, no duplicates.
   std::vector<ir::TensorId> tensors;
   /// Reductions return the value to reduce; Maps return void.
   bool returnsValue = false;
   /// Whether the body reads with Access::Row / Access::Col (if neither, r
   /// and c are unused and only i matters).
   bool usesRow = false, usesCol = false;
+  /// Whether the body draws random numbers, which are keyed by (r, c): the
+  /// caller must pass the true row and column.
+  bool draws = false;
 };
 
 /// Emits the element function `<name>.elem` of a kernel that passes
@@ -50,6 +54,19 @@ struct ElementFunction {
 ElementFunction emitElementFunction(llvm::Module &llvmModule, const ir::Module &m,
                                     const ir::KernelOp &k, llvm::StringRef name,
                                     const EmitOptions &opts);
+
+/// `i32 @<name>(ptr hp, ptr ctx)`: a block's step count (BdlStepsFn). Evaluates
+/// `steps` (verified: slots, arithmetic, comparisons, selects, Wald draws)
+/// in float and converts toward zero, as Python's int(); NaN and values
+/// below 1 give 0, values from 2^31 give INT32_MAX.
+llvm::Function *emitStepsFunction(llvm::Module &llvmModule, const ir::Expr &steps,
+                                  llvm::StringRef name, const EmitOptions &opts);
+
+/// `void @bdl_derive(ptr hp)` (BdlDeriveFn), or null when no parameter of
+/// `m` is derived: hp[kFirstParamSlot + i] = derivation of param i, in
+/// order, each reading the slots as the earlier ones left them.
+llvm::Function *emitDeriveFunction(llvm::Module &llvmModule, const ir::Module &m,
+                                   const EmitOptions &opts);
 
 } // namespace bdl::codegen
 

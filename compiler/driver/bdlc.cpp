@@ -45,6 +45,8 @@ struct Options {
   bool noFuse = false;
   bool noFoldMomentum = false;
   bool verifyEach = false;
+  bool printSolvers = false;
+  std::vector<std::string> importDirs;
 };
 
 constexpr int kExitOk = 0, kExitModelError = 1, kExitUsage = 2, kExitInternal = 3;
@@ -108,6 +110,10 @@ int compile(const Options &o) {
   std::unique_ptr<ast::ModelFile> file = parseModel(diags);
   if (!file)
     return kExitModelError;
+  std::vector<std::string> searchPath = o.importDirs;
+  searchPath.push_back(BDL_STDLIB_DIR);
+  if (!loadImports(*file, diags, searchPath) || !sema::expandDefinitions(*file, diags))
+    return kExitModelError;
   if (o.emit == "ast") {
     auto out = openTextOutput(o);
     if (!out)
@@ -119,6 +125,10 @@ int compile(const Options &o) {
   std::unique_ptr<sema::CheckedModel> checked = sema::check(*file, diags);
   if (!checked)
     return kExitModelError;
+  if (o.printSolvers) {
+    sema::printSolvers(*checked, llvm::outs());
+    return kExitOk;
+  }
   if (o.emit == "sema") {
     auto out = openTextOutput(o);
     if (!out)
@@ -213,6 +223,9 @@ int main(int argc, char **argv) {
   app.add_flag("--no-fold-momentum", o.noFoldMomentum,
                "keep gradients in their own buffers (no momentum folded into GEMMs)");
   app.add_flag("--verify-each", o.verifyEach, "run the IR verifier after every pass");
+  app.add_option("-I", o.importDirs, "look for imported libraries in DIR first (then " BDL_STDLIB_DIR ")");
+  app.add_flag("--print-solvers", o.printSolvers,
+               "list every ODE's state and integration method, then stop");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError &e) {

@@ -109,6 +109,7 @@ constexpr const char *kTunes[] = {"", "linear", "log", "int", "bool"};
 constexpr const char *kKernelKinds[] = {"map", "rowreduce", "colreduce"};
 constexpr const char *kReduces[] = {"sum", "max"};
 constexpr const char *kAccesses[] = {"", "row", "col", "0"};
+constexpr const char *kContextFields[] = {"ctx.step", "ctx.steps"};
 
 template <typename E, size_t N> const char *lookup(const char *const (&table)[N], E e) {
   size_t i = static_cast<size_t>(e);
@@ -132,6 +133,10 @@ const char *spelling(TuneKind t) { return lookup(kTunes, t); }
 const char *spelling(KernelOp::Kind k) { return lookup(kKernelKinds, k); }
 const char *spelling(KernelOp::Reduce r) { return lookup(kReduces, r); }
 const char *spelling(Access a) { return lookup(kAccesses, a); }
+const char *spelling(ContextField f) {
+  size_t i = static_cast<size_t>(f);
+  return i < std::size(kContextFields) ? kContextFields[i] : "ctx.?";
+}
 
 template <> std::optional<Role> fromSpelling<Role>(std::string_view text) {
   return find<Role>(kRoles, text);
@@ -154,8 +159,11 @@ template <> std::optional<KernelOp::Reduce> fromSpelling<KernelOp::Reduce>(std::
 template <> std::optional<Access> fromSpelling<Access>(std::string_view text) {
   return find<Access>(kAccesses, text);
 }
+template <> std::optional<ContextField> fromSpelling<ContextField>(std::string_view text) {
+  return find<ContextField>(kContextFields, text);
+}
 template <> std::optional<ExprOp> fromSpelling<ExprOp>(std::string_view text) {
-  for (int i = 0; i <= static_cast<int>(ExprOp::Min); ++i)
+  for (int i = 0; i <= static_cast<int>(ExprOp::Wald); ++i)
     if (text == spelling(static_cast<ExprOp>(i)))
       return static_cast<ExprOp>(i);
   return std::nullopt;

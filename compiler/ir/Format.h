@@ -54,6 +54,8 @@ const char *spelling(KernelOp::Kind k);
 const char *spelling(KernelOp::Reduce r);
 /// The suffix of a load under `a`: "" (Full), "row", "col", "0" (Scalar).
 const char *spelling(Access a);
+/// "ctx.step", "ctx.steps"; "ctx.?" for an index that names no field.
+const char *spelling(ContextField f);
 
 /// The enumerator spelt `text`, if any (the inverse of spelling()).
 template <typename E> std::optional<E> fromSpelling(std::string_view text);
@@ -65,6 +67,7 @@ template <> std::optional<KernelOp::Kind> fromSpelling<KernelOp::Kind>(std::stri
 template <> std::optional<KernelOp::Reduce> fromSpelling<KernelOp::Reduce>(std::string_view text);
 template <> std::optional<Access> fromSpelling<Access>(std::string_view text);
 template <> std::optional<ExprOp> fromSpelling<ExprOp>(std::string_view text);
+template <> std::optional<ContextField> fromSpelling<ContextField>(std::string_view text);
 
 } // namespace bdl::ir
 

@@ -64,6 +64,7 @@ int arity(ExprOp op) {
   case ExprOp::Slot:
   case ExprOp::Load:
   case ExprOp::Local:
+  case ExprOp::Context:
     return 0;
   case ExprOp::Neg:
   case ExprOp::Exp:
@@ -82,7 +83,19 @@ int arity(ExprOp op) {
   case ExprOp::Pow:
   case ExprOp::Max:
   case ExprOp::Min:
+  case ExprOp::Lt:
+  case ExprOp::Le:
+  case ExprOp::Gt:
+  case ExprOp::Ge:
+  case ExprOp::Eq:
+  case ExprOp::Ne:
+  case ExprOp::Wald:
     return 2;
+  case ExprOp::Select:
+    return 3;
+  case ExprOp::Poisson:
+  case ExprOp::Bernoulli:
+    return 1;
   }
   return 0;
 }
@@ -97,6 +110,8 @@ const char *spelling(ExprOp op) {
     return "load";
   case ExprOp::Local:
     return "local";
+  case ExprOp::Context:
+    return "ctx";
   case ExprOp::Neg:
     return "neg";
   case ExprOp::Exp:
@@ -129,6 +144,26 @@ const char *spelling(ExprOp op) {
     return "max";
   case ExprOp::Min:
     return "min";
+  case ExprOp::Lt:
+    return "lt";
+  case ExprOp::Le:
+    return "le";
+  case ExprOp::Gt:
+    return "gt";
+  case ExprOp::Ge:
+    return "ge";
+  case ExprOp::Eq:
+    return "eq";
+  case ExprOp::Ne:
+    return "ne";
+  case ExprOp::Select:
+    return "select";
+  case ExprOp::Poisson:
+    return "poisson";
+  case ExprOp::Bernoulli:
+    return "bernoulli";
+  case ExprOp::Wald:
+    return "wald";
   }
   return "?";
 }

@@ -7,6 +7,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "ir/Parser.h"
+#include "ir/ExprInfo.h"
 #include "ir/Format.h"
 #include "ir/Lexer.h"
 
@@ -228,6 +229,13 @@ private:
           !punct(']'))
         return false;
     }
+    if (tok.isWord("derive")) {
+      advance();
+      ExprPtr e;
+      if (!expr(e, 0))
+        return false;
+      p.derivation = std::move(e);
+    }
     m.params.push_back(std::move(p));
     locs.params.push_back(at);
     return true;
@@ -290,16 +298,23 @@ private:
       if (!enumWord(t.init, "an initialiser (const, uniform, normal, xavier or kaiming)"))
         return false;
       if (t.init == InitKind::Const &&
-          !(punct('(') && real(t.initA, "the initial value") && punct(')')))
+          !(punct('(') && initArg(t.initA, t.initASlot, "the initial value") && punct(')')))
         return false;
       if ((t.init == InitKind::Uniform || t.init == InitKind::Normal) &&
-          !(punct('(') && real(t.initA, "the first argument") && punct(',') &&
-            real(t.initB, "the second argument") && punct(')')))
+          !(punct('(') && initArg(t.initA, t.initASlot, "the first argument") && punct(',') &&
+            initArg(t.initB, t.initBSlot, "the second argument") && punct(')')))
         return false;
     }
     m.tensors.push_back(std::move(t));
     locs.tensors.push_back(nameTok.loc());
     return true;
+  }
+
+  /// An initialiser's argument: a number, or hp[N] for one read at run time.
+  bool initArg(float &value, int32_t &slotOut, const char *what) {
+    if (tok.isWord("hp"))
+      return slot(slotOut);
+    return real(value, what);
   }
 
   /// %name of a declared tensor.
@@ -343,29 +358,67 @@ private:
     advance();
     Block b;
     if (!keyword("block") || !name(b.name, "the block's name") || !keyword("steps") ||
-        !integer(b.steps, std::numeric_limits<int32_t>::min(), "the number of steps") ||
-        !punct('{'))
+        !integer(b.steps, std::numeric_limits<int32_t>::min(), "the number of steps"))
       return false;
+    if (tok.isWord("expr")) {
+      advance();
+      if (!expr(b.stepsExpr, 0))
+        return false;
+    }
+    if (tok.isWord("reset")) {
+      advance();
+      b.resetState = true;
+    }
+    if (!punct('{'))
+      return false;
+    if (tok.isWord("prologue")) {
+      advance();
+      if (!punct('{') || !ops(b.prologue, bl.prologueOps, bl.prologueOutputs) || !punct('}'))
+        return false;
+    }
+    if (!ops(b.ops, bl.ops, bl.outputs))
+      return false;
+    advance();
+    (train ? m.trainBlocks : m.evalBlocks).push_back(std::move(b));
+    (train ? locs.trainBlocks : locs.evalBlocks).push_back(std::move(bl));
+    return true;
+  }
+
+  /// Ops up to (not past) the closing '}'.
+  bool ops(std::vector<Op> &out, std::vector<SMLoc> &opLocs,
+           std::vector<std::vector<SMLoc>> &outputLocs) {
     while (!tok.isPunct('}')) {
-      bl.ops.push_back(tok.loc());
-      bl.outputs.emplace_back();
+      opLocs.push_back(tok.loc());
+      outputLocs.emplace_back();
       if (tok.isWord("gemm")) {
         GemmOp g;
         if (!gemm(g))
           return false;
-        b.ops.push_back(g);
+        out.push_back(g);
       } else if (tok.isWord("map") || tok.isWord("rowreduce") || tok.isWord("colreduce")) {
         KernelOp k;
-        if (!kernel(k, bl.outputs.back()))
+        if (!kernel(k, outputLocs.back()))
           return false;
-        b.ops.push_back(std::move(k));
+        out.push_back(std::move(k));
+      } else if (tok.isWord("rotate")) {
+        //   rotate %first COUNT
+        advance();
+        RotateOp r;
+        if (!tensorRef(r.first, "the first tensor of the history, as %name") ||
+            !integer(r.count, std::numeric_limits<int32_t>::min(), "the number of tensors"))
+          return false;
+        out.push_back(r);
+      } else if (tok.isWord("replay")) {
+        advance();
+        ReplayOp r;
+        if (!tensorRef(r.tensor))
+          return false;
+        out.push_back(r);
       } else {
-        return expected("an op ('gemm', 'map', 'rowreduce' or 'colreduce') or '}'");
+        return expected("an op ('gemm', 'map', 'rowreduce', 'colreduce', 'rotate' or 'replay') "
+                        "or '}'");
       }
     }
-    advance();
-    (train ? m.trainBlocks : m.evalBlocks).push_back(std::move(b));
-    (train ? locs.trainBlocks : locs.evalBlocks).push_back(std::move(bl));
     return true;
   }
 
@@ -487,15 +540,28 @@ private:
     }
     if (tok.is(Kind::Tensor))
       return load(out);
+    if (std::optional<ContextField> f =
+            tok.is(Kind::Word) ? fromSpelling<ContextField>(tok.value) : std::nullopt) {
+      advance();
+      out = std::make_unique<Expr>();
+      out->op = ExprOp::Context;
+      out->index = static_cast<int32_t>(*f);
+      return true;
+    }
     std::optional<ExprOp> op = tok.is(Kind::Word) ? fromSpelling<ExprOp>(tok.value) : std::nullopt;
     if (!op || arity(*op) == 0)
       return expected("an expression");
     Token opTok = tok;
     advance();
-    if (!punct('('))
-      return false;
     auto e = std::make_unique<Expr>();
     e->op = *op;
+    //   poisson[SITE](...)
+    if (isDraw(*op) &&
+        !(punct('[') && integer(e->index, std::numeric_limits<int32_t>::min(), "a draw site") &&
+          punct(']')))
+      return false;
+    if (!punct('('))
+      return false;
     for (;;) {
       ExprPtr operand;
       if (!expr(operand, depth + 1))

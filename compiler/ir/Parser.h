@@ -29,6 +29,8 @@ struct SourceLocations {
     llvm::SMLoc block;
     std::vector<llvm::SMLoc> ops;
     std::vector<std::vector<llvm::SMLoc>> outputs; // per op; empty for a gemm
+    std::vector<llvm::SMLoc> prologueOps;
+    std::vector<std::vector<llvm::SMLoc>> prologueOutputs;
   };
   llvm::SMLoc module;
   std::vector<llvm::SMLoc> params, tensors;

@@ -12,12 +12,31 @@
 //     }
 //   }
 //
+// and for dynamics (a derived param, an initialiser argument read from a
+// slot, a step count drawn per batch, state reset, a prologue, a history
+// rotation, replayable spikes, draws with their site in brackets):
+//
+//   param tau_m : real = 20  ; hp[3]
+//   param decay : real = 0.95 derive exp(div(-1, hp[3]))  ; hp[4]
+//   tensor %W : weight [10, 784] = uniform(-0.1, hp[4])
+//   train block settle steps 1 expr wald[0](hp[3], 2) reset {
+//     prologue {
+//       gemm %drive = %x x %W^T
+//     }
+//     rotate %v 2
+//     map @spike [batch, 10] {
+//       $0 %s = bernoulli[1](mul(%v.1, div(ctx.step, ctx.steps)))
+//     }
+//     replay %s
+//   }
+//
 // Everything the Module holds is printed, numbers exactly, so that
 // ir/Parser.cpp reads the text back into the same module (bdl-opt relies on
 // print -> parse -> print being the identity).
 //
 //===----------------------------------------------------------------------===//
 #include "ir/Printer.h"
+#include "ir/ExprInfo.h"
 #include "ir/Format.h"
 
 namespace bdl::ir {
@@ -66,6 +85,10 @@ private:
     if (p.tune != TuneKind::None)
       os << " tune " << spelling(p.tune) << " [" << formatExact(p.lo) << ", " << formatExact(p.hi)
          << "]";
+    if (p.derivation) {
+      os << " derive ";
+      expr(*p.derivation);
+    }
     os << "  ; hp[" << kFirstParamSlot + index << "]\n";
   }
 
@@ -76,12 +99,12 @@ private:
     case InitKind::Zero:
       break;
     case InitKind::Const:
-      os << " = const(" << formatExact(t.initA) << ")";
+      os << " = const(" << initArg(t.initA, t.initASlot) << ")";
       break;
     case InitKind::Uniform:
     case InitKind::Normal:
-      os << " = " << spelling(t.init) << "(" << formatExact(t.initA) << ", " << formatExact(t.initB)
-         << ")";
+      os << " = " << spelling(t.init) << "(" << initArg(t.initA, t.initASlot) << ", "
+         << initArg(t.initB, t.initBSlot) << ")";
       break;
     case InitKind::Xavier:
     case InitKind::Kaiming:
@@ -91,19 +114,45 @@ private:
     os << "\n";
   }
 
+  /// An argument of an initialiser: the slot it reads, if any, else its value.
+  static std::string initArg(float value, int32_t slot) {
+    return slot >= 0 ? "hp[" + std::to_string(slot) + "]" : formatExact(value);
+  }
+
   void block(const char *schedule, const Block &b) {
-    os << schedule << " block " << formatName(b.name) << " steps " << b.steps << " {\n";
-    for (const Op &op : b.ops) {
-      if (auto *g = std::get_if<GemmOp>(&op))
-        gemm(*g);
-      else
-        kernel(std::get<KernelOp>(op));
+    os << schedule << " block " << formatName(b.name) << " steps " << b.steps;
+    if (b.stepsExpr) {
+      os << " expr ";
+      expr(*b.stepsExpr);
     }
+    if (b.resetState)
+      os << " reset";
+    os << " {\n";
+    if (!b.prologue.empty()) {
+      os << "  prologue {\n";
+      ops(b.prologue, "    ");
+      os << "  }\n";
+    }
+    ops(b.ops, "  ");
     os << "}\n";
   }
 
+  void ops(const std::vector<Op> &list, const char *indent) {
+    for (const Op &op : list) {
+      os << indent;
+      if (auto *g = std::get_if<GemmOp>(&op))
+        gemm(*g);
+      else if (auto *k = std::get_if<KernelOp>(&op))
+        kernel(*k, indent);
+      else if (auto *r = std::get_if<RotateOp>(&op))
+        os << "rotate " << name(r->first) << " " << r->count << "\n";
+      else
+        os << "replay " << name(std::get<ReplayOp>(op).tensor) << "\n";
+    }
+  }
+
   void gemm(const GemmOp &g) {
-    os << "  gemm " << name(g.c) << " = ";
+    os << "gemm " << name(g.c) << " = ";
     if (g.alpha != 1)
       os << formatExact(g.alpha) << " * ";
     if (g.alphaSlot >= 0)
@@ -120,8 +169,8 @@ private:
     os << "\n";
   }
 
-  void kernel(const KernelOp &k) {
-    os << "  " << spelling(k.kind);
+  void kernel(const KernelOp &k, const std::string &indent) {
+    os << spelling(k.kind);
     // A colreduce always sums (the verifier insists), so only a rowreduce
     // says how it reduces.
     if (k.kind == KernelOp::Kind::RowReduce)
@@ -129,14 +178,15 @@ private:
     os << " @" << formatName(k.name) << " " << formatShape(k.rows, k.cols, m.params) << " {\n";
     for (size_t i = 0; i < k.outputs.size(); ++i) {
       const KernelOutput &o = k.outputs[i];
-      os << "    " << (o.stored ? "" : "local ") << "$" << i << " " << name(o.tensor) << " = ";
+      os << indent << "  " << (o.stored ? "" : "local ") << "$" << i << " " << name(o.tensor)
+         << " = ";
       if (o.value)
         expr(*o.value);
       else
         os << "<null>";
       os << "\n";
     }
-    os << "  }\n";
+    os << indent << "}\n";
   }
 
   void expr(const Expr &e) {
@@ -155,10 +205,16 @@ private:
       if (e.access != Access::Full)
         os << "[" << spelling(e.access) << "]";
       return;
+    case ExprOp::Context:
+      os << spelling(static_cast<ContextField>(e.index));
+      return;
     default:
       break;
     }
-    os << spelling(e.op) << "(";
+    os << spelling(e.op);
+    if (isDraw(e.op))
+      os << "[" << e.index << "]";
+    os << "(";
     for (size_t i = 0; i < e.operands.size(); ++i) {
       if (i)
         os << ", ";

@@ -1,6 +1,8 @@
 //===- SourceLocations.cpp - Where a parsed module's parts were written ---===//
 #include "ir/Parser.h"
 
+#include <type_traits>
+
 namespace bdl::ir {
 
 using llvm::SMLoc;
@@ -24,19 +26,33 @@ SMLoc SourceLocations::find(const Module &m, const Entity &e) const {
       const BlockLocations &bl = blockLocs[b];
       if (auto *p = std::get_if<const Block *>(&e); p && *p == &blocks[b])
         return bl.block;
-      for (size_t o = 0; o < blocks[b].ops.size(); ++o) {
-        const Op &op = blocks[b].ops[o];
-        auto *g = std::get_if<GemmOp>(&op);
-        auto *k = std::get_if<KernelOp>(&op);
-        if (auto *p = std::get_if<const GemmOp *>(&e); p && *p == g)
-          return at(bl.ops, o);
-        if (auto *p = std::get_if<const KernelOp *>(&e); p && *p == k)
-          return at(bl.ops, o);
-        if (auto *p = std::get_if<const KernelOutput *>(&e); p && k)
-          for (size_t i = 0; i < k->outputs.size(); ++i)
-            if (&k->outputs[i] == *p)
-              return o < bl.outputs.size() && i < bl.outputs[o].size() ? bl.outputs[o][i]
-                                                                       : at(bl.ops, o);
+      for (int list = 0; list < 2; ++list) {
+        const std::vector<Op> &ops = list == 0 ? blocks[b].prologue : blocks[b].ops;
+        const std::vector<SMLoc> &opLocs = list == 0 ? bl.prologueOps : bl.ops;
+        const auto &outputLocs = list == 0 ? bl.prologueOutputs : bl.outputs;
+        for (size_t o = 0; o < ops.size(); ++o) {
+          const Op &op = ops[o];
+          auto *k = std::get_if<KernelOp>(&op);
+          bool same = std::visit(
+              [&](const auto &p) -> bool {
+                using P = std::decay_t<decltype(p)>;
+                if constexpr (std::is_pointer_v<P>) {
+                  using T = std::remove_cv_t<std::remove_pointer_t<P>>;
+                  if constexpr (std::is_same_v<T, GemmOp> || std::is_same_v<T, KernelOp> ||
+                                std::is_same_v<T, RotateOp> || std::is_same_v<T, ReplayOp>)
+                    return std::get_if<T>(&op) == p;
+                }
+                return false;
+              },
+              e);
+          if (same)
+            return at(opLocs, o);
+          if (auto *p = std::get_if<const KernelOutput *>(&e); p && k)
+            for (size_t i = 0; i < k->outputs.size(); ++i)
+              if (&k->outputs[i] == *p)
+                return o < outputLocs.size() && i < outputLocs[o].size() ? outputLocs[o][i]
+                                                                         : at(opLocs, o);
+        }
       }
     }
   }

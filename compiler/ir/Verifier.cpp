@@ -1,7 +1,9 @@
 //===- Verifier.cpp -------------------------------------------------------===//
 #include "ir/Verifier.h"
+#include "ir/ExprInfo.h"
 #include "ir/Format.h"
 
+#include <functional>
 #include <map>
 #include <optional>
 #include <set>
@@ -20,6 +22,61 @@ std::optional<std::string> dimProblem(Dim d, const Module &m) {
 bool validTensor(const Module &m, TensorId t) { return t >= 0 && t < (TensorId)m.tensors.size(); }
 
 int runtimeScalars(const Module &m) { return kFirstParamSlot + (int)m.params.size(); }
+
+/// Where an expression is evaluated, which decides the ops it may hold.
+enum class Where { Kernel, Steps, Derivation };
+
+/// The rules every expression shares: operand counts, null operands, slots
+/// below `slotLimit`, and which ops may appear `where`. Kernel-only leaves
+/// (Load, Local) are left to `leaf`, called on each of them in a kernel.
+void checkExpr(const Expr &e, Where where, int slotLimit, const std::string &slotWhy,
+               const std::function<void(std::string)> &fail,
+               const std::function<void(const Expr &)> &leaf) {
+  if ((int)e.operands.size() != arity(e.op))
+    fail(std::string(spelling(e.op)) + " has " + std::to_string(e.operands.size()) +
+         " operands, expected " + std::to_string(arity(e.op)));
+  const char *place = where == Where::Kernel  ? "a kernel"
+                      : where == Where::Steps ? "a step count"
+                                              : "a derived param";
+  switch (e.op) {
+  case ExprOp::Load:
+  case ExprOp::Local:
+    if (where == Where::Kernel)
+      leaf(e);
+    else
+      fail(std::string(spelling(e.op)) + " cannot appear in " + place);
+    break;
+  case ExprOp::Context:
+    if (where != Where::Kernel)
+      fail(std::string("ctx cannot appear in ") + place);
+    else if (e.index != (int)ContextField::Step && e.index != (int)ContextField::Steps)
+      fail("ctx field " + std::to_string(e.index) + " does not exist");
+    break;
+  case ExprOp::Slot:
+    if (e.index < 0 || e.index >= slotLimit)
+      fail("hp[" + std::to_string(e.index) + "] " + slotWhy);
+    break;
+  case ExprOp::Poisson:
+  case ExprOp::Bernoulli:
+  case ExprOp::Wald: {
+    bool allowed = e.op == ExprOp::Wald ? where == Where::Steps : where == Where::Kernel;
+    if (!allowed)
+      fail(std::string(spelling(e.op)) + " draws cannot appear in " + place);
+    if (e.index < 0 || e.index >= kMaxDrawSites)
+      fail(std::string(spelling(e.op)) + " draw site " + std::to_string(e.index) +
+           " is not in [0, " + std::to_string(kMaxDrawSites) + ")");
+    break;
+  }
+  default:
+    break;
+  }
+  for (const ExprPtr &operand : e.operands) {
+    if (!operand)
+      fail(std::string(spelling(e.op)) + " has a null operand");
+    else
+      checkExpr(*operand, where, slotLimit, slotWhy, fail, leaf);
+  }
+}
 
 std::string describeAccess(Access a) {
   return a == Access::Full ? std::string("whole") : "[" + std::string(spelling(a)) + "]";
@@ -65,41 +122,29 @@ private:
     expr(*o.value, i, o, at);
   }
 
-  void expr(const Expr &e, size_t output, const KernelOutput &o, const std::string &at) {
-    if ((int)e.operands.size() != arity(e.op))
-      fail(&o, at + ": " + spelling(e.op) + " has " + std::to_string(e.operands.size()) +
-                   " operands, expected " + std::to_string(arity(e.op)));
-    switch (e.op) {
-    case ExprOp::Load: {
-      if (!validTensor(m, e.index)) {
-        fail(&o, at + ": load of tensor id " + std::to_string(e.index) + ", which does not exist");
-        break;
-      }
-      const Tensor &t = m.tensors[e.index];
-      if (!accessFits(t, e.access, k.rows, k.cols))
-        fail(&o, at + ": %" + formatName(t.name) + " " + shape(t.rows, t.cols) +
-                     " cannot be read " + describeAccess(e.access) + " in a kernel over " +
-                     shape(k.rows, k.cols));
-      break;
-    }
-    case ExprOp::Local:
-      if (e.index < 0 || (size_t)e.index >= output)
-        fail(&o, at + ": local $" + std::to_string(e.index) + " is not an earlier output");
-      break;
-    case ExprOp::Slot:
-      if (e.index < 0 || e.index >= runtimeScalars(m))
-        fail(&o, at + ": hp[" + std::to_string(e.index) + "] does not exist (the module has " +
-                     std::to_string(runtimeScalars(m)) + " runtime scalars)");
-      break;
-    default:
-      break;
-    }
-    for (const ExprPtr &operand : e.operands) {
-      if (!operand)
-        fail(&o, at + ": " + spelling(e.op) + " has a null operand");
-      else
-        expr(*operand, output, o, at);
-    }
+  void expr(const Expr &root, size_t output, const KernelOutput &o, const std::string &at) {
+    std::string slotWhy = "does not exist (the module has " + std::to_string(runtimeScalars(m)) +
+                          " runtime scalars)";
+    checkExpr(
+        root, Where::Kernel, runtimeScalars(m), slotWhy,
+        [&](std::string message) { fail(&o, at + ": " + message); },
+        [&](const Expr &e) {
+          if (e.op == ExprOp::Local) {
+            if (e.index < 0 || (size_t)e.index >= output)
+              fail(&o, at + ": local $" + std::to_string(e.index) + " is not an earlier output");
+            return;
+          }
+          if (!validTensor(m, e.index)) {
+            fail(&o,
+                 at + ": load of tensor id " + std::to_string(e.index) + ", which does not exist");
+            return;
+          }
+          const Tensor &t = m.tensors[e.index];
+          if (!accessFits(t, e.access, k.rows, k.cols))
+            fail(&o, at + ": %" + formatName(t.name) + " " + shape(t.rows, t.cols) +
+                         " cannot be read " + describeAccess(e.access) + " in a kernel over " +
+                         shape(k.rows, k.cols));
+        });
   }
 
   std::string shape(Dim rows, Dim cols) const { return formatShape(rows, cols, m.params); }
@@ -123,6 +168,8 @@ public:
       fail({}, "module has no predict tensor");
     if (m.loss != -1 && !validTensor(m, m.loss))
       fail({}, "loss names tensor id " + std::to_string(m.loss) + ", which does not exist");
+    for (Problem &p : verifyDerivations(m))
+      problems.push_back(std::move(p));
     schedule("train", m.trainBlocks);
     schedule("eval", m.evalBlocks);
     return std::move(problems);
@@ -143,6 +190,26 @@ private:
       for (Dim d : {t.rows, t.cols})
         if (auto p = dimProblem(d, m))
           fail(&t, "tensor %" + formatName(t.name) + ": " + *p);
+      initSlots(t);
+    }
+  }
+
+  void initSlots(const Tensor &t) {
+    int arguments = t.init == InitKind::Const                                  ? 1
+                    : t.init == InitKind::Uniform || t.init == InitKind::Normal ? 2
+                                                                                : 0;
+    int32_t slots[] = {t.initASlot, t.initBSlot};
+    for (int a = 0; a < 2; ++a) {
+      if (slots[a] == -1)
+        continue;
+      std::string which = a == 0 ? "first" : "second";
+      if (a >= arguments)
+        fail(&t, "tensor %" + formatName(t.name) + ": a " + spelling(t.init) +
+                     " initialiser has no " + which + " argument to read from hp[" +
+                     std::to_string(slots[a]) + "]");
+      else if (slots[a] < 0 || slots[a] >= runtimeScalars(m))
+        fail(&t, "tensor %" + formatName(t.name) + ": the initialiser's " + which +
+                     " argument reads hp[" + std::to_string(slots[a]) + "], which does not exist");
     }
   }
 
@@ -155,16 +222,52 @@ private:
     written.clear();
     for (const Block &b : blocks) {
       context = std::string(name) + " block " + formatName(b.name);
-      if (b.steps < 1)
+      if (b.stepsExpr) {
+        for (Problem &p : verifyStepsExpr(m, *b.stepsExpr))
+          fail(&b, std::move(p.message));
+      } else if (b.steps < 1) {
         fail(&b, "steps must be positive");
-      for (const Op &op : b.ops) {
-        if (auto *g = std::get_if<GemmOp>(&op))
-          gemm(*g);
-        else
-          kernel(std::get<KernelOp>(op));
       }
+      for (const auto *ops : {&b.prologue, &b.ops})
+        for (const Op &op : *ops) {
+          if (auto *g = std::get_if<GemmOp>(&op))
+            gemm(*g);
+          else if (auto *k = std::get_if<KernelOp>(&op))
+            kernel(*k);
+          else if (auto *r = std::get_if<RotateOp>(&op))
+            rotate(*r);
+          else
+            replay(std::get<ReplayOp>(op));
+        }
     }
     context.clear();
+  }
+
+  void rotate(const RotateOp &r) {
+    if (r.count < 2)
+      return fail(&r, "rotate needs at least 2 tensors, not " + std::to_string(r.count));
+    if (!validTensor(m, r.first) || !validTensor(m, r.first + r.count - 1))
+      return fail(&r, "rotate of tensor ids " + std::to_string(r.first) + ".." +
+                          std::to_string((int64_t)r.first + r.count - 1) +
+                          ", which do not all exist");
+    const Tensor &first = m.tensors[r.first];
+    for (int32_t j = 0; j < r.count; ++j) {
+      const Tensor &t = m.tensors[r.first + j];
+      if (t.role != Role::State)
+        fail(&r, "rotate of %" + formatName(t.name) + ", which is not a state tensor");
+      if (!(t.rows == first.rows) || !(t.cols == first.cols))
+        fail(&r, "rotate of %" + formatName(t.name) + " " + formatShape(t.rows, t.cols, m.params) +
+                     " with %" + formatName(first.name) + " " +
+                     formatShape(first.rows, first.cols, m.params) + ": shapes differ");
+      write(&r, r.first + j);
+    }
+  }
+
+  void replay(const ReplayOp &r) {
+    if (!validTensor(m, r.tensor))
+      return fail(&r, "replay of tensor id " + std::to_string(r.tensor) + ", which does not exist");
+    read(&r, r.tensor);
+    write(&r, r.tensor);
   }
 
   void read(Entity at, TensorId t) {
@@ -235,6 +338,34 @@ private:
 
 std::vector<Problem> verifyKernel(const Module &m, const KernelOp &k) {
   return KernelVerifier(m, k).run();
+}
+
+std::vector<Problem> verifyStepsExpr(const Module &m, const Expr &steps) {
+  std::vector<Problem> problems;
+  checkExpr(
+      steps, Where::Steps, runtimeScalars(m),
+      "does not exist (the module has " + std::to_string(runtimeScalars(m)) + " runtime scalars)",
+      [&](std::string message) { problems.push_back({{}, "", "step count: " + message}); },
+      [](const Expr &) {});
+  return problems;
+}
+
+std::vector<Problem> verifyDerivations(const Module &m) {
+  std::vector<Problem> problems;
+  for (size_t i = 0; i < m.params.size(); ++i) {
+    const Param &p = m.params[i];
+    if (!p.derivation)
+      continue;
+    int slot = kFirstParamSlot + (int)i;
+    checkExpr(
+        *p.derivation, Where::Derivation, slot,
+        "is not an earlier slot than the param's own hp[" + std::to_string(slot) + "]",
+        [&](std::string message) {
+          problems.push_back({&p, "", "param " + formatName(p.name) + ": " + message});
+        },
+        [](const Expr &) {});
+  }
+  return problems;
 }
 
 std::vector<Problem> verifyModule(const Module &m) { return ModuleVerifier(m).run(); }

@@ -3,8 +3,12 @@
 // Two levels, one rule each:
 //  - verifyKernel: a kernel on its own (indices, operand counts, locals,
 //    shapes under ir::accessFits). Code generation runs it on every kernel.
-//  - verifyModule: the whole module (tensors, roles, GEMM shapes, what is
-//    read before it is written) and verifyKernel on each of its kernels.
+//  - verifyModule: the whole module (tensors, roles, GEMM shapes, rotations,
+//    what is read before it is written, step counts, derived params) and
+//    verifyKernel on each of its kernels.
+// Where each expression op may appear: Load/Local, Context, Poisson and
+// Bernoulli only in kernels; Wald only in a block's step count; Slot,
+// arithmetic, comparisons and Select everywhere.
 //
 //===----------------------------------------------------------------------===//
 #ifndef BDL_IR_VERIFIER_H
@@ -20,8 +24,9 @@ namespace bdl::ir {
 
 /// The innermost part of a module a problem is about (monostate: the
 /// module itself), so that a tool which parsed the IR can point at its text.
-using Entity = std::variant<std::monostate, const Param *, const Tensor *, const Block *,
-                            const GemmOp *, const KernelOp *, const KernelOutput *>;
+using Entity =
+    std::variant<std::monostate, const Param *, const Tensor *, const Block *, const GemmOp *,
+                 const KernelOp *, const KernelOutput *, const RotateOp *, const ReplayOp *>;
 
 struct Problem {
   Entity entity;
@@ -31,6 +36,16 @@ struct Problem {
 
 /// The problems of kernel `k` of module `m`; empty if it is well formed.
 std::vector<Problem> verifyKernel(const Module &m, const KernelOp &k);
+
+/// The problems of a block's step-count expression: only constants, slots,
+/// arithmetic, comparisons, selects and Wald draws (no tensors: it runs on
+/// the host before the block).
+std::vector<Problem> verifyStepsExpr(const Module &m, const Expr &steps);
+
+/// The problems of the params' derivations: only constants, slots of earlier
+/// params (or the runtime scalars before them), arithmetic, comparisons and
+/// selects.
+std::vector<Problem> verifyDerivations(const Module &m);
 
 /// The problems of `m`; empty if it is well formed.
 std::vector<Problem> verifyModule(const Module &m);

@@ -79,7 +79,14 @@ public:
 
   std::unique_ptr<ast::ModelFile> build(P::FileContext *file) {
     auto model = std::make_unique<ast::ModelFile>();
-    model->name = ident(file->modelDecl()->name);
+    if (auto *m = file->modelDecl()) {
+      model->name = ident(m->name);
+    } else {
+      model->isLibrary = true;
+      model->name = {file->libraryDecl()->name->getText(), range(file->libraryDecl()->name)};
+    }
+    for (P::ImportDeclContext *imp : file->importDecl())
+      model->imports.push_back({imp->name->getText(), range(imp->name)});
     for (P::DeclContext *decl : file->decl()) {
       if (auto *d = decl->paramDecl())
         model->params.push_back(param(d));
@@ -95,6 +102,17 @@ public:
         model->learns.push_back(learn(d));
       else if (auto *d = decl->trainDecl())
         model->trains.push_back(train(d));
+      else if (auto *d = decl->defDecl())
+        model->defs.push_back(def(d));
+      else if (auto *d = decl->populationDecl())
+        model->populations.push_back(population(d));
+      else if (auto *d = decl->phaseDecl())
+        model->phases.push_back(phase(d));
+      else if (auto *d = decl->evaluateDecl())
+        model->evaluates.push_back(evaluate(d));
+      else if (auto *d = decl->strayAssignment())
+        model->strayAssignments.push_back({ast::PhaseStmt::Kind::Override, ident(d->population),
+                                           ident(d->name), expr(d->value), range(d)});
     }
     if (tooDeep)
       return nullptr;
@@ -148,6 +166,13 @@ private:
       return out;
     for (P::ArgContext *a : list->arg()) {
       ast::Arg arg;
+      if (a->window) {
+        arg.window = true;
+        arg.windowRange = map.range(a->getStart());
+        arg.value = expr(a->window);
+        out.push_back(std::move(arg));
+        continue;
+      }
       if (a->key) {
         arg.key = a->key->getText();
         arg.keyRange = map.range(a->key);
@@ -179,6 +204,90 @@ private:
         continue;
       }
       decl.stmts.push_back(std::move(stmt));
+    }
+    return decl;
+  }
+
+  ast::DefDecl def(P::DefDeclContext *d) {
+    ast::DefDecl decl{ident(d->name), {}, expr(d->value)};
+    for (antlr4::tree::TerminalNode *p : d->ID())
+      if (p->getSymbol() != d->name)
+        decl.params.push_back(ident(p->getSymbol()));
+    return decl;
+  }
+
+  ast::PopulationDecl population(P::PopulationDeclContext *d) {
+    ast::PopulationDecl decl{ident(d->name), expr(d->size), {}};
+    for (P::PopulationStmtContext *s : d->populationStmt()) {
+      ast::PopulationStmt stmt;
+      stmt.range = range(s);
+      if (auto *st = dynamic_cast<P::StateStmtContext *>(s)) {
+        stmt.kind = ast::PopulationStmt::Kind::State;
+        stmt.name = ident(st->name);
+        stmt.value = expr(st->value);
+      } else if (auto *ode = dynamic_cast<P::OdeStmtContext *>(s)) {
+        // `dC/dt` lexes as ID '/' ID; the derivative's spelling is checked here.
+        stmt.kind = ast::PopulationStmt::Kind::Ode;
+        std::string deriv = ode->deriv->getText();
+        if (deriv.size() < 2 || deriv[0] != 'd' || ode->dt->getText() != "dt") {
+          diags.report(map.range(ode->deriv, ode->dt), DiagID::err_syntax,
+                       "expected a derivative 'dX/dt' before '='");
+          continue;
+        }
+        llvm::SMRange r = map.range(ode->deriv);
+        stmt.name = {deriv.substr(1), {llvm::SMLoc::getFromPointer(r.Start.getPointer() + 1), r.End}};
+        stmt.value = expr(ode->value);
+        if (ode->solver)
+          stmt.solver = ident(ode->solver);
+      } else if (auto *v = dynamic_cast<P::ValueStmtContext *>(s)) {
+        stmt.kind = ast::PopulationStmt::Kind::Value;
+        stmt.name = ident(v->name);
+        stmt.value = expr(v->value);
+        if (v->kind)
+          stmt.valueKind = v->kind->getText();
+      } else {
+        continue;
+      }
+      decl.stmts.push_back(std::move(stmt));
+    }
+    return decl;
+  }
+
+  ast::PhaseDecl phase(P::PhaseDeclContext *d) {
+    ast::PhaseDecl decl{{d->name->getText(), range(d->name)}, expr(d->steps), {}};
+    for (P::PhaseStmtContext *s : d->phaseStmt()) {
+      ast::PhaseStmt stmt;
+      stmt.range = range(s);
+      if (auto *o = dynamic_cast<P::OverrideStmtContext *>(s)) {
+        stmt.kind = ast::PhaseStmt::Kind::Override;
+        stmt.population = ident(o->population);
+        stmt.name = ident(o->name);
+        stmt.value = expr(o->value);
+      } else if (auto *r = dynamic_cast<P::RecordStmtContext *>(s)) {
+        stmt.kind = ast::PhaseStmt::Kind::Record;
+        stmt.name = ident(r->name);
+        stmt.value = expr(r->value);
+      } else {
+        continue;
+      }
+      decl.stmts.push_back(std::move(stmt));
+    }
+    return decl;
+  }
+
+  ast::EvaluateDecl evaluate(P::EvaluateDeclContext *d) {
+    ast::EvaluateDecl decl;
+    decl.keywordRange = map.range(d->getStart());
+    for (P::EvaluateStmtContext *s : d->evaluateStmt()) {
+      if (auto *p = dynamic_cast<P::EvaluatePhaseContext *>(s))
+        decl.phases.push_back(
+            {{p->name->getText(), range(p->name)}, p->steps ? expr(p->steps) : nullptr});
+      else if (dynamic_cast<P::EvaluateResetContext *>(s))
+        decl.reset = range(s);
+      else if (auto *p = dynamic_cast<P::EvaluatePredictContext *>(s)) {
+        decl.predict = expr(p->value);
+        decl.predictRange = range(s);
+      }
     }
     return decl;
   }
@@ -226,6 +335,10 @@ private:
       return std::make_unique<ast::BoolExpr>(r, e->getText() == "true");
     if (auto *e = dynamic_cast<P::NameExprContext *>(ctx))
       return std::make_unique<ast::NameExpr>(r, e->getText());
+    if (auto *e = dynamic_cast<P::MemberExprContext *>(ctx))
+      return std::make_unique<ast::MemberExpr>(r, e->population->getText(),
+                                               map.range(e->population), e->name->getText(),
+                                               map.range(e->name));
     if (auto *e = dynamic_cast<P::NegExprContext *>(ctx))
       return std::make_unique<ast::NegExpr>(r, expr(e->expr()));
     if (auto *e = dynamic_cast<P::TransposeExprContext *>(ctx))
@@ -244,6 +357,16 @@ private:
     }
     if (auto *e = dynamic_cast<P::AddExprContext *>(ctx)) {
       auto kind = e->op->getText() == "+" ? ast::BinaryOp::Add : ast::BinaryOp::Sub;
+      return binary(r, kind, e->children[1], e->expr(0), e->expr(1));
+    }
+    if (auto *e = dynamic_cast<P::CompareExprContext *>(ctx)) {
+      static const std::pair<const char *, ast::BinaryOp> ops[] = {
+          {"<", ast::BinaryOp::Lt},  {"<=", ast::BinaryOp::Le}, {">", ast::BinaryOp::Gt},
+          {">=", ast::BinaryOp::Ge}, {"==", ast::BinaryOp::Eq}, {"!=", ast::BinaryOp::Ne}};
+      ast::BinaryOp kind = ast::BinaryOp::Eq;
+      for (auto [spelling, op] : ops)
+        if (e->op->getText() == spelling)
+          kind = op;
       return binary(r, kind, e->children[1], e->expr(0), e->expr(1));
     }
     return std::make_unique<ast::NumberExpr>(r, 0, true); // unreachable after a clean parse
@@ -268,8 +391,12 @@ private:
 } // namespace
 
 std::unique_ptr<ast::ModelFile> parseModel(DiagnosticEngine &diags) {
+  return parseBuffer(diags, diags.getSourceMgr().getMainFileID());
+}
+
+std::unique_ptr<ast::ModelFile> parseBuffer(DiagnosticEngine &diags, unsigned bufferID) {
   llvm::SourceMgr &sm = diags.getSourceMgr();
-  const llvm::MemoryBuffer *buffer = sm.getMemoryBuffer(sm.getMainFileID());
+  const llvm::MemoryBuffer *buffer = sm.getMemoryBuffer(bufferID);
   llvm::StringRef source = buffer->getBuffer();
 
   CodePointMap map;

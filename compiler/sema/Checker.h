@@ -46,6 +46,8 @@ private:
   void checkParams();
   void checkTune(const ast::ParamDecl &p, ir::Param &param);
   void checkConsts();
+  /// Whether `e` names a param anywhere (a derived param's definition).
+  bool usesParam(const ast::Expr *e);
   /// The value of `e`, which must be a compile-time constant (`what` says
   /// where one is needed); nullopt after reporting why not.
   std::optional<double> constant(const ast::Expr *e, const char *what);
@@ -105,6 +107,38 @@ private:
   /// A prediction is the argmax of one vector per example.
   bool canPredictWith(const Symbol *s) const;
   void defaultPredict(const ast::Setting *predict);
+
+  //===-- Dynamics.cpp ----------------------------------------------------===//
+  void declarePopulations();
+  void checkPopulations();
+  void checkPhases();
+  void checkEvaluate();
+  /// The population statement being checked: reads are ordered against it.
+  struct StepPosition {
+    int population = -1;
+    int stmt = -1;
+  };
+  std::optional<Shape> memberShape(const ast::Expr *use, int population, int member);
+  std::optional<Shape> memberExprShape(const ast::MemberExpr *m);
+  /// prev(x), fir(x, taps), iota(n), mean(x, last K), if(c, a, b), the draws.
+  std::optional<Shape> dynamicsCallShape(const ast::CallExpr *call, bool &handled);
+  /// A scalar of params and consts only (phase lengths, windows), possibly
+  /// with wald() draws when `allowDraws`; its value at the defaults.
+  std::optional<double> paramExpression(const ast::Expr *e, const char *what, bool allowDraws);
+  /// Where a read of a population member is: inside a step, or after it.
+  StepPosition position;
+  bool inPopulationStep() const { return position.population >= 0; }
+  /// Where draws, windows and prev() are allowed.
+  enum class Place { Model, Step, Record, Steps, Learn, Predict } place = Place::Model;
+  int prevDepth = 0;   // > 0 inside prev(...)
+  int windowDepth = 0; // > 0 inside mean(x, last K)
+  int currentPhase = -1;
+  // The phase a window belongs to, for the window-length check (0: unknown).
+  std::string windowPhaseName;
+  double windowPhaseSteps = 0;
+  /// The member of the population being checked named `name`, or null.
+  const Symbol *lookupMember(const std::string &name);
+  std::vector<std::optional<Shape>> recordShapes;
 
   //===-- State -----------------------------------------------------------===//
   const ast::ModelFile &file;

@@ -18,7 +18,19 @@ void Checker::checkParams() {
   for (const ast::ParamDecl &p : file.params) {
     ir::Param param;
     param.name = p.name.name;
-    std::optional<double> value = constant(p.value.get(), "a param's default value");
+    // A param defined by other params is derived: recomputed at run time
+    // after every --set, never set itself.
+    std::optional<double> value;
+    if (evaluate(p.value.get(), /*report=*/false).status == Constant::NotConstant &&
+        usesParam(p.value.get())) {
+      value = paramExpression(p.value.get(), "a derived param", false);
+      model->derivations[(int)model->params.size()] = p.value.get();
+      if (p.tune)
+        diags.report(p.tune->range, DiagID::err_invalid_tune,
+                     "'" + p.name.name + "' is derived from other params; tune those instead");
+    } else {
+      value = constant(p.value.get(), "a param's default value");
+    }
     param.value = value.value_or(0);
     if (isa<ast::BoolExpr>(p.value.get()))
       param.type = ir::ParamType::Bool;
@@ -68,6 +80,22 @@ void Checker::checkTune(const ast::ParamDecl &p, ir::Param &param) {
   else if (param.value < *lo || param.value > *hi)
     diags.report(p.value->getRange(), DiagID::err_invalid_tune,
                  "default " + formatNumber(param.value) + " lies outside the tune range");
+}
+
+bool Checker::usesParam(const ast::Expr *e) {
+  if (auto *n = dyn_cast<ast::NameExpr>(e)) {
+    auto it = model->globals.find(n->name);
+    return it != model->globals.end() && it->second.kind == Symbol::Kind::Param;
+  }
+  if (auto *n = dyn_cast<ast::NegExpr>(e))
+    return usesParam(n->operand.get());
+  if (auto *b = dyn_cast<ast::BinaryExpr>(e))
+    return usesParam(b->lhs.get()) || usesParam(b->rhs.get());
+  if (auto *c = dyn_cast<ast::CallExpr>(e))
+    for (const ast::Arg &a : c->args)
+      if (usesParam(a.value.get()))
+        return true;
+  return false;
 }
 
 void Checker::checkConsts() {
@@ -183,6 +211,24 @@ Constant Checker::fold(const ast::BinaryExpr *b, double l, double r, bool report
     break;
   case ast::BinaryOp::MatMul:
     return {Constant::NotConstant};
+  case ast::BinaryOp::Lt:
+    v = l < r;
+    break;
+  case ast::BinaryOp::Le:
+    v = l <= r;
+    break;
+  case ast::BinaryOp::Gt:
+    v = l > r;
+    break;
+  case ast::BinaryOp::Ge:
+    v = l >= r;
+    break;
+  case ast::BinaryOp::Eq:
+    v = l == r;
+    break;
+  case ast::BinaryOp::Ne:
+    v = l != r;
+    break;
   }
   // Models compute in float32: a step beyond its range would be inf there.
   if (!(std::fabs(v) <= std::numeric_limits<float>::max())) {

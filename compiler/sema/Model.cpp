@@ -102,6 +102,16 @@ bool Checker::canPredictWith(const Symbol *s) const {
 }
 
 void Checker::defaultPredict(const ast::Setting *predict) {
+  if (model->hasDynamics()) {
+    // The evaluate block's predict is the prediction of a model with time.
+    if (predict)
+      diags.report(predict->name.range, DiagID::err_invalid_value,
+                   "a model with populations predicts with its evaluate block's 'predict'");
+    else if (!model->evaluate.predictValue && !diags.hasErrors())
+      diags.report(file.name.range, DiagID::err_missing_declaration, file.name.name,
+                   "prediction (evaluate { phase NAME  predict mean(out.C, last K) })");
+    return;
+  }
   if (predict) {
     auto *n = dyn_cast<ast::NameExpr>(predict->value.get());
     const Symbol *s = n ? lookup(n) : nullptr;

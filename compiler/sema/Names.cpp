@@ -27,6 +27,7 @@ void Checker::declareGlobals() {
   }
   for (size_t i = 0; i < file.layers.size(); ++i)
     declare(file.layers[i].name, {Symbol::Kind::Layer, (int)i});
+  declarePopulations();
 }
 
 const Symbol *Checker::lookup(const ast::NameExpr *n) {
@@ -37,6 +38,9 @@ const Symbol *Checker::lookup(const ast::NameExpr *n) {
 }
 
 const Symbol *Checker::resolveName(const std::string &name, llvm::SMRange use) {
+  // A population's own names hide the model's inside its statements.
+  if (const Symbol *member = lookupMember(name))
+    return member;
   if (inLearn)
     if (auto it = model->lets.find(name); it != model->lets.end())
       return &it->second;

@@ -19,6 +19,12 @@ const char *describe(Symbol::Kind kind) {
     return "learning-rule value";
   case Symbol::Kind::Runtime:
     return "runtime value";
+  case Symbol::Kind::Member:
+    return "population value";
+  case Symbol::Kind::Record:
+    return "record";
+  case Symbol::Kind::Population:
+    return "population";
   }
   return "name";
 }
@@ -42,6 +48,9 @@ std::unique_ptr<CheckedModel> Checker::run() {
   checkParams();
   checkConsts();
   checkTensors();
+  checkPopulations();
+  checkPhases();
+  checkEvaluate();
   checkLayers();
   checkLearn();
   checkTrain();

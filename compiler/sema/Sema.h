@@ -15,6 +15,7 @@
 #include "llvm/ADT/DenseMap.h"
 #include "llvm/ADT/StringMap.h"
 
+#include <map>
 #include <optional>
 
 namespace bdl::sema {
@@ -34,15 +35,18 @@ struct Shape {
 /// What a name refers to. Sema resolves every name once; lowering reads the
 /// result (CheckedModel::symbolOf) and never looks a name up itself.
 struct Symbol {
-  enum class Kind { Param, Const, Tensor, Layer, Let, Runtime };
+  enum class Kind { Param, Const, Tensor, Layer, Let, Runtime, Member, Record, Population };
   Kind kind;
   int index = -1; // Param: CheckedModel::params; Const: ModelFile::consts;
                   // Tensor: CheckedModel::tensors; Layer: ModelFile::layers;
-                  // Let: its statement in LearnDecl::stmts; Runtime: the hp slot
+                  // Let: its statement in LearnDecl::stmts; Runtime: the hp slot;
+                  // Member, Population: CheckedModel::populations;
+                  // Record: CheckedModel::records
   Shape shape;
   double constValue = 0; // Const
   llvm::SMRange declRange;
   const ast::TensorDecl *tensor = nullptr;
+  int member = -1; // Member: CheckedPopulation::members
 };
 
 const char *describe(Symbol::Kind kind);
@@ -52,6 +56,60 @@ struct CheckedTensor {
   ir::Dim rows, cols; // vectors are [1, n]
   ir::InitKind init = ir::InitKind::Zero;
   float initA = 0, initB = 0;
+  // Initialiser arguments that depend on params (computed at run time); the
+  // floats above hold their values at the defaults.
+  const ast::Expr *initAExpr = nullptr, *initBExpr = nullptr;
+};
+
+/// ODE integration methods (docs/language.md, "Solvers").
+enum class Solver { Euler, ExpEuler, RK4, Exact };
+const char *spelling(Solver s);
+
+/// A state or value of a population: one tensor per example row, [batch, n],
+/// plus `history - 1` older copies when something reads it steps later.
+struct CheckedMember {
+  std::string name;
+  bool isState = false;
+  double init = 0;                          // State: initial and reset value
+  const ast::PopulationStmt *update = nullptr; // the statement that computes it (null: never)
+  int updateIndex = -1;                     // its index in the population's statements
+  int history = 1;                          // buffers: the value and history-1 older ones
+  Solver solver = Solver::Euler;            // Ode
+  bool solverChosen = false;                // chosen by bdlc, not written
+  bool replayable = false;                  // computed by a random draw: --replay may feed it
+};
+
+struct CheckedPopulation {
+  const ast::PopulationDecl *decl;
+  ir::Dim size;
+  std::vector<CheckedMember> members;
+  llvm::StringMap<int> byName;
+};
+
+/// How a read of a member is lowered: the buffer `lag` steps back from what
+/// its tensor holds when the read runs (0: the tensor itself).
+struct MemberRead {
+  int population = -1, member = -1;
+  int lag = 0;
+};
+
+struct CheckedRecord {
+  const ast::PhaseStmt *stmt;
+  int phase; // index into CheckedModel::phases
+};
+
+struct CheckedPhase {
+  const ast::PhaseDecl *decl;
+  /// (population, member) -> the phase's replacement for its value.
+  std::map<std::pair<int, int>, const ast::PhaseStmt *> overrides;
+  std::vector<int> records;
+};
+
+struct CheckedEvaluate {
+  const ast::EvaluateDecl *decl = nullptr;
+  std::vector<int> phases; // index into CheckedModel::phases, per EvaluateDecl::phases
+  bool reset = false;
+  const ast::Expr *predictValue = nullptr; // the predict expression, argmax() removed
 };
 
 struct Optimizer {
@@ -78,6 +136,19 @@ struct CheckedModel {
   /// The symbol every name expression resolved to.
   llvm::DenseMap<const ast::NameExpr *, const Symbol *> resolved;
   llvm::DenseMap<const ast::Expr *, Shape> shapes;
+  /// Member reads (MemberExpr, a population's own names, prev(...)) and
+  /// what they lower to.
+  llvm::DenseMap<const ast::Expr *, MemberRead> memberReads;
+  std::vector<CheckedPopulation> populations;
+  /// The symbols of each population's own names (what `resolved` points to).
+  std::vector<std::vector<Symbol>> memberSymbols;
+  std::vector<CheckedPhase> phases;
+  std::vector<CheckedRecord> records;
+  CheckedEvaluate evaluate;
+  /// Derived params (an expression of other params): by param index.
+  std::map<int, const ast::Expr *> derivations;
+  bool hasDynamics() const { return !populations.empty(); }
+
   Optimizer optimizer;
   const ast::LearnDecl *learn = nullptr;
   std::vector<CheckedUpdate> updates; // in source order
@@ -91,11 +162,19 @@ struct CheckedModel {
   const Symbol &symbolOf(const ast::NameExpr *n) const { return *resolved.find(n)->second; }
 };
 
+/// Replaces every call of a `def` by its body (before check). False after
+/// reporting an error.
+bool expandDefinitions(ast::ModelFile &file, DiagnosticEngine &diags);
+
 /// Returns null if any error was reported.
 std::unique_ptr<CheckedModel> check(const ast::ModelFile &file, DiagnosticEngine &diags);
 
 /// Prints every checked declaration with its shape (bdlc --emit=sema).
 void print(const CheckedModel &model, llvm::raw_ostream &os);
+
+/// One line per ODE: population.state, its method, and whether bdlc chose
+/// it (bdlc --print-solvers).
+void printSolvers(const CheckedModel &model, llvm::raw_ostream &os);
 
 /// "a per-example vector [hidden]", "a matrix [10, 784]", ...
 std::string describe(const Shape &shape, const std::vector<ir::Param> &params);

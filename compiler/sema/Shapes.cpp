@@ -24,6 +24,8 @@ std::optional<Shape> Checker::shapeImpl(const ast::Expr *e) {
     return Shape::scalar();
   case ast::Expr::Kind::Name:
     return nameShape(cast<ast::NameExpr>(e));
+  case ast::Expr::Kind::Member:
+    return memberExprShape(cast<ast::MemberExpr>(e));
   case ast::Expr::Kind::Neg:
     return shape(cast<ast::NegExpr>(e)->operand.get());
   case ast::Expr::Kind::Transpose:
@@ -49,6 +51,30 @@ std::optional<Shape> Checker::nameShape(const ast::NameExpr *n) {
     return s->shape;
   case Symbol::Kind::Let:
     return letShapes[s->index]; // nullopt: its own definition was in error
+  case Symbol::Kind::Member:
+    return memberShape(n, s->index, s->member);
+  case Symbol::Kind::Population:
+    diags.report(n->getRange(), DiagID::err_not_a_value,
+                 "population '" + n->name + "' is not a value; name one of its values, as in " +
+                     n->name + "." +
+                     (model->populations[s->index].members.empty()
+                          ? std::string("x")
+                          : model->populations[s->index].members[0].name));
+    return std::nullopt;
+  case Symbol::Kind::Record: {
+    const CheckedRecord &r = model->records[s->index];
+    bool tooEarly = (place == Place::Step && (currentPhase < 0 || r.phase >= currentPhase)) ||
+                    (place == Place::Record && r.phase >= currentPhase) || place == Place::Steps;
+    if (tooEarly) {
+      diags.report(n->getRange(), DiagID::err_record_before_phase, n->name,
+                   file.phases[r.phase].name.name,
+                   place == Place::Record ? "in a record of the same or an earlier phase"
+                                          : "inside the time steps");
+      diags.report(s->declRange, DiagID::note_declared_here, n->name);
+      return std::nullopt;
+    }
+    return recordShapes[s->index];
+  }
   case Symbol::Kind::Layer:
     if (!inLearn && s->index >= currentLayer) {
       diags.report(n->getRange(), DiagID::err_use_before_definition, n->name);
@@ -134,6 +160,13 @@ std::optional<Shape> Checker::binaryShape(const ast::BinaryExpr *b) {
     return l;
   case ast::BinaryOp::MatMul:
     return matmulShape(b, *l, *r);
+  case ast::BinaryOp::Lt:
+  case ast::BinaryOp::Le:
+  case ast::BinaryOp::Gt:
+  case ast::BinaryOp::Ge:
+  case ast::BinaryOp::Eq:
+  case ast::BinaryOp::Ne:
+    return broadcast(*l, *r, "compare", b->opRange, b->lhs.get(), b->rhs.get());
   }
   return std::nullopt;
 }
@@ -175,6 +208,10 @@ std::optional<Shape> Checker::matmulShape(const ast::BinaryExpr *b, const Shape 
 }
 
 std::optional<Shape> Checker::callShape(const ast::CallExpr *call) {
+  bool handled = false;
+  std::optional<Shape> dynamic = dynamicsCallShape(call, handled);
+  if (handled)
+    return dynamic;
   const Builtin *builtin = findBuiltin(call->callee);
   if (!builtin) {
     diags.report(call->calleeRange, DiagID::err_unknown_function, call->callee);

@@ -143,7 +143,16 @@ void Checker::checkInit(const ast::Expr *init, CheckedTensor &ct) {
       diags.report(a.keyRange, DiagID::err_unknown_argument, call->callee, a.key);
       return;
     }
-    auto v = constant(a.value.get(), "an initialiser argument");
+    // An argument may depend on params (guerguiev_weight(lambda_max, hidden)):
+    // it is then computed at run time, after --set.
+    std::optional<double> v;
+    if (evaluate(a.value.get(), /*report=*/false).status == Constant::NotConstant &&
+        usesParam(a.value.get())) {
+      v = paramExpression(a.value.get(), "an initialiser argument", false);
+      (values.empty() ? ct.initAExpr : ct.initBExpr) = a.value.get();
+    } else {
+      v = constant(a.value.get(), "an initialiser argument");
+    }
     if (!v)
       return;
     values.push_back(*v);

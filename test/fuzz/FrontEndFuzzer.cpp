@@ -79,6 +79,12 @@ void compileFrontEnd(llvm::StringRef source) {
       brokenContract("the parser rejected the input without an error", "");
     return;
   }
+  // No search path: an import is an error here, so only the input is fuzzed.
+  if (!bdl::loadImports(*file, diags, {}) || !bdl::sema::expandDefinitions(*file, diags)) {
+    if (!diags.hasErrors())
+      brokenContract("imports or definitions failed without an error", "");
+    return;
+  }
   std::unique_ptr<bdl::sema::CheckedModel> checked = bdl::sema::check(*file, diags);
   if (!checked) {
     if (!diags.hasErrors())

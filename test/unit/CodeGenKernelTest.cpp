@@ -39,6 +39,9 @@ std::vector<float> randoms(size_t n, float lo, float hi, unsigned seed) {
 
 constexpr float kSentinel = -12345.0f;
 
+// The kernels here draw nothing; the context is passed as the ABI requires.
+const BdlContext kCtx{};
+
 // out = sigmoid(a * w + bias + s * hp[gain]) over [batch, 37], reading a
 // Full, w Col, bias Row and s Scalar: every access kind and a slot.
 struct AffineSigmoid {
@@ -87,7 +90,7 @@ TEST(CodeGenKernel, MapAllAccessKinds) {
     return 1.0 / (1.0 + std::exp(-double(x)));
   };
   // A partial row range leaves the other rows alone.
-  fn(1, 3, cols, tensors, hp);
+  fn(1, 3, cols, tensors, hp, &kCtx);
   for (int64_t r = 0; r < rows; ++r)
     for (int64_t c = 0; c < cols; ++c) {
       if (r == 1 || r == 2)
@@ -95,9 +98,9 @@ TEST(CodeGenKernel, MapAllAccessKinds) {
       else
         EXPECT_EQ(out[r * cols + c], kSentinel) << r << "," << c;
     }
-  fn(0, 1, cols, tensors, hp);
-  fn(3, 5, cols, tensors, hp);
-  fn(2, 2, cols, tensors, hp); // empty range
+  fn(0, 1, cols, tensors, hp, &kCtx);
+  fn(3, 5, cols, tensors, hp, &kCtx);
+  fn(2, 2, cols, tensors, hp, &kCtx); // empty range
   for (int64_t r = 0; r < rows; ++r)
     for (int64_t c = 0; c < cols; ++c)
       EXPECT_TRUE(near(out[r * cols + c], want(r, c), 1e-6)) << r << "," << c;
@@ -122,7 +125,7 @@ TEST_P(CodeGenOptLevel, AffineSigmoid) {
   std::vector<float> s{-0.25f}, out(rows * cols, kSentinel);
   float hp[] = {float(rows), 1.0f / rows, 0.0f, 0.7f};
   float *tensors[] = {a.data(), w.data(), bias.data(), s.data(), out.data()};
-  fn(0, rows, cols, tensors, hp);
+  fn(0, rows, cols, tensors, hp, &kCtx);
   for (int64_t r = 0; r < rows; ++r)
     for (int64_t c = 0; c < cols; ++c) {
       float x = a[r * cols + c] * w[c] + bias[r] + s[0] * hp[ir::kFirstParamSlot];
@@ -171,7 +174,7 @@ TEST_P(CodeGenMath, Transcendentals) {
   std::vector<float> e(n), s(n), t(n);
   float *tensors[] = {x.data(), e.data(), s.data(), t.data()};
   float hp[2] = {1, 1};
-  fn(0, 1, n, tensors, hp);
+  fn(0, 1, n, tensors, hp, &kCtx);
 
   // Results below 2^-125.5 may flush to 0.
   const double tiny = 1.8e-38;
@@ -219,13 +222,13 @@ TEST(CodeGenKernel, RowSplitsGiveIdenticalBits) {
   std::vector<float> whole(rows * cols), split(rows * cols);
   float hp[2] = {float(rows), 1.0f / rows};
   float *t1[] = {x.data(), whole.data()};
-  fn(0, rows, cols, t1, hp);
+  fn(0, rows, cols, t1, hp, &kCtx);
   float *t2[] = {x.data(), split.data()};
   for (int64_t r = 0; r < rows; r += 2)
-    fn(r, std::min(r + 2, rows), cols, t2, hp);
+    fn(r, std::min(r + 2, rows), cols, t2, hp, &kCtx);
   EXPECT_EQ(std::memcmp(whole.data(), split.data(), whole.size() * 4), 0);
   for (int64_t r = rows; r > 0; --r)
-    fn(r - 1, r, cols, t2, hp);
+    fn(r - 1, r, cols, t2, hp, &kCtx);
   EXPECT_EQ(std::memcmp(whole.data(), split.data(), whole.size() * 4), 0);
 }
 
@@ -296,7 +299,7 @@ TEST(CodeGenKernel, ElementwiseOps) {
   for (auto &r : results)
     tensors.push_back(r.data());
   float hp[2] = {1, 1};
-  fn(0, rows, cols, tensors.data(), hp);
+  fn(0, rows, cols, tensors.data(), hp, &kCtx);
   for (size_t c = 0; c < cases.size(); ++c)
     for (int64_t i = 0; i < rows * cols; ++i) {
       float want = cases[c].ref(x[i], y[i]);
@@ -337,7 +340,7 @@ TEST(CodeGenKernel, LocalsAndOutputOrder) {
   std::vector<float> v0 = v, u(rows * cols, kSentinel), unused(rows * cols, kSentinel);
   float *tensors[] = {a.data(), v.data(), u.data(), unused.data()};
   float hp[2] = {float(rows), 1.0f / rows};
-  fn(0, rows, cols, tensors, hp);
+  fn(0, rows, cols, tensors, hp, &kCtx);
   for (int64_t i = 0; i < rows * cols; ++i) {
     float l = 2 * a[i] + 1;
     float nv = l * l + v0[i];
@@ -384,8 +387,8 @@ TEST_P(CodeGenRowReduce, MatchesReference) {
   std::vector<float> out(rows, kSentinel);
   float *tensors[] = {a.data(), w.data(), out.data()};
   float hp[3] = {float(rows), 1.0f / rows, float(cols)};
-  fn(2, 5, cols, tensors, hp);
-  fn(0, 2, cols, tensors, hp);
+  fn(2, 5, cols, tensors, hp, &kCtx);
+  fn(0, 2, cols, tensors, hp, &kCtx);
   for (int64_t r = 0; r < rows; ++r) {
     if (r == 5) {
       EXPECT_EQ(out[r], kSentinel);
@@ -407,7 +410,7 @@ TEST_P(CodeGenRowReduce, MatchesReference) {
   // Reproducible: the same call gives the same bits.
   std::vector<float> again(rows, kSentinel);
   float *tensors2[] = {a.data(), w.data(), again.data()};
-  fn(0, rows, cols, tensors2, hp);
+  fn(0, rows, cols, tensors2, hp, &kCtx);
   for (int64_t r = 0; r < 5; ++r)
     EXPECT_EQ(std::memcmp(&again[r], &out[r], 4), 0);
 }
@@ -440,7 +443,7 @@ TEST(CodeGenKernel, ColReduce) {
   std::vector<float> out(cols, kSentinel);
   float *tensors[] = {a.data(), g.data(), out.data()};
   float hp[2] = {float(rows), 1.0f / rows};
-  fn(0, rows, cols, tensors, hp);
+  fn(0, rows, cols, tensors, hp, &kCtx);
   for (int64_t c = 0; c < cols; ++c) {
     float sum = 0;
     for (int64_t r = 0; r < rows; ++r)
@@ -476,7 +479,7 @@ TEST(CodeGenKernel, UnitColumns) {
   std::vector<float> b{1.5f}, y(rows, kSentinel);
   float *tensors[] = {x.data(), b.data(), y.data()};
   float hp[2] = {float(rows), 1.0f / rows};
-  fn(3, rows, 1, tensors, hp);
+  fn(3, rows, 1, tensors, hp, &kCtx);
   for (int64_t r = 0; r < rows; ++r)
     EXPECT_EQ(y[r], r < 3 ? kSentinel : x[r] * x[r] + 1.5f * 1.5f) << r;
 }

@@ -26,6 +26,9 @@ using ir::ExprOp;
 
 namespace {
 
+// These kernels draw nothing; the context is passed as the ABI requires.
+const BdlContext ctx{};
+
 /// A small MLP-shaped module: a GEMM, a fused bias+sigmoid map, a row
 /// reduction and a column reduction, train and eval blocks, two params.
 ir::Module mlp() {
@@ -238,7 +241,7 @@ TEST(CodeGenModule, DescriptorThroughCStructs) {
   tensors[3] = z.data();
   tensors[4] = h.data();
   float hp[4] = {float(rows), 1.0f / rows, 0.05f, float(H)};
-  d->trainBlocks[0].ops[1].fn(0, rows, H, tensors.data(), hp);
+  d->trainBlocks[0].ops[1].fn(0, rows, H, tensors.data(), hp, &ctx);
   for (int r = 0; r < rows; ++r)
     for (int c = 0; c < H; ++c)
       EXPECT_NEAR(h[r * H + c], 1 / (1 + std::exp(-double(z[r * H + c] + b[c]))), 1e-6);
@@ -481,7 +484,7 @@ TEST(CodeGenModule, DISABLED_BenchSigmoid) {
     for (Variant &v : variants) {
       auto t0 = std::chrono::steady_clock::now();
       for (int it = 0; it < calls; ++it)
-        v.fn(0, rows, cols, tensors, hp);
+        v.fn(0, rows, cols, tensors, hp, &ctx);
       double us =
           std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t0).count() /
           calls;
@@ -489,7 +492,7 @@ TEST(CodeGenModule, DISABLED_BenchSigmoid) {
       v.total += us;
     }
   for (Variant &v : variants) {
-    v.fn(0, rows, cols, tensors, hp);
+    v.fn(0, rows, cols, tensors, hp, &ctx);
     double maxErr = 0;
     for (int64_t i = 0; v.op != ExprOp::Const && i < rows * cols; ++i)
       maxErr = std::max(maxErr, std::fabs(ys[i] - 1 / (1 + std::exp(-double(xs[i])))));

@@ -73,8 +73,9 @@ TEST(LoweredMath, SaturatedDerivatives) {
   std::vector<float> t(cols), ds(cols, -1), dt(cols, -1);
   float *tensors[] = {x.data(), t.data(), ds.data(), dt.data()};
   float hp[ir::kFirstParamSlot] = {1.0f, 1.0f, 0.0f};
-  dsigmoid(0, 1, cols, tensors, hp);
-  dtanh(0, 1, cols, tensors, hp);
+  const BdlContext ctx{};
+  dsigmoid(0, 1, cols, tensors, hp, &ctx);
+  dtanh(0, 1, cols, tensors, hp, &ctx);
   for (int64_t i = 0; i < cols; ++i) {
     double c = std::cosh(double(x[i]));
     double half = std::cosh(double(x[i]) / 2);

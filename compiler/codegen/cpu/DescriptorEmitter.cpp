@@ -7,6 +7,7 @@
 #include "DescriptorEmitter.h"
 
 #include "codegen/CodeGen.h"
+#include "codegen/Sampler.h"
 
 #include "bdl/abi.h"
 
@@ -33,9 +34,10 @@ StructType *namedStruct(LLVMContext &ctx, StringRef name, ArrayRef<Type *> field
 
 class DescriptorBuilder {
 public:
-  DescriptorBuilder(Module &llvmModule, const ir::Module &m, ArrayRef<Function *> kernels)
-      : mod(llvmModule), ctx(llvmModule.getContext()), m(m), kernels(kernels),
-        types(AbiTypes::get(ctx)) {}
+  DescriptorBuilder(Module &llvmModule, const ir::Module &m, ArrayRef<Function *> kernels,
+                    ArrayRef<Function *> stepsFns, Function *derive)
+      : mod(llvmModule), ctx(llvmModule.getContext()), m(m), kernels(kernels), stepsFns(stepsFns),
+        derive(derive), types(AbiTypes::get(ctx)) {}
 
   Error build() {
     std::vector<Constant *> tensors, params;
@@ -47,12 +49,14 @@ public:
         return e;
       tensors.push_back(ConstantStruct::get(
           types.tensor, {str(t.name), i32(static_cast<int>(t.role)), i32(static_cast<int>(t.init)),
-                         rows, cols, f32(t.initA), f32(t.initB)}));
+                         rows, cols, f32(t.initA), f32(t.initB), i32(t.initASlot),
+                         i32(t.initBSlot)}));
     }
     for (const ir::Param &p : m.params)
       params.push_back(ConstantStruct::get(types.param, {str(p.name), f64(p.value), f64(p.lo),
                                                          f64(p.hi), i32(static_cast<int>(p.type)),
-                                                         i32(static_cast<int>(p.tune))}));
+                                                         i32(static_cast<int>(p.tune)),
+                                                         i32(p.derivation != nullptr)}));
 
     Constant *train = nullptr, *eval = nullptr;
     if (Error e = blocks(m.trainBlocks, "train", train))
@@ -69,7 +73,7 @@ public:
          array(types.param, params, "bdl_model.params"), train, eval, i32(BDL_ABI_VERSION),
          i32(m.tensors.size()), i32(m.params.size()), i32(m.trainBlocks.size()),
          i32(m.evalBlocks.size()), i32(m.input), i32(m.target), i32(m.predict), i32(m.loss),
-         i32(m.epochs), i32(m.batch), i32(m.validation)});
+         i32(m.epochs), i32(m.batch), i32(m.validation), derive ? derive : null()});
     auto *gv = new GlobalVariable(mod, types.model, /*isConstant=*/true,
                                   GlobalValue::ExternalLinkage, model, "bdl_model");
     gv->setAlignment(Align(8));
@@ -127,8 +131,30 @@ private:
     return Error::success();
   }
 
+  /// An op that only names tensors (ROTATE, REPLAY).
+  Constant *tensorOp(int kind, int32_t a, int32_t bField, int32_t c, const std::string &name) {
+    Constant *one = ConstantStruct::get(types.dim, {i32(BDL_DIM_CONST), i32(1)});
+    return ConstantStruct::get(types.op, {i32(kind), i32(0), i32(a), i32(bField), i32(c), i32(0),
+                                          i32(0), i32(-1), i32(-1), f32(0), f32(0), null(),
+                                          str(name), one, one});
+  }
+
   Error op(const ir::Op &o, Constant *&out) {
     Constant *rows = nullptr, *cols = nullptr;
+    if (const auto *rot = std::get_if<ir::RotateOp>(&o)) {
+      std::string name = "rotate " + Twine(rot->count).str();
+      if (rot->first >= 0 && static_cast<size_t>(rot->first) < m.tensors.size())
+        name += " from " + m.tensors[rot->first].name;
+      out = tensorOp(BDL_OP_ROTATE, rot->first, rot->count, -1, name);
+      return Error::success();
+    }
+    if (const auto *rep = std::get_if<ir::ReplayOp>(&o)) {
+      if (rep->tensor < 0 || static_cast<size_t>(rep->tensor) >= m.tensors.size())
+        return createStringError(inconvertibleErrorCode(), "replay: tensor %d out of range",
+                                 rep->tensor);
+      out = tensorOp(BDL_OP_REPLAY, -1, -1, rep->tensor, "replay " + m.tensors[rep->tensor].name);
+      return Error::success();
+    }
     if (const auto *g = std::get_if<ir::GemmOp>(&o)) {
       for (ir::TensorId t : {g->a, g->b, g->c})
         if (t < 0 || static_cast<size_t>(t) >= m.tensors.size())
@@ -166,17 +192,28 @@ private:
     std::vector<Constant *> elems;
     for (size_t i = 0; i < bs.size(); ++i) {
       const ir::Block &blk = bs[i];
-      std::vector<Constant *> ops;
+      // The prologue's kernels come first in the kernel order (CodeGen.h).
+      std::vector<Constant *> prologue, ops;
+      for (const ir::Op &o : blk.prologue) {
+        Constant *c = nullptr;
+        if (Error e = op(o, c))
+          return e;
+        prologue.push_back(c);
+      }
       for (const ir::Op &o : blk.ops) {
         Constant *c = nullptr;
         if (Error e = op(o, c))
           return e;
         ops.push_back(c);
       }
+      Function *fn = stepsFns.empty() ? nullptr : stepsFns[nextBlock];
+      ++nextBlock;
+      std::string prefix = ("bdl_model." + kind + Twine(i) + "." + blk.name).str();
       elems.push_back(ConstantStruct::get(
           types.block,
-          {str(blk.name), i32(blk.steps), i32(ops.size()),
-           array(types.op, ops, "bdl_model." + kind + Twine(i) + "." + blk.name + ".ops")}));
+          {str(blk.name), i32(blk.steps), i32(ops.size()), array(types.op, ops, prefix + ".ops"),
+           fn ? static_cast<Constant *>(fn) : null(), i32(prologue.size()),
+           i32(blk.resetState), array(types.op, prologue, prefix + ".prologue")}));
     }
     out = array(types.block, elems, "bdl_model." + kind + "Blocks");
     return Error::success();
@@ -186,8 +223,10 @@ private:
   LLVMContext &ctx;
   const ir::Module &m;
   ArrayRef<Function *> kernels;
+  ArrayRef<Function *> stepsFns;
+  Function *derive;
   AbiTypes types;
-  size_t nextKernel = 0;
+  size_t nextKernel = 0, nextBlock = 0;
   std::map<std::string, Constant *> strings;
 };
 
@@ -198,20 +237,22 @@ AbiTypes AbiTypes::get(LLVMContext &ctx) {
        *ptr = PointerType::getUnqual(ctx);
   AbiTypes t;
   t.dim = namedStruct(ctx, "BdlDim", {i32, i32});
-  t.tensor = namedStruct(ctx, "BdlTensorDesc", {ptr, i32, i32, t.dim, t.dim, f32, f32});
-  t.param = namedStruct(ctx, "BdlParamDesc", {ptr, f64, f64, f64, i32, i32});
+  t.tensor = namedStruct(ctx, "BdlTensorDesc", {ptr, i32, i32, t.dim, t.dim, f32, f32, i32, i32});
+  t.param = namedStruct(ctx, "BdlParamDesc", {ptr, f64, f64, f64, i32, i32, i32});
   t.op =
       namedStruct(ctx, "BdlOp",
                   {i32, i32, i32, i32, i32, i32, i32, i32, i32, f32, f32, ptr, ptr, t.dim, t.dim});
-  t.block = namedStruct(ctx, "BdlBlock", {ptr, i32, i32, ptr});
+  t.block = namedStruct(ctx, "BdlBlock", {ptr, i32, i32, ptr, ptr, i32, i32, ptr});
   t.model = namedStruct(ctx, "BdlModel",
                         {ptr, ptr, ptr, ptr, ptr, ptr, ptr, i32, i32, i32, i32, i32, i32, i32, i32,
-                         i32, i32, i32, i32});
+                         i32, i32, i32, i32, ptr});
+  t.context = contextType(ctx);
   return t;
 }
 
-Error emitDescriptor(Module &llvmModule, const ir::Module &m, ArrayRef<Function *> kernels) {
-  return DescriptorBuilder(llvmModule, m, kernels).build();
+Error emitDescriptor(Module &llvmModule, const ir::Module &m, ArrayRef<Function *> kernels,
+                     ArrayRef<Function *> stepsFns, Function *derive) {
+  return DescriptorBuilder(llvmModule, m, kernels, stepsFns, derive).build();
 }
 
 } // namespace cpu
@@ -232,11 +273,12 @@ std::vector<HostLayout> hostLayouts() {
        sizeof(BdlTensorDesc),
        {OFF(BdlTensorDesc, name), OFF(BdlTensorDesc, role), OFF(BdlTensorDesc, init),
         OFF(BdlTensorDesc, rows), OFF(BdlTensorDesc, cols), OFF(BdlTensorDesc, initA),
-        OFF(BdlTensorDesc, initB)}},
+        OFF(BdlTensorDesc, initB), OFF(BdlTensorDesc, initASlot), OFF(BdlTensorDesc, initBSlot)}},
       {"BdlParamDesc",
        sizeof(BdlParamDesc),
        {OFF(BdlParamDesc, name), OFF(BdlParamDesc, value), OFF(BdlParamDesc, lo),
-        OFF(BdlParamDesc, hi), OFF(BdlParamDesc, type), OFF(BdlParamDesc, tune)}},
+        OFF(BdlParamDesc, hi), OFF(BdlParamDesc, type), OFF(BdlParamDesc, tune),
+        OFF(BdlParamDesc, derived)}},
       {"BdlOp",
        sizeof(BdlOp),
        {OFF(BdlOp, kind), OFF(BdlOp, parallel), OFF(BdlOp, a), OFF(BdlOp, b), OFF(BdlOp, c),
@@ -245,7 +287,9 @@ std::vector<HostLayout> hostLayouts() {
         OFF(BdlOp, cols)}},
       {"BdlBlock",
        sizeof(BdlBlock),
-       {OFF(BdlBlock, name), OFF(BdlBlock, steps), OFF(BdlBlock, numOps), OFF(BdlBlock, ops)}},
+       {OFF(BdlBlock, name), OFF(BdlBlock, steps), OFF(BdlBlock, numOps), OFF(BdlBlock, ops),
+        OFF(BdlBlock, stepsFn), OFF(BdlBlock, numPrologueOps), OFF(BdlBlock, resetState),
+        OFF(BdlBlock, prologueOps)}},
       {"BdlModel",
        sizeof(BdlModel),
        {OFF(BdlModel, name), OFF(BdlModel, sourceFile), OFF(BdlModel, dataset),
@@ -254,7 +298,12 @@ std::vector<HostLayout> hostLayouts() {
         OFF(BdlModel, numParams), OFF(BdlModel, numTrainBlocks), OFF(BdlModel, numEvalBlocks),
         OFF(BdlModel, inputTensor), OFF(BdlModel, targetTensor), OFF(BdlModel, predictTensor),
         OFF(BdlModel, lossTensor), OFF(BdlModel, epochs), OFF(BdlModel, batch),
-        OFF(BdlModel, validation)}},
+        OFF(BdlModel, validation), OFF(BdlModel, derive)}},
+      {"BdlContext",
+       sizeof(BdlContext),
+       {OFF(BdlContext, seed), OFF(BdlContext, example0), OFF(BdlContext, time),
+        OFF(BdlContext, step), OFF(BdlContext, steps), OFF(BdlContext, block),
+        OFF(BdlContext, reserved)}},
   };
 }
 #undef OFF
@@ -264,7 +313,7 @@ std::vector<HostLayout> hostLayouts() {
 Error verifyDescriptorLayout(const DataLayout &dl) {
   LLVMContext ctx;
   cpu::AbiTypes t = cpu::AbiTypes::get(ctx);
-  StructType *types[] = {t.dim, t.tensor, t.param, t.op, t.block, t.model};
+  StructType *types[] = {t.dim, t.tensor, t.param, t.op, t.block, t.model, t.context};
   std::vector<HostLayout> host = hostLayouts();
   for (size_t s = 0; s < host.size(); ++s) {
     const StructLayout *sl = dl.getStructLayout(types[s]);

@@ -15,14 +15,17 @@ namespace bdl::codegen::cpu {
 /// LLVM struct types mirroring the structs of bdl/abi.h field by field
 /// (named %BdlDim, %BdlTensorDesc, ...; shared by modules of one context).
 struct AbiTypes {
-  llvm::StructType *dim, *tensor, *param, *op, *block, *model;
+  llvm::StructType *dim, *tensor, *param, *op, *block, *model, *context;
   static AbiTypes get(llvm::LLVMContext &ctx);
 };
 
 /// Emits the external constant `bdl_model`. `kernels` holds the kernel
-/// function of every KernelOp, in trainBlocks-then-evalBlocks order.
+/// function of every KernelOp in the kernel order of CodeGen.h; `stepsFns`
+/// the step function of every block (null for a constant count) in
+/// trainBlocks-then-evalBlocks order, or is empty; `derive` may be null.
 llvm::Error emitDescriptor(llvm::Module &llvmModule, const ir::Module &m,
-                           llvm::ArrayRef<llvm::Function *> kernels);
+                           llvm::ArrayRef<llvm::Function *> kernels,
+                           llvm::ArrayRef<llvm::Function *> stepsFns, llvm::Function *derive);
 
 } // namespace bdl::codegen::cpu
 

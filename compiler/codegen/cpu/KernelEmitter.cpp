@@ -74,9 +74,9 @@ Function *emitKernel(Module &llvmModule, const ir::Module &m, const ir::KernelOp
   Type *i64 = Type::getInt64Ty(ctx), *f32 = Type::getFloatTy(ctx),
        *ptr = PointerType::getUnqual(ctx);
 
-  // The loop nest: (rowBegin, rowEnd, cols, tensors..., hp).
+  // The loop nest: (rowBegin, rowEnd, cols, tensors..., hp, ctx).
   std::vector<Type *> params{i64, i64, i64};
-  params.insert(params.end(), tensors.size() + 1, ptr);
+  params.insert(params.end(), tensors.size() + 2, ptr);
   Function *loops = Function::Create(FunctionType::get(Type::getVoidTy(ctx), params, false),
                                      GlobalValue::InternalLinkage, symbol + ".loops", &llvmModule);
   loops->addFnAttr(Attribute::AlwaysInline);
@@ -84,12 +84,15 @@ Function *emitKernel(Module &llvmModule, const ir::Module &m, const ir::KernelOp
   for (unsigned a = 3; a < loops->arg_size(); ++a) {
     loops->getArg(a)->addAttr(Attribute::NoAlias);
     loops->getArg(a)->addAttr(Attribute::NoCapture);
-    if (a + 1 < loops->arg_size())
+    if (a + 2 < loops->arg_size())
       loops->getArg(a)->setName(m.tensors[tensors[a - 3]].name);
   }
-  Argument *hp = loops->getArg(loops->arg_size() - 1);
+  Argument *hp = loops->getArg(loops->arg_size() - 2);
   hp->setName("hp");
   hp->addAttr(Attribute::ReadOnly);
+  Argument *context = loops->getArg(loops->arg_size() - 1);
+  context->setName("ctx");
+  context->addAttr(Attribute::ReadOnly);
 
   IRBuilder<> b(BasicBlock::Create(ctx, "entry", loops));
   Value *rowBegin = loops->getArg(0), *rowEnd = loops->getArg(1);
@@ -105,6 +108,7 @@ Function *emitKernel(Module &llvmModule, const ir::Module &m, const ir::KernelOp
     for (ir::TensorId t : ef.tensors)
       args.push_back(loops->getArg(argIndex(t)));
     args.push_back(hp);
+    args.push_back(context);
     return b.CreateCall(ef.fn, args);
   };
   auto rowStart = [&](Value *r) {
@@ -114,7 +118,7 @@ Function *emitKernel(Module &llvmModule, const ir::Module &m, const ir::KernelOp
   Value *zero64 = b.getInt64(0);
   switch (k.kind) {
   case ir::KernelOp::Kind::Map:
-    if (!ef.usesRow && !ef.usesCol) {
+    if (!ef.usesRow && !ef.usesCol && !ef.draws) {
       // One flat loop over the rows' elements.
       emitLoop(b, rowStart(rowBegin), rowStart(rowEnd), "i", nullptr, [&](Value *i, Value *) {
         callElem(zero64, zero64, i);
@@ -188,13 +192,13 @@ Function *emitKernel(Module &llvmModule, const ir::Module &m, const ir::KernelOp
 
   // The exported BdlKernelFn.
   Function *fn =
-      Function::Create(FunctionType::get(Type::getVoidTy(ctx), {i64, i64, i64, ptr, ptr}, false),
+      Function::Create(FunctionType::get(Type::getVoidTy(ctx), {i64, i64, i64, ptr, ptr, ptr}, false),
                        GlobalValue::ExternalLinkage, symbol, &llvmModule);
   fn->addFnAttr(Attribute::NoUnwind);
-  const char *names[] = {"rowBegin", "rowEnd", "cols", "tensors", "hp"};
-  for (unsigned a = 0; a < 5; ++a)
+  const char *names[] = {"rowBegin", "rowEnd", "cols", "tensors", "hp", "ctx"};
+  for (unsigned a = 0; a < 6; ++a)
     fn->getArg(a)->setName(names[a]);
-  for (unsigned a = 3; a < 5; ++a) {
+  for (unsigned a = 3; a < 6; ++a) {
     fn->getArg(a)->addAttr(Attribute::NoCapture);
     fn->getArg(a)->addAttr(Attribute::ReadOnly);
   }
@@ -204,6 +208,7 @@ Function *emitKernel(Module &llvmModule, const ir::Module &m, const ir::KernelOp
     args.push_back(b.CreateAlignedLoad(ptr, b.CreateConstInBoundsGEP1_64(ptr, fn->getArg(3), t),
                                        Align(8), m.tensors[t].name));
   args.push_back(fn->getArg(4));
+  args.push_back(fn->getArg(5));
   b.CreateCall(loops, args);
   b.CreateRetVoid();
   return fn;

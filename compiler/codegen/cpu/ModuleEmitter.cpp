@@ -29,20 +29,35 @@ Expected<std::unique_ptr<Module>> emitModule(const ir::Module &m, LLVMContext &c
   if (!m.sourceFile.empty())
     mod->setSourceFileName(m.sourceFile);
 
-  std::vector<Function *> kernels;
+  std::vector<Function *> kernels, stepsFns;
   for (const auto *blocks : {&m.trainBlocks, &m.evalBlocks})
-    for (const ir::Block &b : *blocks)
-      for (const ir::Op &o : b.ops) {
-        const auto *k = std::get_if<ir::KernelOp>(&o);
-        if (!k)
-          continue;
-        if (std::vector<ir::Problem> problems = ir::verifyKernel(m, *k); !problems.empty())
+    for (const ir::Block &b : *blocks) {
+      for (const auto *ops : {&b.prologue, &b.ops})
+        for (const ir::Op &o : *ops) {
+          const auto *k = std::get_if<ir::KernelOp>(&o);
+          if (!k)
+            continue;
+          if (std::vector<ir::Problem> problems = ir::verifyKernel(m, *k); !problems.empty())
+            return createStringError(inconvertibleErrorCode(),
+                                     "kernel @" + k->name + ": " + problems.front().message);
+          kernels.push_back(
+              cpu::emitKernel(*mod, m, *k, kernelSymbol(kernels.size(), k->name), opts));
+        }
+      Function *steps = nullptr;
+      if (b.stepsExpr) {
+        if (std::vector<ir::Problem> problems = ir::verifyStepsExpr(m, *b.stepsExpr);
+            !problems.empty())
           return createStringError(inconvertibleErrorCode(),
-                                   "kernel @" + k->name + ": " + problems.front().message);
-        kernels.push_back(
-            cpu::emitKernel(*mod, m, *k, kernelSymbol(kernels.size(), k->name), opts));
+                                   "block " + b.name + ": " + problems.front().message);
+        steps = emitStepsFunction(*mod, *b.stepsExpr, "bdl_steps" + Twine(stepsFns.size()).str(),
+                                  opts);
       }
-  if (Error e = cpu::emitDescriptor(*mod, m, kernels))
+      stepsFns.push_back(steps);
+    }
+  if (std::vector<ir::Problem> problems = ir::verifyDerivations(m); !problems.empty())
+    return createStringError(inconvertibleErrorCode(), problems.front().message);
+  Function *derive = emitDeriveFunction(*mod, m, opts);
+  if (Error e = cpu::emitDescriptor(*mod, m, kernels, stepsFns, derive))
     return e;
 
   std::string msg;

@@ -1,0 +1,41 @@
+//===- ExprInfo.h - Classes of expression ops -----------------*- C++ -*-===//
+//
+// Which ExprOps draw random numbers, compare, or may appear where: one place
+// for the verifier, the passes and code generation to ask.
+//
+//===----------------------------------------------------------------------===//
+#ifndef BDL_IR_EXPRINFO_H
+#define BDL_IR_EXPRINFO_H
+
+#include "ir/IR.h"
+
+namespace bdl::ir {
+
+/// Draw sites are below this: the Philox counter's last word is
+/// BDL_DRAW_STREAM | site << 8 | block (bdl/abi.h, bdl/sampler.h).
+constexpr int32_t kMaxDrawSites = 1 << 21;
+
+/// A random draw: its value depends on its site and the call's context, so
+/// it must be neither folded nor computed twice per element.
+inline bool isDraw(ExprOp op) {
+  return op == ExprOp::Poisson || op == ExprOp::Bernoulli || op == ExprOp::Wald;
+}
+
+inline bool isComparison(ExprOp op) { return op >= ExprOp::Lt && op <= ExprOp::Ne; }
+
+/// Neg .. Min: the unary and binary arithmetic and transcendental ops.
+inline bool isArithmetic(ExprOp op) { return op >= ExprOp::Neg && op <= ExprOp::Min; }
+
+/// Whether `e` or any of its operands is a random draw.
+inline bool containsDraw(const Expr &e) {
+  if (isDraw(e.op))
+    return true;
+  for (const ExprPtr &o : e.operands)
+    if (o && containsDraw(*o))
+      return true;
+  return false;
+}
+
+} // namespace bdl::ir
+
+#endif // BDL_IR_EXPRINFO_H

@@ -1,0 +1,701 @@
+//===- Lowerer.h - The lowering of a checked model, shared by its parts -*- C++ -*-===//
+//
+// One class walks the checked AST and builds the IR: Lowering.cpp holds the
+// expressions, tensors and the learning rule; Dynamics.cpp the populations,
+// phases, records and evaluation. Internal to compiler/lower.
+//
+//===----------------------------------------------------------------------===//
+#ifndef BDL_LOWER_LOWERER_H
+#define BDL_LOWER_LOWERER_H
+
+#include "lower/Lowering.h"
+#include "sema/Builtins.h"
+
+#include "llvm/ADT/StringMap.h"
+#include "llvm/Support/Casting.h"
+
+#include <cmath>
+#include <map>
+#include <optional>
+#include <set>
+
+namespace bdl::lowering {
+
+using ir::Dim;
+using ir::Expr;
+using ir::ExprOp;
+using ir::ExprPtr;
+using llvm::cast;
+using llvm::dyn_cast;
+
+/// An elementwise value over the iteration space [rows, cols]. Loads inside
+/// carry provisional accesses; `finish` fixes them for the final space.
+struct Value {
+  ExprPtr expr;
+  Dim rows, cols;
+};
+
+/// Where cross_entropy floors its prediction: a confident mistake, y = 0,
+/// would otherwise make the loss of the whole epoch infinite.
+constexpr float kLogFloor = 1e-30f;
+
+class Lowerer {
+public:
+  explicit Lowerer(const sema::CheckedModel &model) : model(model) {}
+
+  ir::Module run() {
+    const ast::ModelFile &file = *model.file;
+    m.name = file.name.name;
+    m.sourceFile = file.path;
+    m.dataset = model.dataset;
+    m.params = model.params;
+    m.epochs = model.epochs, m.batch = model.batch, m.validation = model.validation;
+    declareTensors();
+    lowerDerivedParams();
+    if (model.hasDynamics()) {
+      lowerDynamics();
+      return std::move(m);
+    }
+
+    ir::Block forward{"forward", 1, {}};
+    block = &forward;
+    for (const ast::LayerDecl &layer : file.layers)
+      layerIds.push_back(materialize(lowerExpr(layer.value.get()), layer.name.name, true));
+    m.predict = layerIds[model.predict];
+    if (model.loss >= 0)
+      m.loss = layerIds[model.loss];
+    m.evalBlocks.push_back(cloneBlock(forward));
+    m.trainBlocks.push_back(std::move(forward));
+
+    if (model.learn) {
+      ir::Block learn{"learn", 1, {}};
+      block = &learn;
+      lowerLearn(*model.learn);
+      m.trainBlocks.push_back(std::move(learn));
+    }
+    return std::move(m);
+  }
+
+private:
+  //===-- Tensors ---------------------------------------------------------===//
+
+  void declareTensors() {
+    for (size_t i = 0; i < model.tensors.size(); ++i) {
+      const sema::CheckedTensor &ct = model.tensors[i];
+      ir::Tensor t;
+      t.name = ct.decl->name.name;
+      switch (ct.decl->kind) {
+      case ast::TensorKind::Input:
+        t.role = ir::Role::Input;
+        break;
+      case ast::TensorKind::Target:
+        t.role = ir::Role::Target;
+        break;
+      case ast::TensorKind::Weight:
+        t.role = ir::Role::Weight;
+        break;
+      case ast::TensorKind::Fixed:
+        t.role = ir::Role::Fixed;
+        break;
+      }
+      bool isData = t.role == ir::Role::Input || t.role == ir::Role::Target;
+      t.rows = isData ? Dim::batch() : ct.rows;
+      t.cols = ct.cols;
+      t.init = ct.init, t.initA = ct.initA, t.initB = ct.initB;
+      // Arguments that depend on params become derived params of their own.
+      auto argumentSlot = [&](const ast::Expr *e, const char *which) {
+        if (!e)
+          return -1;
+        ir::Param p;
+        p.name = t.name + ".init." + which;
+        p.derivation = std::shared_ptr<const Expr>(std::move(lowerExpr(e).expr).release());
+        m.params.push_back(p);
+        return ir::kFirstParamSlot + (int)m.params.size() - 1;
+      };
+      t.initASlot = argumentSlot(ct.initAExpr, "a");
+      t.initBSlot = argumentSlot(ct.initBExpr, "b");
+      ir::TensorId id = m.addTensor(t);
+      tensorIds.push_back(id);
+      if ((int)i == model.input)
+        m.input = id;
+      if ((int)i == model.target)
+        m.target = id;
+    }
+  }
+
+  std::pair<Dim, Dim> storage(const sema::Shape &s) {
+    Dim batchOrOne = s.batched ? Dim::batch() : Dim::constant(1);
+    if (s.isScalar())
+      return {batchOrOne, Dim::constant(1)};
+    if (s.isVector())
+      return {batchOrOne, s.dims[0]};
+    return {s.dims[0], s.dims[1]};
+  }
+
+  ir::TensorId temp(const std::string &name, Dim rows, Dim cols, ir::Role role = ir::Role::Temp,
+                    bool userName = false) {
+    ir::Tensor t;
+    t.name = userName ? name : uniqueName(name);
+    t.role = role;
+    t.rows = rows, t.cols = cols;
+    return m.addTensor(t);
+  }
+
+  /// A name for a compiler-made tensor that no user name and no earlier
+  /// tensor has: `mm`, `mm.1`, ...
+  std::string uniqueName(const std::string &base) {
+    for (unsigned &n = nameUses[base];; ++n) {
+      std::string candidate = n == 0 ? base : base + "." + std::to_string(n);
+      if (!model.globals.count(candidate) && !model.lets.count(candidate)) {
+        ++n;
+        return candidate;
+      }
+    }
+  }
+
+  //===-- Elementwise values ----------------------------------------------===//
+
+  Value load(ir::TensorId t) {
+    const ir::Tensor &tensor = m.tensors[t];
+    return {Expr::load(t, ir::Access::Full), tensor.rows, tensor.cols};
+  }
+
+  static Dim join(Dim a, Dim b) { return a.isOne() ? b : a; }
+
+  Value unary(ExprOp op, Value v) {
+    v.expr = Expr::unary(op, std::move(v.expr));
+    return v;
+  }
+
+  Value binary(ExprOp op, Value l, Value r) {
+    Dim rows = join(l.rows, r.rows), cols = join(l.cols, r.cols);
+    return {Expr::binary(op, std::move(l.expr), std::move(r.expr)), rows, cols};
+  }
+
+  Value constant(float v) { return {Expr::constant(v), Dim::constant(1), Dim::constant(1)}; }
+  Value slot(int index) { return {Expr::slot(index), Dim::constant(1), Dim::constant(1)}; }
+
+  /// Fixes every load's access for the iteration space [rows, cols].
+  void finish(ir::Expr &e, Dim rows, Dim cols) {
+    if (e.op == ExprOp::Load) {
+      bool ok = ir::accessFor(m.tensors[e.index], rows, cols, e.access);
+      (void)ok; // sema's broadcasting rules guarantee it; the verifier checks
+    }
+    for (ExprPtr &o : e.operands)
+      finish(*o, rows, cols);
+  }
+
+  /// A tensor holding `v`: the one it already is, or a new one computed by a
+  /// Map. `userName`: `name` is a layer or let, which keeps its exact name.
+  ir::TensorId materialize(Value v, const std::string &name, bool userName = false) {
+    if (v.expr->op == ExprOp::Load) {
+      ir::TensorId id = v.expr->index;
+      ir::Tensor &t = m.tensors[id];
+      if (t.rows == v.rows && t.cols == v.cols) {
+        // A product's or reduction's result that is exactly a named value
+        // takes its name, and so does the kernel that computes it.
+        if (anonymous.erase(id)) {
+          t.name = userName ? name : uniqueName(name);
+          if (auto *k =
+                  block->ops.empty() ? nullptr : std::get_if<ir::KernelOp>(&block->ops.back());
+              k && k->outputs.size() == 1 && k->outputs[0].tensor == id)
+            k->name = t.name;
+        }
+        return id;
+      }
+    }
+    ir::TensorId out = temp(name, v.rows, v.cols, ir::Role::Temp, userName);
+    map(m.tensors[out].name, out, std::move(v));
+    return out;
+  }
+
+  void map(const std::string &name, ir::TensorId out, Value v) {
+    ir::KernelOp k;
+    k.kind = ir::KernelOp::Kind::Map;
+    k.name = name;
+    k.rows = m.tensors[out].rows, k.cols = m.tensors[out].cols;
+    finish(*v.expr, k.rows, k.cols);
+    k.outputs.push_back({out, std::move(v.expr), true});
+    block->ops.push_back(std::move(k));
+  }
+
+  /// out[r] = reduce_c value(r, c), out is [rows, 1].
+  ir::TensorId rowReduce(const std::string &name, ir::KernelOp::Reduce reduce, Value v) {
+    ir::TensorId out = temp(name, v.rows, Dim::constant(1));
+    ir::KernelOp k;
+    k.kind = ir::KernelOp::Kind::RowReduce;
+    k.reduce = reduce;
+    k.name = m.tensors[out].name;
+    k.rows = v.rows, k.cols = v.cols;
+    finish(*v.expr, k.rows, k.cols);
+    k.outputs.push_back({out, std::move(v.expr), true});
+    block->ops.push_back(std::move(k));
+    return out;
+  }
+
+  /// out[c] = sum_r value(r, c) / batch: the batch mean of a per-example value.
+  ir::TensorId batchMean(const std::string &name, Value v) {
+    ir::TensorId out = temp(name, Dim::constant(1), v.cols);
+    ir::KernelOp k;
+    k.kind = ir::KernelOp::Kind::ColReduce;
+    k.name = m.tensors[out].name;
+    k.rows = v.rows, k.cols = v.cols;
+    ExprPtr body = Expr::binary(ExprOp::Mul, std::move(v.expr), Expr::slot(ir::kInvBatchSlot));
+    finish(*body, k.rows, k.cols);
+    k.outputs.push_back({out, std::move(body), true});
+    block->ops.push_back(std::move(k));
+    return out;
+  }
+
+  Value dimValue(Dim d) {
+    if (d.kind == Dim::Kind::Param)
+      return slot(ir::kFirstParamSlot + (int)d.value);
+    return constant((float)d.value);
+  }
+
+  //===-- Expressions -----------------------------------------------------===//
+
+  Value lowerExpr(const ast::Expr *e) {
+    switch (e->getKind()) {
+    case ast::Expr::Kind::Number:
+      return constant((float)cast<ast::NumberExpr>(e)->value);
+    case ast::Expr::Kind::Bool:
+      return constant(cast<ast::BoolExpr>(e)->value ? 1.f : 0.f);
+    case ast::Expr::Kind::Name:
+      return lowerName(cast<ast::NameExpr>(e));
+    case ast::Expr::Kind::Member:
+      return lowerMemberRead(e);
+    case ast::Expr::Kind::Neg:
+      return unary(ExprOp::Neg, lowerExpr(cast<ast::NegExpr>(e)->operand.get()));
+    case ast::Expr::Kind::Transpose: // sema allows W' only as an operand of '@'
+      break;
+    case ast::Expr::Kind::Binary:
+      return lowerBinary(cast<ast::BinaryExpr>(e));
+    case ast::Expr::Kind::Call:
+      return lowerCall(cast<ast::CallExpr>(e));
+    }
+    return constant(0);
+  }
+
+  Value lowerName(const ast::NameExpr *n) {
+    const sema::Symbol &s = model.symbolOf(n);
+    switch (s.kind) {
+    case sema::Symbol::Kind::Param:
+      return slot(ir::kFirstParamSlot + s.index);
+    case sema::Symbol::Kind::Const:
+      return constant((float)s.constValue);
+    case sema::Symbol::Kind::Runtime:
+      return slot(s.index);
+    case sema::Symbol::Kind::Tensor:
+    case sema::Symbol::Kind::Layer:
+    case sema::Symbol::Kind::Let:
+      return load(tensorOf(s));
+    case sema::Symbol::Kind::Member:
+      return lowerMemberRead(n);
+    case sema::Symbol::Kind::Record:
+      return load(recordIds[s.index]);
+    case sema::Symbol::Kind::Population:
+      break; // sema rejects it
+    }
+    return constant(0);
+  }
+
+  /// The tensor that holds a tensor's, layer's or let's value.
+  ir::TensorId tensorOf(const sema::Symbol &s) {
+    if (s.kind == sema::Symbol::Kind::Tensor)
+      return tensorIds[s.index];
+    return s.kind == sema::Symbol::Kind::Layer ? layerIds[s.index] : letIds[s.index];
+  }
+
+  Value lowerBinary(const ast::BinaryExpr *b) {
+    if (b->op == ast::BinaryOp::MatMul)
+      return lowerMatMul(b);
+    Value l = lowerExpr(b->lhs.get()), r = lowerExpr(b->rhs.get());
+    switch (b->op) {
+    case ast::BinaryOp::Add:
+      return binary(ExprOp::Add, std::move(l), std::move(r));
+    case ast::BinaryOp::Sub:
+      return binary(ExprOp::Sub, std::move(l), std::move(r));
+    case ast::BinaryOp::Mul:
+      return binary(ExprOp::Mul, std::move(l), std::move(r));
+    case ast::BinaryOp::Div:
+      return binary(ExprOp::Div, std::move(l), std::move(r));
+    case ast::BinaryOp::Pow:
+      return binary(ExprOp::Pow, std::move(l), std::move(r));
+    case ast::BinaryOp::Lt:
+      return binary(ExprOp::Lt, std::move(l), std::move(r));
+    case ast::BinaryOp::Le:
+      return binary(ExprOp::Le, std::move(l), std::move(r));
+    case ast::BinaryOp::Gt:
+      return binary(ExprOp::Gt, std::move(l), std::move(r));
+    case ast::BinaryOp::Ge:
+      return binary(ExprOp::Ge, std::move(l), std::move(r));
+    case ast::BinaryOp::Eq:
+      return binary(ExprOp::Eq, std::move(l), std::move(r));
+    case ast::BinaryOp::Ne:
+      return binary(ExprOp::Ne, std::move(l), std::move(r));
+    case ast::BinaryOp::MatMul:
+      break;
+    }
+    return constant(0);
+  }
+
+  /// A matrix operand of `@`: a tensor, possibly transposed.
+  std::pair<ir::TensorId, bool> matrixOperand(const ast::Expr *e, const std::string &name) {
+    if (auto *t = dyn_cast<ast::TransposeExpr>(e))
+      return {tensorOf(model.symbolOf(cast<ast::NameExpr>(t->operand.get()))), true};
+    return {materialize(lowerExpr(e), name + ".lhs"), false};
+  }
+
+  Value lowerMatMul(const ast::BinaryExpr *b) {
+    const sema::Shape &rhsShape = model.shapeOf(b->rhs.get());
+    std::string name = "mm";
+    auto [a, aTransposed] = matrixOperand(b->lhs.get(), name);
+    const ir::Tensor &A = m.tensors[a];
+    Dim aRows = aTransposed ? A.cols : A.rows;
+    if (rhsShape.isVector()) {
+      // Per-example vectors are rows of [R, n], so out = v · Aᵀ.
+      ir::TensorId v = materialize(lowerExpr(b->rhs.get()), name + ".rhs");
+      ir::TensorId out = temp(name, m.tensors[v].rows, aRows);
+      anonymous.insert(out);
+      ir::GemmOp g;
+      g.a = v, g.b = a, g.c = out;
+      g.transB = !aTransposed;
+      block->ops.push_back(g);
+      return load(out);
+    }
+    auto [bt, bTransposed] = matrixOperand(b->rhs.get(), name);
+    const ir::Tensor &B = m.tensors[bt];
+    ir::TensorId out = temp(name, aRows, bTransposed ? B.rows : B.cols);
+    anonymous.insert(out);
+    ir::GemmOp g;
+    g.a = a, g.transA = aTransposed, g.b = bt, g.transB = bTransposed, g.c = out;
+    block->ops.push_back(g);
+    return load(out);
+  }
+
+  Value lowerCall(const ast::CallExpr *call) {
+    const std::string &f = call->callee;
+    auto arg = [&](size_t i) { return lowerExpr(call->args[i].value.get()); };
+    if (std::optional<Value> v = lowerDynamicsCall(call))
+      return std::move(*v);
+    static const std::pair<const char *, ExprOp> unaries[] = {
+        {"sigmoid", ExprOp::Sigmoid}, {"tanh", ExprOp::Tanh}, {"relu", ExprOp::Relu},
+        {"exp", ExprOp::Exp},         {"log", ExprOp::Log},   {"abs", ExprOp::Abs},
+        {"sqrt", ExprOp::Sqrt},       {"drelu", ExprOp::Step}};
+    for (auto [name, op] : unaries)
+      if (f == name)
+        return unary(op, arg(0));
+    if (f == "max" || f == "min")
+      return binary(f == "max" ? ExprOp::Max : ExprOp::Min, arg(0), arg(1));
+    if (f == "dsigmoid" || f == "dtanh") {
+      // σ'(a) = e / (1 + e)² with e = exp(-|a|), and tanh'(a) = 4e / (1 + e)²
+      // with e = exp(-2|a|): the textbook σ(1 - σ) and 1 - tanh² cancel to 0
+      // in float once |a| passes about 17 (σ) or 9 (tanh).
+      bool isTanh = f == "dtanh";
+      Value a = arg(0);
+      auto e = [&] {
+        Value absA = unary(ExprOp::Abs, {a.expr->clone(), a.rows, a.cols});
+        return unary(ExprOp::Exp, isTanh ? binary(ExprOp::Mul, constant(-2), std::move(absA))
+                                         : unary(ExprOp::Neg, std::move(absA)));
+      };
+      Value onePlusE = binary(ExprOp::Add, constant(1), e());
+      Value onePlusE2{onePlusE.expr->clone(), onePlusE.rows, onePlusE.cols};
+      Value square = binary(ExprOp::Mul, std::move(onePlusE), std::move(onePlusE2));
+      Value numerator = isTanh ? binary(ExprOp::Mul, constant(4), e()) : e();
+      return binary(ExprOp::Div, std::move(numerator), std::move(square));
+    }
+    // A reduction or product that is exactly a layer or let takes its name.
+    auto named = [&](ir::TensorId t) {
+      anonymous.insert(t);
+      return load(t);
+    };
+    if (f == "softmax")
+      return softmax(arg(0));
+    if (f == "sum")
+      return named(rowReduce("sum", ir::KernelOp::Reduce::Sum, arg(0)));
+    if (f == "cross_entropy") {
+      // -Σ t log y, with y floored so that a confident mistake stays finite.
+      Value y = arg(0), t = arg(1);
+      Value logy = unary(ExprOp::Log, binary(ExprOp::Max, std::move(y), constant(kLogFloor)));
+      Value term = unary(ExprOp::Neg, binary(ExprOp::Mul, std::move(t), std::move(logy)));
+      return named(rowReduce("cross_entropy", ir::KernelOp::Reduce::Sum, std::move(term)));
+    }
+    if (f == "mse") {
+      Value d = binary(ExprOp::Sub, arg(0), arg(1));
+      Value d2{d.expr->clone(), d.rows, d.cols};
+      Dim n = d.cols;
+      Value sq = binary(ExprOp::Div, binary(ExprOp::Mul, std::move(d), std::move(d2)), dimValue(n));
+      return named(rowReduce("mse", ir::KernelOp::Reduce::Sum, std::move(sq)));
+    }
+    if (f == "outer")
+      return named(outerProduct(arg(0), arg(1), "outer"));
+    return constant(0); // unreachable: sema knows every builtin
+  }
+
+  /// outer(a, b) = aᵀb as one GEMM. A per-example operand is averaged over
+  /// the batch: the mean of per-example outer products when both are, and
+  /// outer(a, mean b) when only one is (the same thing, as a is constant).
+  ir::TensorId outerProduct(Value a, Value b, const std::string &name) {
+    bool aBatched = a.rows.kind == Dim::Kind::Batch, bBatched = b.rows.kind == Dim::Kind::Batch;
+    ir::TensorId ta = materialize(std::move(a), name + ".a");
+    ir::TensorId tb = materialize(std::move(b), name + ".b");
+    if (aBatched != bBatched) {
+      ir::TensorId &perExample = aBatched ? ta : tb;
+      perExample = batchMean(name + ".mean", load(perExample));
+    }
+    ir::GemmOp gemm;
+    gemm.a = ta, gemm.transA = true, gemm.b = tb;
+    gemm.c = temp(name, m.tensors[ta].cols, m.tensors[tb].cols);
+    if (aBatched && bBatched)
+      gemm.alphaSlot = ir::kInvBatchSlot;
+    block->ops.push_back(gemm);
+    return gemm.c;
+  }
+
+  Value softmax(Value z) {
+    // exp(z - max z) / Σ exp(z - max z): the shift keeps exp finite.
+    ir::TensorId zt = materialize(std::move(z), "softmax.in");
+    ir::TensorId zmax = rowReduce("softmax.max", ir::KernelOp::Reduce::Max, load(zt));
+    auto shifted = [&] { return unary(ExprOp::Exp, binary(ExprOp::Sub, load(zt), load(zmax))); };
+    ir::TensorId total = rowReduce("softmax.sum", ir::KernelOp::Reduce::Sum, shifted());
+    return binary(ExprOp::Div, shifted(), load(total));
+  }
+
+  //===-- Learning rule ---------------------------------------------------===//
+
+  struct Term {
+    const ast::Expr *expr;
+    ExprPtr scale; // a scalar expression, or null for 1
+  };
+
+  static ExprPtr scaled(ExprPtr scale, ExprPtr factor) {
+    return scale ? Expr::binary(ExprOp::Mul, std::move(scale), std::move(factor))
+                 : std::move(factor);
+  }
+
+  bool isPlainScalar(const ast::Expr *e) {
+    const sema::Shape &s = model.shapeOf(e);
+    return s.isScalar() && !s.batched;
+  }
+
+  /// Splits an update's right-hand side into scaled terms so that each outer
+  /// product becomes its own GEMM.
+  void collectTerms(const ast::Expr *e, ExprPtr scale, std::vector<Term> &terms) {
+    const sema::Shape &shape = model.shapeOf(e);
+    if (!(shape.isMatrix() && shape.batched)) {
+      // No outer product inside: one elementwise term (one batch mean at most).
+      terms.push_back({e, std::move(scale)});
+      return;
+    }
+    if (auto *b = dyn_cast<ast::BinaryExpr>(e)) {
+      switch (b->op) {
+      case ast::BinaryOp::Add:
+        collectTerms(b->lhs.get(), scale ? scale->clone() : nullptr, terms);
+        return collectTerms(b->rhs.get(), std::move(scale), terms);
+      case ast::BinaryOp::Sub:
+        collectTerms(b->lhs.get(), scale ? scale->clone() : nullptr, terms);
+        return collectTerms(b->rhs.get(), scaled(std::move(scale), Expr::constant(-1)), terms);
+      case ast::BinaryOp::Mul:
+        if (isPlainScalar(b->lhs.get()))
+          return collectTerms(b->rhs.get(), scaled(std::move(scale), lowerExpr(b->lhs.get()).expr),
+                              terms);
+        if (isPlainScalar(b->rhs.get()))
+          return collectTerms(b->lhs.get(), scaled(std::move(scale), lowerExpr(b->rhs.get()).expr),
+                              terms);
+        break;
+      case ast::BinaryOp::Div:
+        if (isPlainScalar(b->rhs.get()))
+          return collectTerms(b->lhs.get(),
+                              scaled(std::move(scale), Expr::binary(ExprOp::Div, Expr::constant(1),
+                                                                    lowerExpr(b->rhs.get()).expr)),
+                              terms);
+        break;
+      default:
+        break;
+      }
+    }
+    if (auto *n = dyn_cast<ast::NegExpr>(e))
+      return collectTerms(n->operand.get(), scaled(std::move(scale), Expr::constant(-1)), terms);
+    terms.push_back({e, std::move(scale)});
+  }
+
+  struct PendingUpdate {
+    ir::TensorId weight;
+    bool subtract;
+    Value delta; // over the weight's [rows, cols]
+  };
+
+  void lowerLearn(const ast::LearnDecl &learn) {
+    // Let values first, then every gradient, then the optimiser's scalars,
+    // then its steps: everything but the steps sees the weights from before
+    // this block, whatever the order of the updates.
+    letIds.assign(learn.stmts.size(), -1);
+    for (size_t i = 0; i < learn.stmts.size(); ++i) {
+      const ast::LearnStmt &s = learn.stmts[i];
+      if (s.kind == ast::LearnStmt::Kind::Let)
+        letIds[i] = materialize(lowerExpr(s.value.get()), s.name.name, true);
+    }
+    std::vector<PendingUpdate> updates;
+    for (const sema::CheckedUpdate &u : model.updates)
+      updates.push_back(lowerUpdate(*u.stmt, tensorIds[u.tensor]));
+    const sema::Optimizer &opt = model.optimizer;
+    ExprPtr lr = stepScalar(opt.lr, "sgd.lr");
+    ExprPtr momentum = opt.momentum ? stepScalar(opt.momentum, "sgd.momentum") : nullptr;
+    for (PendingUpdate &u : updates)
+      optimizerStep(u, *lr, momentum.get());
+  }
+
+  /// An optimiser argument, computed once before any step when it reads a
+  /// tensor (a weight the steps change): each step then reads the same value.
+  ExprPtr stepScalar(const ast::Expr *e, const std::string &name) {
+    Value v = lowerExpr(e);
+    if (readsTensor(*v.expr))
+      v = load(materialize(std::move(v), name));
+    return std::move(v.expr);
+  }
+
+  static bool readsTensor(const Expr &e) {
+    if (e.op == ExprOp::Load)
+      return true;
+    for (const ExprPtr &o : e.operands)
+      if (readsTensor(*o))
+        return true;
+    return false;
+  }
+
+  PendingUpdate lowerUpdate(const ast::LearnStmt &s, ir::TensorId w) {
+    const ir::Tensor W = m.tensors[w];
+    std::vector<Term> terms;
+    collectTerms(s.value.get(), nullptr, terms);
+    Value delta = constant(0);
+    bool first = true;
+    for (Term &term : terms) {
+      Value v = termValue(term.expr, W, s.name.name);
+      if (term.scale)
+        v = binary(ExprOp::Mul, {std::move(term.scale), Dim::constant(1), Dim::constant(1)},
+                   std::move(v));
+      delta = first ? std::move(v) : binary(ExprOp::Add, std::move(delta), std::move(v));
+      first = false;
+    }
+    // Keep the update's iteration space the weight's, even for a scalar delta.
+    delta.rows = W.rows, delta.cols = W.cols;
+    // Optimiser steps run after every gradient, one weight after another: a
+    // delta that reads anything but a gradient computed here (another weight,
+    // say) is computed now, before any weight changes. Fusion moves it back
+    // into the step where that is still sound.
+    bool isGradient =
+        delta.expr->op == ExprOp::Load && m.tensors[delta.expr->index].role == ir::Role::Temp &&
+        m.tensors[delta.expr->index].rows == W.rows && m.tensors[delta.expr->index].cols == W.cols;
+    if (!isGradient) {
+      ir::TensorId d = temp(W.name + ".delta", W.rows, W.cols);
+      map(m.tensors[d].name, d, std::move(delta));
+      delta = load(d);
+    }
+    return {w, s.subtract, std::move(delta)};
+  }
+
+  /// One term of an update, reduced to the weight's shape: outer products
+  /// become a batch-averaged GEMM, per-example vectors a batch mean.
+  Value termValue(const ast::Expr *e, const ir::Tensor &W, const std::string &weight) {
+    const sema::Shape &s = model.shapeOf(e);
+    if (auto *call = dyn_cast<ast::CallExpr>(e); call && call->callee == "outer")
+      return load(outerProduct(lowerExpr(call->args[0].value.get()),
+                               lowerExpr(call->args[1].value.get()), weight + ".grad"));
+    Value v = lowerExpr(e);
+    if (s.batched)
+      return load(batchMean(weight + ".grad", std::move(v)));
+    return v;
+  }
+
+  void optimizerStep(PendingUpdate &u, const Expr &lr, const Expr *momentum) {
+    const ir::Tensor W = m.tensors[u.weight];
+    ir::KernelOp k;
+    k.kind = ir::KernelOp::Kind::Map;
+    k.name = "sgd." + W.name;
+    k.rows = W.rows, k.cols = W.cols;
+    ExprPtr step = std::move(u.delta.expr);
+    if (momentum) {
+      // v ← μ v + Δ;  W ← W ∓ lr v
+      ir::TensorId vel = temp(W.name + ".velocity", W.rows, W.cols, ir::Role::Optimizer);
+      ExprPtr v = Expr::binary(
+          ExprOp::Add,
+          Expr::binary(ExprOp::Mul, momentum->clone(), Expr::load(vel, ir::Access::Full)),
+          std::move(step));
+      finish(*v, k.rows, k.cols);
+      k.outputs.push_back({vel, std::move(v), true});
+      step = Expr::local(0);
+    }
+    ExprPtr newW =
+        Expr::binary(u.subtract ? ExprOp::Sub : ExprOp::Add, Expr::load(u.weight, ir::Access::Full),
+                     Expr::binary(ExprOp::Mul, lr.clone(), std::move(step)));
+    finish(*newW, k.rows, k.cols);
+    k.outputs.push_back({u.weight, std::move(newW), true});
+    block->ops.push_back(std::move(k));
+  }
+
+  //===-- Dynamics.cpp ----------------------------------------------------===//
+
+  void lowerDerivedParams();
+  /// Populations, phases, records, evaluation: the whole schedule of a
+  /// model with dynamics.
+  void lowerDynamics();
+  void declareMembers();
+  /// One phase's block: the populations' statements in order, then records.
+  ir::Block lowerPhase(int phase, const ast::Expr *steps, bool evaluation,
+                       const ast::Expr *predict);
+  void lowerMemberUpdate(int phase, int population, int member);
+  void lowerOde(const sema::CheckedMember &member, ir::TensorId state, const ast::Expr *rhs);
+  void lowerRecord(const ast::Expr *value, ir::TensorId out);
+  /// A scalar Expr for a phase's length or window: steps, or stepsExpr.
+  ExprPtr scalarExpr(const ast::Expr *e);
+  Value lowerMemberRead(const ast::Expr *use);
+  ir::TensorId memberBuffer(int population, int member, int lag);
+  std::optional<Value> lowerDynamicsCall(const ast::CallExpr *call);
+  int drawSite(const ast::CallExpr *call);
+
+  // Per population and member: the tensor of its value; older values follow.
+  std::vector<std::vector<ir::TensorId>> memberIds;
+  std::vector<ir::TensorId> recordIds;
+  // While lowering a member's own update after its history rotated: reads
+  // of it see one buffer further back.
+  std::pair<int, int> rotatedMember{-1, -1};
+  // While lowering an ODE's right-hand side at an intermediate value.
+  std::pair<int, int> substitutedMember{-1, -1};
+  const Value *substitute = nullptr;
+  // iota(n) at element `iotaIndex` while lowering a filter's taps.
+  int iotaIndex = -1;
+  // mean(x, last K) inside a record: the accumulator holding it.
+  std::map<const ast::CallExpr *, ir::TensorId> windowIds;
+  std::map<const ast::CallExpr *, int> drawSites;
+  ir::TensorId predictId = -1;
+
+  static ir::Block cloneBlock(const ir::Block &b) {
+    ir::Block copy{b.name, b.steps, {}};
+    for (const ir::Op &op : b.ops) {
+      if (auto *g = std::get_if<ir::GemmOp>(&op)) {
+        copy.ops.push_back(*g);
+        continue;
+      }
+      const auto &k = std::get<ir::KernelOp>(op);
+      ir::KernelOp c{k.kind, k.reduce, k.name, k.rows, k.cols, {}};
+      for (const ir::KernelOutput &o : k.outputs)
+        c.outputs.push_back({o.tensor, o.value->clone(), o.stored});
+      copy.ops.push_back(std::move(c));
+    }
+    return copy;
+  }
+
+  const sema::CheckedModel &model;
+  ir::Module m;
+  ir::Block *block = nullptr;
+  // What holds each tensor, layer and learn-block value, by sema's indices.
+  std::vector<ir::TensorId> tensorIds, layerIds, letIds;
+  std::map<std::string, unsigned> nameUses;
+  std::set<ir::TensorId> anonymous; // products not yet named after a value
+};
+
+
+} // namespace bdl::lowering
+
+#endif // BDL_LOWER_LOWERER_H
