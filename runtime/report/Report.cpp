@@ -154,6 +154,8 @@ void RunLog::finish(const std::string &error) {
   };
   if (info.checkpointEvery)
     s["checkpoint_every"] = info.checkpointEvery;
+  if (!info.shuffle)
+    s["shuffle"] = false;
   if (info.resumedFromEpoch)
     s["resumed_from_epoch"] = info.resumedFromEpoch;
   writeJsonFile(dir + "/summary.json", s);

@@ -374,6 +374,7 @@ TEST_F(DynCliTest, TraceRecordsEveryStepOfTheFirstExamples) {
                            "--no-shuffle"});
   Outcome o = run(dm.model, args);
   ASSERT_EQ(o.code, 0) << o.err;
+  EXPECT_EQ(readJson(dir / "t/summary.json")["shuffle"], false);
   nlohmann::json t = readJson(dir / "t/trace/trace.json");
   EXPECT_EQ(t["batch"], 1);
   ASSERT_EQ(t["examples"].size(), 2u);

@@ -12,12 +12,15 @@
 #include "TestUtil.h"
 #include "bdl/executor.h"
 #include "bdl/model.h"
+#include "bdl/npy.h"
+#include "bdl/trace.h"
 #include "bdl/train.h"
 
 #include <cmath>
 #include <cstring>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 #include <thread>
 
 using namespace bdl;
@@ -389,4 +392,37 @@ TEST(Trainer, StateCarriesAcrossTrainingExamplesAndEvaluationResetsIt) {
   EXPECT_EQ(inst.data(DCtx)[2], 4.0f);           // the time of the last soma call
   EXPECT_EQ(inst.data(DCtx)[1], 5.0f);           // example 5 of the evaluated set
   EXPECT_EQ(inst.data(DCtx)[5], BDL_EVAL_BLOCK); // block 0, evaluation
+}
+
+TEST(Trace, AtALargerBatchEveryRowIsRecorded) {
+  TempDir dir;
+  DynModel dm(12, 3);
+  Dataset d = bandSet(7, 12, 3);
+  ModelInstance inst(dm.model);
+  inst.allocate(2);
+  inst.initialise(2);
+  // Three examples: two batches of two; the trace stops after the second.
+  Tracer tracer(inst, {"out.u", "W", "gain"}, 3, dir / "trace");
+  TrainCallbacks cb;
+  cb.batchBegin = [&](const std::vector<int64_t> &ix, int64_t e0) { tracer.batchBegin(ix, e0); };
+  cb.batchEnd = [&] { tracer.batchEnd(); };
+  TrainOptions o;
+  o.epochs = 1;
+  o.batch = 2;
+  o.shuffle = false;
+  train(inst, DataView(d), DataView(), o, cb);
+  ASSERT_TRUE(tracer.written());
+  std::ifstream in(dir / "trace/trace.json");
+  nlohmann::json t = nlohmann::json::parse(in);
+  EXPECT_EQ(t["batch"], 2);
+  EXPECT_EQ(t["examples"].size(), 4u);
+  EXPECT_EQ(t["examples"][3]["batch"], 1);
+  EXPECT_EQ(t["blocks"].size(), 4u);
+  int64_t steps = t["steps"];
+  EXPECT_EQ(t["tensors"][0]["rows"], "every row of the batch");
+  EXPECT_EQ(readNpy(dir / "trace/out.u.npy").shape, (std::vector<int64_t>{steps, 2, 3}));
+  EXPECT_EQ(readNpy(dir / "trace/W.npy").shape, (std::vector<int64_t>{steps, 3, 12}));
+  EXPECT_EQ(readNpy(dir / "trace/gain.npy").shape, (std::vector<int64_t>{steps, 3}));
+  EXPECT_THAT(errorOf([&] { Tracer bad(inst, {"u"}, 1, dir / "x"); }),
+              HasSubstr("--trace: model 'dyn' has no tensor 'u'; valid names: x, y, W, out.u"));
 }

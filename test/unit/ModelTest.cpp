@@ -310,7 +310,8 @@ TEST(Executor, GemmShapeMismatchNamesTheOp) {
 
 namespace {
 std::atomic<int> kernelCalls;
-void rowIdKernel(int64_t r0, int64_t r1, int64_t cols, float *const *t, const float *, const BdlContext *) {
+void rowIdKernel(int64_t r0, int64_t r1, int64_t cols, float *const *t, const float *,
+                 const BdlContext *) {
   ++kernelCalls;
   for (int64_t r = r0; r < r1; ++r)
     for (int64_t c = 0; c < cols; ++c)
