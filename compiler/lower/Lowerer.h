@@ -285,6 +285,12 @@ private:
     case sema::Symbol::Kind::Const:
       return constant((float)s.constValue);
     case sema::Symbol::Kind::Runtime:
+      if (s.index < 0) { // a step counter of the integer context
+        auto e = std::make_unique<Expr>();
+        e->op = ExprOp::Context;
+        e->index = -1 - s.index;
+        return {std::move(e), Dim::constant(1), Dim::constant(1)};
+      }
       return slot(s.index);
     case sema::Symbol::Kind::Tensor:
     case sema::Symbol::Kind::Layer:
