@@ -15,7 +15,43 @@ namespace {
 /// micro-kernel tiles, and (for column bands) whole 64-byte lines of C.
 constexpr int64_t kGemmBandAlign = 16;
 
+/// C = alpha a b^T + beta C for k = 1 (an outer product at batch 1): a loop
+/// the compiler vectorises. OpenBLAS's small-matrix sgemm spends about 5 ns
+/// per element of C on this shape, 10x a plain pass.
+void outerProduct(const GemmArgs &g) {
+  int64_t aStride = g.transA ? 1 : g.lda, bStride = g.transB ? g.ldb : 1;
+  for (int64_t i = 0; i < g.m; ++i) {
+    float ai = g.alpha * g.a[i * aStride];
+    float *c = g.c + i * g.ldc;
+    const float *b = g.b;
+    if (g.beta == 0) { // beta = 0 ignores C, NaN included, as BLAS does
+      for (int64_t j = 0; j < g.n; ++j)
+        c[j] = ai * b[j * bStride];
+    } else if (g.beta == 1) {
+      for (int64_t j = 0; j < g.n; ++j)
+        c[j] += ai * b[j * bStride];
+    } else {
+      for (int64_t j = 0; j < g.n; ++j)
+        c[j] = g.beta * c[j] + ai * b[j * bStride];
+    }
+  }
+}
+
 void sgemm(const GemmArgs &g) {
+  if (g.k == 1)
+    return outerProduct(g);
+  if (g.m == 1) {
+    // One row of C: a matrix-vector product, which sgemv does at the
+    // memory's speed where sgemm's small-matrix path does not.
+    int aStride = g.transA ? int(g.lda) : 1;
+    if (g.transB)
+      cblas_sgemv(CblasRowMajor, CblasNoTrans, int(g.n), int(g.k), g.alpha, g.b, int(g.ldb), g.a,
+                  aStride, g.beta, g.c, 1);
+    else
+      cblas_sgemv(CblasRowMajor, CblasTrans, int(g.k), int(g.n), g.alpha, g.b, int(g.ldb), g.a,
+                  aStride, g.beta, g.c, 1);
+    return;
+  }
   cblas_sgemm(CblasRowMajor, g.transA ? CblasTrans : CblasNoTrans,
               g.transB ? CblasTrans : CblasNoTrans, int(g.m), int(g.n), int(g.k), g.alpha, g.a,
               int(g.lda), g.b, int(g.ldb), g.beta, g.c, int(g.ldc));
