@@ -354,6 +354,8 @@ private:
   }
 
   Value lowerMatMul(const ast::BinaryExpr *b) {
+    if (std::optional<Value> v = lowerSpikeProduct(b))
+      return std::move(*v);
     const sema::Shape &rhsShape = model.shapeOf(b->rhs.get());
     std::string name = "mm";
     auto [a, aTransposed] = matrixOperand(b->lhs.get(), name);
@@ -659,6 +661,32 @@ private:
   ir::TensorId memberBuffer(int population, int member, int lag);
   std::optional<Value> lowerDynamicsCall(const ast::CallExpr *call);
   int drawSite(const ast::CallExpr *call);
+
+  /// W @ fir(x, taps) (or if(flag, fir(x, taps), x)) where x is drawn: the
+  /// product of a filtered spike train is the filtered sum of per-step
+  /// products W @ x, and each of those is a product with a mostly-zero
+  /// vector, which the runtime does as a sparse sum of W's columns. The
+  /// per-step products keep a history like any member.
+  struct SpikeProduct {
+    ir::TensorId weight = -1;
+    int population = -1, member = -1; // x
+    int lagX = 0;                       // fir's read of x
+    const ast::CallExpr *fir = nullptr; // the filter (its taps)
+    const ast::Expr *flag = nullptr;    // if(flag, fir, x), or null
+    ir::TensorId history = -1;          // P@0 = W @ x now, P@k = k steps ago
+    int depth = 0;
+    int readLag = 0; // the product's read of the filtered member
+  };
+  /// The spike product `b` is, if it is one (matched once, in a pre-pass).
+  std::optional<SpikeProduct> matchSpikeProduct(const ast::BinaryExpr *b);
+  void findSpikeProducts();
+  std::optional<Value> lowerSpikeProduct(const ast::BinaryExpr *b);
+  /// After member (population, member) is computed: its per-step products.
+  void updateSpikeProducts(int population, int member);
+  Value firTap(const ast::CallExpr *fir, int j);
+  std::map<const ast::BinaryExpr *, int> spikeProductOf; // index into spikeProducts
+  std::vector<SpikeProduct> spikeProducts;
+  std::pair<int, int> position{-1, -1}; // population, statement being lowered
 
   // Per population and member: the tensor of its value; older values follow.
   std::vector<std::vector<ir::TensorId>> memberIds;

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cblas.h>
+#include <vector>
 
 namespace bdl::cpu {
 
