@@ -579,7 +579,7 @@ private:
     Value delta = constant(0);
     bool first = true;
     for (Term &term : terms) {
-      Value v = termValue(term.expr, W, s.name.name);
+      Value v = termValue(term.expr, W, s.name.name, term.scale);
       if (term.scale)
         v = binary(ExprOp::Mul, {std::move(term.scale), Dim::constant(1), Dim::constant(1)},
                    std::move(v));
@@ -605,11 +605,20 @@ private:
 
   /// One term of an update, reduced to the weight's shape: outer products
   /// become a batch-averaged GEMM, per-example vectors a batch mean.
-  Value termValue(const ast::Expr *e, const ir::Tensor &W, const std::string &weight) {
+  Value termValue(const ast::Expr *e, const ir::Tensor &W, const std::string &weight,
+                  ExprPtr &scale) {
     const sema::Shape &s = model.shapeOf(e);
-    if (auto *call = dyn_cast<ast::CallExpr>(e); call && call->callee == "outer")
-      return load(outerProduct(lowerExpr(call->args[0].value.get()),
-                               lowerExpr(call->args[1].value.get()), weight + ".grad"));
+    if (auto *call = dyn_cast<ast::CallExpr>(e); call && call->callee == "outer") {
+      // A scale goes into the first vector (n multiplies, not n x m), which
+      // leaves the product alone in the update: then the optimiser step
+      // can fold into the GEMM (transforms/FoldMomentumIntoGemm.cpp).
+      Value a = lowerExpr(call->args[0].value.get());
+      if (scale)
+        a = binary(ExprOp::Mul, {std::move(scale), Dim::constant(1), Dim::constant(1)},
+                   std::move(a));
+      return load(outerProduct(std::move(a), lowerExpr(call->args[1].value.get()),
+                               weight + ".grad"));
+    }
     Value v = lowerExpr(e);
     if (s.batched)
       return load(batchMean(weight + ".grad", std::move(v)));

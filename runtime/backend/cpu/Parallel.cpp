@@ -16,25 +16,18 @@ namespace {
 /// micro-kernel tiles, and (for column bands) whole 64-byte lines of C.
 constexpr int64_t kGemmBandAlign = 16;
 
-/// C = alpha a b^T + beta C for k = 1 (an outer product at batch 1): a loop
-/// the compiler vectorises. OpenBLAS's small-matrix sgemm spends about 5 ns
-/// per element of C on this shape, 10x a plain pass.
+/// C = alpha a b^T + beta C for k = 1 (an outer product at batch 1), one
+/// axpy per row. OpenBLAS's small-matrix sgemm spends about 5 ns per element
+/// of C on this shape, several times a plain pass.
 void outerProduct(const GemmArgs &g) {
   int64_t aStride = g.transA ? 1 : g.lda, bStride = g.transB ? g.ldb : 1;
   for (int64_t i = 0; i < g.m; ++i) {
-    float ai = g.alpha * g.a[i * aStride];
     float *c = g.c + i * g.ldc;
-    const float *b = g.b;
-    if (g.beta == 0) { // beta = 0 ignores C, NaN included, as BLAS does
-      for (int64_t j = 0; j < g.n; ++j)
-        c[j] = ai * b[j * bStride];
-    } else if (g.beta == 1) {
-      for (int64_t j = 0; j < g.n; ++j)
-        c[j] += ai * b[j * bStride];
-    } else {
-      for (int64_t j = 0; j < g.n; ++j)
-        c[j] = g.beta * c[j] + ai * b[j * bStride];
-    }
+    if (g.beta == 0) // beta = 0 ignores C, NaN included, as BLAS does
+      std::fill(c, c + g.n, 0.0f);
+    else if (g.beta != 1)
+      cblas_sscal(int(g.n), g.beta, c, 1);
+    cblas_saxpy(int(g.n), g.alpha * g.a[i * aStride], g.b, int(bStride), c, 1);
   }
 }
 
