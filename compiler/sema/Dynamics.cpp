@@ -623,6 +623,7 @@ void Checker::checkPhases() {
     if (steps && *steps < 1)
       diags.report(decl.steps->getRange(), DiagID::err_phase_length, decl.name.name,
                    formatNumber(*steps));
+    phase.steps = steps.value_or(0);
     for (const ast::PhaseStmt &s : decl.stmts) {
       if (s.kind == ast::PhaseStmt::Kind::Record) {
         int index = -1;
@@ -719,6 +720,7 @@ void Checker::checkEvaluate() {
     place = Place::Model;
     if (n && *n < 1)
       diags.report(steps->getRange(), DiagID::err_phase_length, p.name.name, formatNumber(*n));
+    model->evaluate.steps.push_back(n.value_or(0));
     lastSteps = n.value_or(0);
     lastName = p.name.name;
   }
