@@ -85,7 +85,7 @@ public:
              (let          ? "Let "
               : s.subtract ? "Update -= "
                            : "Update += ") +
-                 s.name.name,
+                 (s.population ? s.population->name + "." : "") + s.name.name,
              s.name.range);
         expr(3, s.value.get());
       }
