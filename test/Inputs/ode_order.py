@@ -49,7 +49,7 @@ failures = []
 
 def exact(t):
     if args.closed:
-        return eval(args.closed, {"math": math, "exp": math.exp, "t": t})
+        return eval(args.closed, {"math": math, "exp": math.exp, "cos": math.cos, "t": t})
     return args.E + (args.v0 - args.E) * math.exp(-t / args.tau)
 
 
