@@ -24,6 +24,7 @@ def main():
     for r in runs:
         groups.setdefault((r["impl"], r["mode"], r["batch"], r["threads"]), []).append(r["us_per_example"])
     med = {k: statistics.median(v) for k, v in groups.items()}
+    low = {k: min(v) for k, v in groups.items()}
     n_rep = {k: len(v) for k, v in groups.items()}
     hidden = next((r["hidden"] for r in runs if r["impl"] == "torch"), None)
 
@@ -36,8 +37,11 @@ def main():
         torch = med.get(("torch", mode, b, t))
         bdl = med.get(("bdl", mode, b, t))
         limit = med.get(("sgemm-limit", "ns", b, t)) if mode == "ns" else None
+        fastest = {f"{name}_us_fastest": low.get(key) for name, key in (
+            ("numpy", ("numpy-ref", mode, 1, 1)), ("torch", ("torch", mode, b, t)), ("bdl", ("bdl", mode, b, t)),
+            ("sgemm_limit", ("sgemm-limit", mode, b, t)))}
         rows.append(dict(kind="cell", mode=mode, batch=b, threads=t, hidden=hidden,
-                         numpy_us=numpy, torch_us=torch, bdl_us=bdl, sgemm_limit_us=limit,
+                         numpy_us=numpy, torch_us=torch, bdl_us=bdl, sgemm_limit_us=limit, **fastest,
                          numpy_over_bdl=ratio(numpy, bdl), torch_over_bdl=ratio(torch, bdl),
                          bdl_share_of_limit=ratio(limit, bdl), numpy_over_torch=ratio(numpy, torch),
                          torch_share_of_limit=ratio(limit, torch),
@@ -70,6 +74,11 @@ def main():
         print(fmt.format(NAMES[r["mode"]], r["batch"], r["threads"], us(r["numpy_us"]), us(r["torch_us"]),
                          us(r["bdl_us"]), us(r["sgemm_limit_us"]), x(r["numpy_over_bdl"]), x(r["torch_over_bdl"]),
                          pct(r["bdl_share_of_limit"]), x(r["numpy_over_torch"]), pct(r["torch_share_of_limit"])))
+    print("fastest run of each (the least disturbed by other processes):")
+    for r in rows:
+        print(fmt.format(NAMES[r["mode"]], r["batch"], r["threads"], us(r["numpy_us_fastest"]),
+                         us(r["torch_us_fastest"]), us(r["bdl_us_fastest"]), us(r["sgemm_limit_us_fastest"]),
+                         "", "", "", "", "").rstrip())
     for lim in limits:
         print(f"sgemm limit, non-spiking batch {lim['batch']}, {lim['threads']} thread(s): "
               f"{lim['sgemm_limit_us']:.2f} us/example")
