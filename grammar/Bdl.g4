@@ -74,8 +74,10 @@ lossDecl  : 'loss' name=ID '=' value=expr ;
 
 learnDecl : 'learn' optimizer=ID ('(' argList? ')')? '{' learnStmt* '}' ;
 learnStmt
-  : name=ID '=' value=expr ';'?                  # LetStmt
-  | name=ID op=('-=' | '+=') value=expr ';'?     # UpdateStmt
+  // `pop.x = ...` and `pop.x -= ...` are parsed so that sema can say why a
+  // population's state is not learned.
+  : (population=ID '.')? name=ID '=' value=expr ';'?                  # LetStmt
+  | (population=ID '.')? name=ID op=('-=' | '+=') value=expr ';'?     # UpdateStmt
   ;
 
 trainDecl : 'train' dataset=ID '{' setting* '}' ;

@@ -170,6 +170,7 @@ struct LearnStmt {
   enum class Kind { Let, Update };
   Kind kind;
   Ident name;
+  std::optional<Ident> population; // `pop.x = ...`, `pop.x -= ...`: an error
   bool subtract = true; // Update: `-=` or `+=`
   SMRange opRange;
   ExprPtr value;

@@ -193,10 +193,14 @@ private:
       if (auto *let = dynamic_cast<P::LetStmtContext *>(s)) {
         stmt.kind = ast::LearnStmt::Kind::Let;
         stmt.name = ident(let->name);
+        if (let->population)
+          stmt.population = ident(let->population);
         stmt.value = expr(let->value);
       } else if (auto *upd = dynamic_cast<P::UpdateStmtContext *>(s)) {
         stmt.kind = ast::LearnStmt::Kind::Update;
         stmt.name = ident(upd->name);
+        if (upd->population)
+          stmt.population = ident(upd->population);
         stmt.subtract = upd->op->getText() == "-=";
         stmt.opRange = map.range(upd->op);
         stmt.value = expr(upd->value);

@@ -3,6 +3,7 @@
 
 #include "BdlParser.h"
 
+#include <cctype>
 #include <string>
 #include <vector>
 
@@ -14,8 +15,9 @@ using antlr4::misc::IntervalSet;
 // IntervalSet holds token types as ssize_t, EOF as -1.
 constexpr ssize_t kEOF = -1;
 
-const char *const kDeclarationKeywords[] = {"param", "const", "input", "target", "weight",
-                                            "fixed", "layer", "loss",  "learn",  "train"};
+const char *const kDeclarationKeywords[] = {"param", "const",      "input", "target",  "weight",
+                                            "fixed", "layer",      "loss",  "learn",   "train",
+                                            "def",   "population", "phase", "evaluate"};
 const char *const kOperators[] = {"'", "^", "*", "/", "@", "+", "-"};
 const char *const kExpressionStarts[] = {"(", "-", "true", "false"};
 
@@ -66,7 +68,7 @@ public:
 
   /// What a message already says in a phrase ("an operator", ...).
   struct Covered {
-    bool operators = false, declarations = false, expression = false;
+    bool operators = false, declarations = false, expression = false, names = false;
   };
 
   /// Every expected token that `covered` does not stand for, as a person
@@ -86,6 +88,8 @@ public:
         continue;
       if (covered.expression &&
           (in(kExpressionStarts, t) || t == BdlParser::ID || t == BdlParser::NUMBER))
+        continue;
+      if (covered.names && t == BdlParser::ID)
         continue;
       if (covered.operators && t == typeOf("("))
         continue; // a call's '(' after a name: part of "an operator"
@@ -151,15 +155,11 @@ bool inRule(antlr4::RuleContext *context, size_t rule) {
   return false;
 }
 
-bool isKeyword(const std::string &text) {
-  static const char *const others[] = {"model", "tune", "true", "false"};
-  for (const char *k : kDeclarationKeywords)
-    if (text == k)
-      return true;
-  for (const char *k : others)
-    if (text == k)
-      return true;
-  return false;
+/// A word the grammar reserves ('state', 'phase', ...): a literal of the
+/// vocabulary that an identifier could otherwise be.
+bool isKeyword(const Expected &expected, const std::string &text) {
+  return !text.empty() && (std::isalpha((unsigned char)text[0]) || text[0] == '_') &&
+         expected.typeOf(text) >= 0;
 }
 
 } // namespace
@@ -180,11 +180,21 @@ void SyntaxErrorStrategy::report(antlr4::Parser *parser, antlr4::Token *found,
     // A name not followed by '=', '-=' or '+='.
     message = "expected '=', '-=' or '+='" + after + " but found " + quote(found) +
               "; a learning rule holds 'NAME = EXPR' and 'WEIGHT -= EXPR' statements";
+  } else if (context && context->getRuleIndex() == BdlParser::RuleStrayAssignment &&
+             expected.only({expected.typeOf(".")}) && before) {
+    // A word at the top level that is no keyword (`module std`): the
+    // grammar took it for the start of `pop.x = ...`.
+    message = "expected " + declarationList() + " but found " + quote(before);
+    found = before;
   } else if (expected.only({expected.typeOf("model")})) {
     message = "expected 'model NAME' at the start of the file but found " + quote(found);
   } else if (expected.startsDeclaration()) {
     bool op = expected.continuesExpression();
-    std::vector<std::string> rest = expected.spelled({.operators = true, .declarations = true});
+    // At the top level a name only starts `pop.x = ...`, itself an error
+    // (an assignment outside a phase): not worth suggesting.
+    bool topLevel = context && context->getRuleIndex() == BdlParser::RuleFile;
+    std::vector<std::string> rest = expected.spelled(
+        {.operators = true, .declarations = true, .names = topLevel});
     std::vector<std::string> items;
     if (op)
       items.push_back("an operator");
@@ -212,7 +222,7 @@ void SyntaxErrorStrategy::report(antlr4::Parser *parser, antlr4::Token *found,
       items.push_back(r);
     message = "expected " + joinOr(items) + after + " but found " + quote(found);
   }
-  if (found && expected.has(BdlParser::ID) && isKeyword(found->getText()))
+  if (found && expected.has(BdlParser::ID) && isKeyword(expected, found->getText()))
     message += "; '" + found->getText() + "' is a keyword";
   parser->notifyErrorListeners(found, message, nullptr);
 }

@@ -26,7 +26,7 @@ const Builtin *findBuiltin(std::string_view name);
 /// declaration of the name hides it; a learn-block value may not.
 struct RuntimeScalar {
   const char *name;
-  int slot; // hp[slot]
+  int slot; // hp[slot], or -1 - ir::ContextField for a step counter
   const char *meaning;
 };
 

@@ -97,6 +97,7 @@ private:
   bool declareLet(const ast::LearnStmt &stmt, int index);
   void checkOptimizer(const ast::LearnDecl &learn);
   void checkUpdate(const ast::LearnStmt &stmt, llvm::StringMap<llvm::SMRange> &updated);
+  const CheckedPopulation *updatedPopulation(const ast::LearnStmt &stmt);
   /// Lowering turns each outer product of an update into one matrix product,
   /// so per-example matrices may only be added, negated and scaled.
   void checkLinearInOuter(const ast::Expr *e);
@@ -113,6 +114,9 @@ private:
   void checkPopulations();
   void checkPhases();
   void checkEvaluate();
+  /// The whole number of steps a phase runs at the default params (wald()
+  /// at its mean); nullopt after reporting why it cannot run.
+  std::optional<double> phaseLength(const ast::Expr *steps, const std::string &phase);
   /// The population statement being checked: reads are ordered against it.
   struct StepPosition {
     int population = -1;

@@ -6,6 +6,7 @@
 // bind resolve where the call is, like any other name there.
 //
 //===----------------------------------------------------------------------===//
+#include "parse/Parser.h"
 #include "sema/Sema.h"
 
 #include "llvm/ADT/StringMap.h"
@@ -28,6 +29,12 @@ public:
         diags.report(d.name.range, DiagID::err_redefinition, d.name.name);
         diags.report(it->second->name.range, DiagID::note_previous_definition);
       }
+      llvm::StringMap<llvm::SMRange> params;
+      for (const ast::Ident &p : d.params)
+        if (auto [at, fresh] = params.try_emplace(p.name, p.range); !fresh) {
+          diags.report(p.range, DiagID::err_redefinition, p.name);
+          diags.report(at->second, DiagID::note_previous_definition);
+        }
     }
   }
 
@@ -35,63 +42,109 @@ public:
     if (defs.empty())
       return !diags.hasErrors();
     for (ast::ParamDecl &p : file.params)
-      expand(p.value);
+      expandTop(p.value);
     for (ast::ConstDecl &c : file.consts)
-      expand(c.value);
+      expandTop(c.value);
     for (ast::TensorDecl &t : file.tensors) {
       for (ast::ExprPtr &d : t.dims)
-        expand(d);
-      expand(t.init);
+        expandTop(d);
+      expandTop(t.init);
     }
     for (ast::LayerDecl &l : file.layers)
-      expand(l.value);
+      expandTop(l.value);
     for (ast::LearnDecl &l : file.learns) {
       for (ast::Arg &a : l.args)
-        expand(a.value);
+        expandTop(a.value);
       for (ast::LearnStmt &s : l.stmts)
-        expand(s.value);
+        expandTop(s.value);
     }
     for (ast::PopulationDecl &p : file.populations) {
-      expand(p.size);
+      expandTop(p.size);
       for (ast::PopulationStmt &s : p.stmts)
-        expand(s.value);
+        expandTop(s.value);
     }
     for (ast::PhaseDecl &p : file.phases) {
-      expand(p.steps);
+      expandTop(p.steps);
       for (ast::PhaseStmt &s : p.stmts)
-        expand(s.value);
+        expandTop(s.value);
     }
     for (ast::EvaluateDecl &e : file.evaluates) {
       for (ast::EvaluatePhase &p : e.phases)
-        expand(p.steps);
-      expand(e.predict);
+        expandTop(p.steps);
+      expandTop(e.predict);
     }
     for (ast::TrainDecl &t : file.trains)
       for (ast::Setting &s : t.settings)
-        expand(s.value);
+        expandTop(s.value);
     return !diags.hasErrors();
   }
 
 private:
+  /// Expands the def calls of one declaration's expression. The expansion
+  /// may not be deeper than the parser allows an expression to be (every
+  /// later pass recurses over it), nor grow the model without bound
+  /// (definitions that call each other twice double at every level).
+  void expandTop(ast::ExprPtr &slot) {
+    if (!slot || tooLarge)
+      return;
+    size_t before = expanded;
+    llvm::SMRange range = slot->getRange();
+    expandCalls(slot);
+    if (expanded != before && !tooLarge && deeperThan(*slot, kMaxExpressionDepth))
+      diags.report(range, DiagID::err_expression_too_deep, kMaxExpressionDepth);
+  }
+
+  /// Whether `e` is nested more than `limit` levels deep; never recurses
+  /// further than that.
+  static bool deeperThan(const ast::Expr &e, unsigned limit) {
+    if (limit == 0)
+      return true;
+    if (auto *n = dyn_cast<ast::NegExpr>(&e))
+      return deeperThan(*n->operand, limit - 1);
+    if (auto *t = dyn_cast<ast::TransposeExpr>(&e))
+      return deeperThan(*t->operand, limit - 1);
+    if (auto *b = dyn_cast<ast::BinaryExpr>(&e))
+      return deeperThan(*b->lhs, limit - 1) || deeperThan(*b->rhs, limit - 1);
+    if (auto *c = dyn_cast<ast::CallExpr>(&e))
+      for (const ast::Arg &a : c->args)
+        if (deeperThan(*a.value, limit - 1))
+          return true;
+    return false;
+  }
+
+  static size_t countNodes(const ast::Expr &e) {
+    if (auto *n = dyn_cast<ast::NegExpr>(&e))
+      return 1 + countNodes(*n->operand);
+    if (auto *t = dyn_cast<ast::TransposeExpr>(&e))
+      return 1 + countNodes(*t->operand);
+    if (auto *b = dyn_cast<ast::BinaryExpr>(&e))
+      return 1 + countNodes(*b->lhs) + countNodes(*b->rhs);
+    size_t n = 1;
+    if (auto *c = dyn_cast<ast::CallExpr>(&e))
+      for (const ast::Arg &a : c->args)
+        n += countNodes(*a.value);
+    return n;
+  }
+
   /// Expands every def call inside `slot`, replacing it when it is one.
-  void expand(ast::ExprPtr &slot) {
-    if (!slot)
+  void expandCalls(ast::ExprPtr &slot) {
+    if (!slot || tooLarge)
       return;
     ast::Expr *e = slot.get();
     if (auto *n = dyn_cast<ast::NegExpr>(e))
-      return expand(n->operand);
+      return expandCalls(n->operand);
     if (auto *t = dyn_cast<ast::TransposeExpr>(e))
-      return expand(t->operand);
+      return expandCalls(t->operand);
     if (auto *b = dyn_cast<ast::BinaryExpr>(e)) {
-      expand(b->lhs);
-      expand(b->rhs);
+      expandCalls(b->lhs);
+      expandCalls(b->rhs);
       return;
     }
     auto *call = dyn_cast<ast::CallExpr>(e);
     if (!call)
       return;
     for (ast::Arg &a : call->args)
-      expand(a.value);
+      expandCalls(a.value);
     auto it = defs.find(call->callee);
     if (it == defs.end())
       return;
@@ -118,9 +171,22 @@ private:
       bound[def.params[i].name] = call->args[i].value.get();
     ast::ExprPtr body = ast::clone(*def.value);
     substitute(body, bound);
+    expanded += countNodes(*body);
+    if (expanded > kMaxExpandedNodes) {
+      // Where the model calls it, not deep inside the definitions.
+      const ast::CallExpr *at = outermost ? outermost : call;
+      diags.report(at->calleeRange, DiagID::err_def_expansion_too_large, at->callee,
+                   kMaxExpandedNodes);
+      tooLarge = true;
+      return;
+    }
+    if (expanding.empty())
+      outermost = call;
     expanding.insert(def.name.name);
-    expand(body);
+    expandCalls(body);
     expanding.erase(def.name.name);
+    if (expanding.empty())
+      outermost = nullptr;
     slot = std::move(body);
   }
 
@@ -149,6 +215,11 @@ private:
   DiagnosticEngine &diags;
   llvm::StringMap<const ast::DefDecl *> defs;
   std::set<std::string> expanding;
+  // Expression nodes made by expansion so far, in the whole model.
+  static constexpr size_t kMaxExpandedNodes = 200000;
+  size_t expanded = 0;
+  const ast::CallExpr *outermost = nullptr; // the call being expanded, as written
+  bool tooLarge = false;
 };
 
 } // namespace

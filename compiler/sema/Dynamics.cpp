@@ -39,6 +39,12 @@ const char *spelling(Solver s) {
   return "?";
 }
 
+/// The builtins checked here rather than through Builtins.cpp's table.
+static bool isDynamicsBuiltin(const std::string &f) {
+  return f == "prev" || f == "fir" || f == "iota" || f == "mean" || f == "if" || f == "poisson" ||
+         f == "bernoulli" || f == "wald";
+}
+
 //===-- Declarations --------------------------------------------------------===//
 
 void Checker::declarePopulations() {
@@ -288,6 +294,10 @@ std::optional<double> Checker::paramExpression(const ast::Expr *e, const char *w
       return std::nullopt;
     return f == "min" ? std::min(args[0], args[1]) : std::max(args[0], args[1]);
   }
+  if (!isDynamicsBuiltin(f) && !findBuiltin(f)) {
+    diags.report(call->calleeRange, DiagID::err_unknown_function, f);
+    return std::nullopt;
+  }
   return fail(e);
 }
 
@@ -295,8 +305,7 @@ std::optional<double> Checker::paramExpression(const ast::Expr *e, const char *w
 
 std::optional<Shape> Checker::dynamicsCallShape(const ast::CallExpr *call, bool &handled) {
   const std::string &f = call->callee;
-  handled = f == "prev" || f == "fir" || f == "iota" || f == "mean" || f == "if" ||
-            f == "poisson" || f == "bernoulli" || f == "wald";
+  handled = isDynamicsBuiltin(f);
   if (!handled)
     return std::nullopt;
   auto misplaced = [&](const std::string &why) -> std::optional<Shape> {
@@ -493,6 +502,7 @@ void Checker::checkPopulations() {
   const Symbol *dt = nullptr;
   if (auto it = model->globals.find("dt"); it != model->globals.end())
     dt = &it->second;
+  bool dtChecked = false;
   for (size_t p = 0; p < file.populations.size(); ++p) {
     const ast::PopulationDecl &decl = file.populations[p];
     CheckedPopulation &pop = model->populations[p];
@@ -530,6 +540,15 @@ void Checker::checkPopulations() {
                      "param 'dt' (the time step every ODE is integrated with)");
         continue;
       }
+      if (const ir::Param &step = model->params[dt->index];
+          !dtChecked && (step.type == ir::ParamType::Bool || !(step.value > 0))) {
+        diags.report(file.params[dt->index].value->getRange(), DiagID::err_invalid_value,
+                     "the time step 'dt' must be a positive number of time units, not " +
+                         (step.type == ir::ParamType::Bool ? std::string("a bool")
+                                                           : formatNumber(step.value)));
+        diags.report(s.range, DiagID::note_in_ode, s.name.name);
+      }
+      dtChecked = true;
       bool affine = isAffineIn(s.value.get(), *model, (int)p, it->second);
       if (s.solver) {
         static const std::pair<const char *, Solver> solvers[] = {{"euler", Solver::Euler},
@@ -611,18 +630,40 @@ void Checker::checkPopulations() {
 
 //===-- Phases ----------------------------------------------------------------===//
 
+std::optional<double> Checker::phaseLength(const ast::Expr *steps, const std::string &phase) {
+  place = Place::Steps;
+  std::optional<double> n = paramExpression(steps, "a phase length", true);
+  place = Place::Model;
+  if (!n)
+    return std::nullopt;
+  // A phase runs a whole number of steps: the value truncated, as for wald().
+  double whole = std::trunc(*n);
+  constexpr double kMaxSteps = 2147483647; // an int32 counter
+  if (!(whole >= 1)) {                     // NaN too
+    diags.report(steps->getRange(), DiagID::err_phase_length, phase, formatNumber(*n));
+    return std::nullopt;
+  }
+  if (whole > kMaxSteps) {
+    diags.report(steps->getRange(), DiagID::err_phase_too_long, phase, formatNumber(*n),
+                 formatNumber(kMaxSteps));
+    return std::nullopt;
+  }
+  return whole;
+}
+
 void Checker::checkPhases() {
   for (const ast::PhaseStmt &s : file.strayAssignments)
     diags.report(s.range, DiagID::err_assignment_outside_phase, s.population.name, s.name.name);
+  llvm::StringMap<llvm::SMRange> names;
   for (size_t ph = 0; ph < file.phases.size(); ++ph) {
     const ast::PhaseDecl &decl = file.phases[ph];
     CheckedPhase phase{&decl, {}, {}};
-    place = Place::Steps;
-    std::optional<double> steps = paramExpression(decl.steps.get(), "a phase length", true);
-    place = Place::Model;
-    if (steps && *steps < 1)
-      diags.report(decl.steps->getRange(), DiagID::err_phase_length, decl.name.name,
-                   formatNumber(*steps));
+    if (auto [it, inserted] = names.try_emplace(decl.name.name, decl.name.range); !inserted) {
+      diags.report(decl.name.range, DiagID::err_redefinition, decl.name.name);
+      diags.report(it->second, DiagID::note_previous_definition);
+    }
+    std::optional<double> steps = phaseLength(decl.steps.get(), decl.name.name);
+    phase.steps = steps.value_or(0);
     for (const ast::PhaseStmt &s : decl.stmts) {
       if (s.kind == ast::PhaseStmt::Kind::Record) {
         int index = -1;
@@ -632,7 +673,7 @@ void Checker::checkPhases() {
           index = g->second.index;
         place = Place::Record;
         windowPhaseName = decl.name.name;
-        windowPhaseSteps = steps.value_or(0);
+        windowPhaseSteps = phase.steps;
         currentPhase = (int)ph;
         std::optional<Shape> shape = this->shape(s.value.get());
         currentPhase = -1;
@@ -713,13 +754,11 @@ void Checker::checkEvaluate() {
       continue;
     }
     model->evaluate.phases.push_back(index);
-    const ast::Expr *steps = p.steps ? p.steps.get() : file.phases[index].steps.get();
-    place = Place::Steps;
-    std::optional<double> n = paramExpression(steps, "a phase length", true);
-    place = Place::Model;
-    if (n && *n < 1)
-      diags.report(steps->getRange(), DiagID::err_phase_length, p.name.name, formatNumber(*n));
-    lastSteps = n.value_or(0);
+    // The phase's own length was checked with the phase.
+    double n =
+        p.steps ? phaseLength(p.steps.get(), p.name.name).value_or(0) : model->phases[index].steps;
+    model->evaluate.steps.push_back(n);
+    lastSteps = n;
     lastName = p.name.name;
   }
   if (!e.predict)
@@ -730,9 +769,16 @@ void Checker::checkEvaluate() {
     return;
   }
   const ast::Expr *predict = e.predict.get();
-  if (auto *call = dyn_cast<ast::CallExpr>(predict);
-      call && call->callee == "argmax" && call->args.size() == 1)
-    predict = call->args[0].value.get(); // the prediction is always the argmax
+  if (auto *call = dyn_cast<ast::CallExpr>(predict); call && call->callee == "argmax") {
+    // The prediction is always the argmax; writing it is optional.
+    if (call->args.size() != 1 || !call->args[0].key.empty() || call->args[0].window) {
+      diags.report(call->getRange(), DiagID::err_argument_count, "argmax",
+                   "1 argument (the vector whose largest element is the prediction)",
+                   std::to_string(call->args.size()));
+      return;
+    }
+    predict = call->args[0].value.get();
+  }
   model->evaluate.predictValue = predict;
   place = Place::Predict;
   windowPhaseName = lastName;

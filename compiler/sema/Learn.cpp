@@ -26,13 +26,13 @@ void Checker::checkLearn() {
   // A value used before its statement is an error, not a global of that
   // name; a predeclared name is the runtime's until a model declares it.
   for (const ast::LearnStmt &stmt : learn.stmts)
-    if (stmt.kind == ast::LearnStmt::Kind::Let && !model->globals.count(stmt.name.name) &&
-        !findRuntimeScalar(stmt.name.name))
+    if (stmt.kind == ast::LearnStmt::Kind::Let && !stmt.population &&
+        !model->globals.count(stmt.name.name) && !findRuntimeScalar(stmt.name.name))
       laterLets.try_emplace(stmt.name.name, stmt.name.range);
   for (size_t i = 0; i < learn.stmts.size(); ++i) {
     const ast::LearnStmt &stmt = learn.stmts[i];
-    if (stmt.kind == ast::LearnStmt::Kind::Update) {
-      checkUpdate(stmt, updated);
+    if (stmt.kind == ast::LearnStmt::Kind::Update || stmt.population) {
+      checkUpdate(stmt, updated); // `pop.x = ...` is refused there too
       continue;
     }
     std::optional<Shape> s = shape(stmt.value.get());
@@ -114,8 +114,58 @@ void Checker::checkOptimizer(const ast::LearnDecl &learn) {
                  "a learning rate: sgd(lr) or sgd(lr, momentum = m)", "none is");
 }
 
+/// The population statement that declares a member: a state's `state`
+/// statement, a value's definition.
+static const ast::PopulationStmt *declaration(const CheckedPopulation &pop,
+                                              const CheckedMember &m) {
+  for (const ast::PopulationStmt &s : pop.decl->stmts)
+    if (s.name.name == m.name && (!m.isState || s.kind == ast::PopulationStmt::Kind::State))
+      return &s;
+  return nullptr;
+}
+
+/// The population whose state or value an update names (`out.C -= ...`, or
+/// `C -= ...` where no other name is C), or null.
+const CheckedPopulation *Checker::updatedPopulation(const ast::LearnStmt &stmt) {
+  const std::string &name = stmt.name.name;
+  if (!stmt.population &&
+      (model->globals.count(name) || model->lets.count(name) || findRuntimeScalar(name)))
+    return nullptr;
+  for (const CheckedPopulation &pop : model->populations)
+    if ((!stmt.population || pop.decl->name.name == stmt.population->name) &&
+        pop.byName.count(name))
+      return &pop;
+  return nullptr;
+}
+
 void Checker::checkUpdate(const ast::LearnStmt &stmt, llvm::StringMap<llvm::SMRange> &updated) {
   std::optional<Shape> rhs = shape(stmt.value.get());
+  if (const CheckedPopulation *pop = updatedPopulation(stmt)) {
+    const CheckedMember &m = pop->members[pop->byName.lookup(stmt.name.name)];
+    std::string name = pop->decl->name.name + "." + m.name;
+    llvm::SMRange where = stmt.name.range;
+    if (stmt.population)
+      where.Start = stmt.population->range.Start;
+    diags.report(where, DiagID::err_invalid_update, name,
+                 std::string("it is a ") + (m.isState ? "state" : "value") + " of population '" +
+                     pop->decl->name.name +
+                     "', which changes only by its own statements; only weights are learned");
+    if (const ast::PopulationStmt *decl = declaration(*pop, m))
+      diags.report(decl->name.range, DiagID::note_declared_here, name);
+    return;
+  }
+  if (stmt.population) {
+    const Symbol *p = resolveName(stmt.population->name, stmt.population->range);
+    if (p && p->kind != Symbol::Kind::Population)
+      diags.report(stmt.population->range, DiagID::err_invalid_update,
+                   stmt.population->name + "." + stmt.name.name,
+                   "'" + stmt.population->name + "' is a " + describe(p->kind) +
+                       ", not a population; only weights are learned");
+    else if (p)
+      diags.report(stmt.name.range, DiagID::err_unknown_member, stmt.population->name,
+                   stmt.name.name);
+    return;
+  }
   const Symbol *target = resolveName(stmt.name.name, stmt.name.range);
   if (!target)
     return;

@@ -108,7 +108,8 @@ void Checker::defaultPredict(const ast::Setting *predict) {
       diags.report(predict->name.range, DiagID::err_invalid_value,
                    "a model with populations predicts with its evaluate block's 'predict'");
     else if (!model->evaluate.predictValue && !diags.hasErrors())
-      diags.report(file.name.range, DiagID::err_missing_declaration, file.name.name,
+      diags.report(model->evaluate.decl ? model->evaluate.decl->keywordRange : file.name.range,
+                   DiagID::err_missing_declaration, file.name.name,
                    "prediction (evaluate { phase NAME  predict mean(out.C, last K) })");
     return;
   }

@@ -22,18 +22,26 @@ public:
   void run() {
     os << "model " << file.name.name << "\n";
     for (size_t i = 0; i < file.params.size(); ++i)
-      param(model.params[i]);
+      param(model.params[i],
+            model.derivations.count((int)i) ? model.derivations.at((int)i) : nullptr);
     for (const ast::ConstDecl &c : file.consts)
       os << "const " << c.name.name << " = "
          << formatNumber(model.globals.lookup(c.name.name).constValue) << "\n";
     for (size_t i = 0; i < file.tensors.size(); ++i)
       tensor(file.tensors[i], model.tensors[i]);
+    for (const CheckedPopulation &p : model.populations)
+      population(p);
+    for (const CheckedPhase &p : model.phases)
+      phase(p);
+    if (model.evaluate.decl)
+      evaluate(model.evaluate);
     for (const ast::LayerDecl &l : file.layers)
       os << (l.isLoss ? "loss " : "layer ") << l.name.name << " : " << shape(l.value.get()) << " = "
          << text(l.value.get()) << "\n";
     if (model.learn)
       learn(*model.learn);
-    os << "predict " << file.layers[model.predict].name.name << "\n";
+    if (model.predict >= 0) // a model with populations predicts in its evaluate block
+      os << "predict " << file.layers[model.predict].name.name << "\n";
     if (model.loss >= 0)
       os << "loss " << file.layers[model.loss].name.name << "\n";
     os << "train " << model.dataset << " epochs " << model.epochs << " batch " << model.batch
@@ -41,9 +49,11 @@ public:
   }
 
 private:
-  void param(const ir::Param &p) {
+  void param(const ir::Param &p, const ast::Expr *derivation) {
     os << "param " << p.name << " : " << ir::spelling(p.type) << " = "
        << (p.type == ir::ParamType::Bool ? (p.value ? "true" : "false") : formatNumber(p.value));
+    if (derivation)
+      os << " derived = " << text(derivation);
     if (p.tune == ir::TuneKind::Bool)
       os << " tune bool";
     else if (p.tune != ir::TuneKind::None)
@@ -77,6 +87,62 @@ private:
       return "kaiming()";
     }
     return "?";
+  }
+
+  /// The statements in step order; a member's history and the ODE's method
+  /// where they are decided.
+  void population(const CheckedPopulation &p) {
+    const std::string memberShape = describe(Shape{true, {p.size}});
+    os << "population " << p.decl->name.name << " : " << memberShape << "\n";
+    for (const ast::PopulationStmt &s : p.decl->stmts) {
+      auto it = p.byName.find(s.name.name);
+      if (it == p.byName.end())
+        continue;
+      const CheckedMember &m = p.members[it->second];
+      switch (s.kind) {
+      case ast::PopulationStmt::Kind::State:
+        os << "  state " << m.name << " = " << formatNumber(m.init);
+        break;
+      case ast::PopulationStmt::Kind::Ode:
+        os << "  d" << m.name << "/dt : " << shape(s.value.get()) << " = " << text(s.value.get())
+           << " method " << spelling(m.solver) << (m.solverChosen ? " (chosen)" : "") << "\n";
+        continue;
+      case ast::PopulationStmt::Kind::Value:
+        if (m.isState) { // assigns the state
+          os << "  " << m.name << " : " << shape(s.value.get()) << " = " << text(s.value.get())
+             << "\n";
+          continue;
+        }
+        os << "  " << (s.valueKind.empty() ? "value" : s.valueKind) << " " << m.name << " = "
+           << text(s.value.get()) << " : " << shape(s.value.get());
+        break;
+      }
+      os << " history " << m.history << (m.replayable ? " draw" : "") << "\n";
+    }
+  }
+
+  void phase(const CheckedPhase &p) {
+    os << "phase " << p.decl->name.name << " steps " << formatNumber(p.steps) << " = "
+       << text(p.decl->steps.get()) << "\n";
+    // In source order, as the phase's statements were written.
+    for (const ast::PhaseStmt &s : p.decl->stmts) {
+      if (s.kind == ast::PhaseStmt::Kind::Override)
+        os << "  override " << s.population.name << "." << s.name.name;
+      else
+        os << "  record " << s.name.name;
+      os << " : " << shape(s.value.get()) << " = " << text(s.value.get()) << "\n";
+    }
+  }
+
+  void evaluate(const CheckedEvaluate &e) {
+    os << "evaluate\n";
+    for (size_t i = 0; i < e.phases.size(); ++i)
+      os << "  phase " << model.phases[e.phases[i]].decl->name.name << " steps "
+         << formatNumber(e.steps[i]) << "\n";
+    if (e.reset)
+      os << "  reset state\n";
+    if (e.predictValue)
+      os << "  predict argmax : " << shape(e.predictValue) << " = " << text(e.predictValue) << "\n";
   }
 
   void learn(const ast::LearnDecl &learn) {

@@ -103,11 +103,13 @@ struct CheckedPhase {
   /// (population, member) -> the phase's replacement for its value.
   std::map<std::pair<int, int>, const ast::PhaseStmt *> overrides;
   std::vector<int> records;
+  double steps = 0; // at the default params, wald() at its mean (--emit=sema)
 };
 
 struct CheckedEvaluate {
   const ast::EvaluateDecl *decl = nullptr;
   std::vector<int> phases; // index into CheckedModel::phases, per EvaluateDecl::phases
+  std::vector<double> steps; // per phase, as CheckedPhase::steps
   bool reset = false;
   const ast::Expr *predictValue = nullptr; // the predict expression, argmax() removed
 };

@@ -47,6 +47,7 @@ struct Options {
   std::string out;
   int64_t validation = 0;
   int64_t limit = 0;
+  int64_t testLimit = 0; // evaluate on the first N test examples only
   std::string weights;
   bool quiet = false;
   int checkpointEvery = 0;
@@ -245,7 +246,10 @@ int runTrain(const BdlModel &model, const Options &typed) {
     std::printf("training %s on %s (%lld train, %lld validation, %lld test) for %d epochs, batch "
                 "%lld, seed %llu, %d threads\n",
                 model.name, data.name.c_str(), static_cast<long long>(info.trainExamples),
-                static_cast<long long>(o.validation), static_cast<long long>(data.sets.test.size()),
+                static_cast<long long>(o.validation),
+                static_cast<long long>(o.testLimit > 0 ? std::min<int64_t>(o.testLimit,
+                                                                           data.sets.test.size())
+                                                       : data.sets.test.size()),
                 o.epochs, static_cast<long long>(o.batch), static_cast<unsigned long long>(o.seed),
                 o.threads);
   }
@@ -280,7 +284,10 @@ int runTrain(const BdlModel &model, const Options &typed) {
     }
   };
   try {
-    train(inst, trainSet, DataView(data.sets.test), topts, callbacks);
+    DataView testSet(data.sets.test);
+    if (o.testLimit > 0 && o.testLimit < testSet.count)
+      testSet.count = o.testLimit;
+    train(inst, trainSet, testSet, topts, callbacks);
     if (tracer)
       tracer->finish();
   } catch (const Error &e) {
@@ -309,7 +316,10 @@ int runEval(const BdlModel &model, const Options &o) {
   checkDatasetFits(inst, data.sets.test);
   inst.initialise(o.seed);
   std::string from = loadWeights(inst, o.weights);
-  EvalResult r = evaluate(inst, DataView(data.sets.test), o.batch);
+  DataView testSet(data.sets.test);
+  if (o.testLimit > 0 && o.testLimit < testSet.count)
+    testSet.count = o.testLimit;
+  EvalResult r = evaluate(inst, testSet, o.batch);
   if (!o.quiet) {
     std::printf("test_acc %.4f", r.accuracy);
     if (r.loss)
@@ -493,6 +503,9 @@ int runMain(const BdlModel &model, int argc, const char *const *argv) {
   train->add_option("--limit", o.limit, "Use only the first N training examples")
       ->check(atLeast(1));
   train->add_flag("--no-shuffle", o.noShuffle, "Visit the training examples in file order");
+  for (CLI::App *cmd : {train, eval})
+    cmd->add_option("--test-limit", o.testLimit, "Evaluate on the first N test examples only")
+        ->check(atLeast(1));
   train->add_option("--load", o.load,
                     "After initialising, load DIR/NAME.npy into every tensor NAME that has one");
   train

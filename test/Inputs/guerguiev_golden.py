@@ -63,7 +63,7 @@ def compare(label, expected, actual):
 
 def run(examples, extra, out):
     cmd = [net, "train", "--set", "hidden=50", "--load", init, "--no-shuffle", "--limit",
-           str(examples), "--batch", "1", "--epochs", "1", "--threads", "1",
+           str(examples), "--batch", "1", "--epochs", "1", "--threads", "1", "--test-limit", "1",
            "--out", out, "--quiet"] + extra
     subprocess.run(cmd, check=True)
 

@@ -13,6 +13,9 @@
 #include "ThreadPool.h"
 
 #include <algorithm>
+#include <bit>
+#include <unordered_map>
+#include <vector>
 #include <cblas.h>
 #include <memory>
 #include <string>
@@ -38,6 +41,101 @@ static float scaled(float factor, int32_t slot, const ModelInstance &inst) {
   return factor * (slot >= 0 ? inst.hp()[slot] : 1.0f);
 }
 
+/// Counts the runs of blocks that may change weights: learning and readout
+/// blocks, which have one step; phases (time steps) never write a weight. A
+/// weight's transposed copy made after one is valid until the next.
+static uint64_t blockRun = 0;
+
+/// C = alpha A B^T + beta C where A's rows are mostly zeros (a spike train:
+/// about 5% of inputs fire in a step) and B is a weight: each non-zero a_i
+/// adds a_i times row i of B^T, a contiguous axpy, instead of a dot product
+/// over every column. B^T is made at the first such product after the
+/// weights may have changed (once per training example, once for a whole
+/// test set), and only when A turns out sparse, so rate models never pay. Sums run in ascending i: the result does not
+/// depend on threads. False when the shape or the density does not fit.
+static bool sparseProduct(ModelInstance &inst, const BdlBlock &block, const BdlOp &op,
+                          const GemmArgs &g) {
+  if (g.transA || !g.transB || g.m > 64 || g.k < 64 || (block.steps == 1 && !block.stepsFn))
+    return false;
+  int32_t role = inst.model().tensors[op.b].role;
+  if (role != BDL_ROLE_WEIGHT && role != BDL_ROLE_FIXED)
+    return false;
+  struct Transposed {
+    uint64_t run = ~uint64_t(0);
+    const float *source = nullptr;
+    std::vector<float> values;
+    std::vector<int32_t> nonzero;
+  };
+  // By weight, so the phases' products of one weight share one copy.
+  static std::unordered_map<int32_t, Transposed> cache;
+  Transposed &t = cache[op.b];
+  // Worth it below one non-zero in 8: the scan is cheap next to a GEMV.
+  int64_t budget = g.m * g.k / 8;
+  t.nonzero.clear();
+  std::vector<int64_t> rowEnd;
+  for (int64_t r = 0; r < g.m; ++r) {
+    const float *a = g.a + r * g.lda;
+    for (int64_t i = 0; i < g.k; ++i)
+      if (a[i] != 0) {
+        if (int64_t(t.nonzero.size()) == budget)
+          return false;
+        t.nonzero.push_back(int32_t(i));
+      }
+    rowEnd.push_back(int64_t(t.nonzero.size()));
+  }
+  if (t.run != blockRun || t.source != g.b || t.values.size() != size_t(g.n * g.k)) {
+    // Tiles of 16 x 16: reads and writes both stay within a few lines.
+    t.values.resize(size_t(g.n * g.k));
+    constexpr int64_t kTile = 16;
+    for (int64_t o0 = 0; o0 < g.n; o0 += kTile)
+      for (int64_t i0 = 0; i0 < g.k; i0 += kTile)
+        for (int64_t o = o0; o < std::min(g.n, o0 + kTile); ++o)
+          for (int64_t i = i0; i < std::min(g.k, i0 + kTile); ++i)
+            t.values[size_t(i * g.n + o)] = g.b[o * g.ldb + i];
+    t.run = blockRun, t.source = g.b;
+  }
+  int64_t z = 0;
+  for (int64_t r = 0; r < g.m; ++r) {
+    float *c = g.c + r * g.ldc;
+    const float *a = g.a + r * g.lda;
+    if (g.beta == 0)
+      std::fill(c, c + g.n, 0.0f);
+    else if (g.beta != 1)
+      cblas_sscal(int(g.n), g.beta, c, 1);
+    for (; z < rowEnd[size_t(r)]; ++z) {
+      int32_t i = t.nonzero[size_t(z)];
+      cblas_saxpy(int(g.n), g.alpha * a[i], t.values.data() + i * g.n, 1, c, 1);
+    }
+  }
+  return true;
+}
+
+/// A product of a weight with vectors that are the same as the last time
+/// this op ran in this weight version (an input held for a whole phase, a
+/// rate that has settled) is the same product: the last result is copied
+/// instead of recomputed. This is loop-invariant hoisting decided at run
+/// time, where a model's flags (--set spiking=false) show what is constant.
+struct Memo {
+  uint64_t run = ~uint64_t(0);
+  float alpha = 0;
+  std::vector<float> a, c;
+};
+
+static bool memoHit(Memo &memo, const GemmArgs &g) {
+  size_t aSize = size_t(g.m * g.k), cSize = size_t(g.m * g.n);
+  return memo.run == blockRun && memo.alpha == g.alpha && memo.a.size() == aSize &&
+         memo.c.size() == cSize && g.lda == g.k && g.ldc == g.n &&
+         std::equal(memo.a.begin(), memo.a.end(), g.a, [](float x, float y) {
+           return std::bit_cast<uint32_t>(x) == std::bit_cast<uint32_t>(y);
+         });
+}
+
+static void memoStore(Memo &memo, const GemmArgs &g) {
+  memo.run = blockRun, memo.alpha = g.alpha;
+  memo.a.assign(g.a, g.a + g.m * g.k);
+  memo.c.assign(g.c, g.c + g.m * g.n);
+}
+
 static void runGemm(ModelInstance &inst, const BdlBlock &block, const BdlOp &op) {
   int64_t ra = inst.rows(op.a), ca = inst.cols(op.a);
   int64_t rb = inst.rows(op.b), cb = inst.cols(op.b);
@@ -60,8 +158,22 @@ static void runGemm(ModelInstance &inst, const BdlBlock &block, const BdlOp &op)
   g.b = inst.data(op.b), g.ldb = cb;
   g.beta = scaled(op.beta, op.betaSlot, inst);
   g.c = inst.data(op.c), g.ldc = cc;
+  if (sparseProduct(inst, block, op, g))
+    return;
+  int32_t role = inst.model().tensors[op.b].role;
+  bool memoise = !g.transA && g.beta == 0 && g.m <= 64 && g.lda == g.k && g.ldc == g.n &&
+                 (block.steps > 1 || block.stepsFn) &&
+                 (role == BDL_ROLE_WEIGHT || role == BDL_ROLE_FIXED);
+  static std::unordered_map<const BdlOp *, Memo> memos;
+  Memo *memo = memoise ? &memos[&op] : nullptr;
+  if (memo && memoHit(*memo, g)) {
+    std::copy(memo->c.begin(), memo->c.end(), g.c);
+    return;
+  }
   ThreadPool &threads = kernelPool();
   runGemmSlices(threads, gemmSlices(g, threads.size()), g);
+  if (memo)
+    memoStore(*memo, g);
 }
 
 static void runKernel(ModelInstance &inst, const BdlOp &op, const BdlContext &ctx) {
@@ -120,6 +232,8 @@ void runBlocks(ModelInstance &inst, const BdlBlock *blocks, int32_t numBlocks, b
   ctx.example0 = inst.example0();
   for (int32_t b = 0; b < numBlocks; ++b) {
     const BdlBlock &block = blocks[b];
+    if (block.steps == 1 && !block.stepsFn)
+      ++blockRun;
     if (block.resetState)
       inst.resetState();
     ctx.block = b | (evaluation ? BDL_EVAL_BLOCK : 0);
