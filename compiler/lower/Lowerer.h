@@ -613,7 +613,7 @@ private:
       // leaves the product alone in the update: then the optimiser step
       // can fold into the GEMM (transforms/FoldMomentumIntoGemm.cpp).
       Value a = lowerExpr(call->args[0].value.get());
-      if (scale)
+      if (scale && !scale->isConst()) // a constant joins the GEMM's alpha for free
         a = binary(ExprOp::Mul, {std::move(scale), Dim::constant(1), Dim::constant(1)},
                    std::move(a));
       return load(outerProduct(std::move(a), lowerExpr(call->args[1].value.get()),
