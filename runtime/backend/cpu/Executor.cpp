@@ -14,6 +14,7 @@
 
 #include <algorithm>
 #include <bit>
+#include <map>
 #include <unordered_map>
 #include <vector>
 #include <cblas.h>
@@ -47,6 +48,8 @@ static float scaled(float factor, int32_t slot, const ModelInstance &inst) {
 static uint64_t blockRun = 0;
 
 static bool isPhase(const BdlBlock &block) { return block.steps > 1 || block.stepsFn; }
+
+void invalidateCaches() { ++blockRun; }
 
 /// The GEMM's arguments for rows [r0, r1) of op(A) = A and of C.
 static GemmArgs rowSlice(const GemmArgs &g, int64_t r0, int64_t r1) {
@@ -172,6 +175,13 @@ static void memoStore(Memo &memo, const GemmArgs &g) {
   memo.c.assign(g.c, g.c + g.m * g.n);
 }
 
+static bool memoisable(const ModelInstance &inst, const BdlBlock &block, const BdlOp &op,
+                       const GemmArgs &g) {
+  int32_t role = inst.model().tensors[op.b].role;
+  return !g.transA && g.beta == 0 && g.m <= 64 && g.lda == g.k && g.ldc == g.n &&
+         isPhase(block) && (role == BDL_ROLE_WEIGHT || role == BDL_ROLE_FIXED);
+}
+
 /// The arguments of a GEMM op over the tensors of `table`; throws when the
 /// shapes do not agree.
 static GemmArgs gemmArgs(const ModelInstance &inst, const BdlBlock &block, const BdlOp &op,
@@ -204,12 +214,8 @@ static void runGemm(ModelInstance &inst, const BdlBlock &block, const BdlOp &op)
   GemmArgs g = gemmArgs(inst, block, op, inst.tensorTable());
   if (sparseProduct(inst, block, op, g))
     return;
-  int32_t role = inst.model().tensors[op.b].role;
-  bool memoise = !g.transA && g.beta == 0 && g.m <= 64 && g.lda == g.k && g.ldc == g.n &&
-                 (block.steps > 1 || block.stepsFn) &&
-                 (role == BDL_ROLE_WEIGHT || role == BDL_ROLE_FIXED);
   static std::unordered_map<const BdlOp *, Memo> memos;
-  Memo *memo = memoise ? &memos[&op] : nullptr;
+  Memo *memo = memoisable(inst, block, op, g) ? &memos[&op] : nullptr;
   if (memo && memoHit(*memo, g)) {
     std::copy(memo->c.begin(), memo->c.end(), g.c);
     return;
@@ -299,6 +305,21 @@ static bool rowLocal(ModelInstance &inst, const BdlBlock &block) {
          std::all_of(block.prologueOps, block.prologueOps + block.numPrologueOps, local);
 }
 
+/// Whether a phase has enough work to pay for a hand-over to each thread
+/// (kParallelKernelElements, counting a GEMM's multiply-adds at 1/16 of an
+/// element of a kernel: BLAS does 16 per instruction).
+static bool worthSlicing(const ModelInstance &inst, const BdlBlock &block, int32_t steps) {
+  int64_t work = 0;
+  for (int32_t o = 0; o < block.numOps; ++o) {
+    const BdlOp &op = block.ops[o];
+    if (op.kind == BDL_OP_KERNEL)
+      work += inst.resolve(op.rows) * inst.resolve(op.cols);
+    else if (op.kind == BDL_OP_GEMM)
+      work += inst.rows(op.a) * inst.cols(op.a) * (op.transB ? inst.rows(op.b) : inst.cols(op.b)) / 16;
+  }
+  return work * std::max(steps, 1) >= kParallelKernelElements;
+}
+
 static void runPhaseSliced(ModelInstance &inst, const BdlBlock &block, int32_t steps,
                            const BdlContext &ctx, int slices) {
   const BdlModel &m = inst.model();
@@ -313,6 +334,12 @@ static void runPhaseSliced(ModelInstance &inst, const BdlBlock &block, int32_t s
       }
   int64_t batch = inst.batch(), per = (batch + slices - 1) / slices;
   int64_t time0 = inst.time();
+  // Memoised products per (op, slice), made here: the threads only look up.
+  static std::map<std::pair<const BdlOp *, int>, Memo> memos;
+  for (int32_t o = 0; o < block.numOps; ++o)
+    if (block.ops[o].kind == BDL_OP_GEMM)
+      for (int slice = 0; slice < slices; ++slice)
+        memos[{&block.ops[o], slice}];
   kernelPool().run(slices, [&](int slice) {
     int64_t r0 = slice * per, r1 = std::min(batch, r0 + per);
     if (r0 >= r1)
@@ -327,8 +354,16 @@ static void runPhaseSliced(ModelInstance &inst, const BdlBlock &block, int32_t s
         } else if (op.kind == BDL_OP_GEMM) {
           GemmArgs g = rowSlice(gemmArgs(inst, block, op, table.data()), r0, r1);
           auto t = transposes.find(&op);
-          if (t == transposes.end() || !sparseProduct(inst, block, op, g, t->second))
-            runGemmSlices(kernelPool(), 1, g); // one slice: on this thread
+          if (t != transposes.end() && sparseProduct(inst, block, op, g, t->second))
+            continue;
+          Memo *memo = memoisable(inst, block, op, g) ? &memos.find({&op, slice})->second : nullptr;
+          if (memo && memoHit(*memo, g)) {
+            std::copy(memo->c.begin(), memo->c.end(), g.c);
+            continue;
+          }
+          runGemmSlices(kernelPool(), 1, g); // one slice: on this thread
+          if (memo)
+            memoStore(*memo, g);
         } else if (op.kind == BDL_OP_ROTATE) {
           std::rotate(table.begin() + op.a, table.begin() + op.a + op.b - 1,
                       table.begin() + op.a + op.b);
@@ -375,7 +410,8 @@ void runBlocks(ModelInstance &inst, const BdlBlock *blocks, int32_t numBlocks, b
     }
     ctx.steps = steps;
     int slices = int(std::min<int64_t>(kernelPool().size(), inst.batch()));
-    if (slices > 1 && !stepObserver && isPhase(block) && rowLocal(inst, block)) {
+    if (slices > 1 && !stepObserver && isPhase(block) && rowLocal(inst, block) &&
+        worthSlicing(inst, block, steps)) {
       runPhaseSliced(inst, block, steps, ctx, slices);
       continue;
     }
