@@ -19,7 +19,8 @@ const char *const kDeclarationKeywords[] = {"param", "const",      "input", "tar
                                             "fixed", "layer",      "loss",  "learn",   "train",
                                             "def",   "population", "phase", "evaluate"};
 const char *const kOperators[] = {"'", "^", "*", "/", "@", "+", "-"};
-const char *const kExpressionStarts[] = {"(", "-", "true", "false"};
+// `steps` (the phase's length) is a keyword that is also a name in expressions.
+const char *const kExpressionStarts[] = {"(", "-", "true", "false", "steps"};
 
 /// Reads the expected-token set in terms of the grammar's literals.
 class Expected {

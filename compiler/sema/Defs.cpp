@@ -192,6 +192,8 @@ private:
     expanding.erase(def.name.name);
     if (expanding.empty())
       outermost = nullptr;
+    // What the expression as a whole did wrong is reported at the call.
+    body->setRange(call->getRange());
     slot = std::move(body);
   }
 
