@@ -325,6 +325,11 @@ std::optional<Shape> Checker::dynamicsCallShape(const ast::CallExpr *call, bool 
     diags.report(call->calleeRange, DiagID::err_misplaced_call, why);
     return std::nullopt;
   };
+  // prev() and fir() of something that is not a member: at the argument.
+  auto notMember = [&](const std::string &why) -> std::optional<Shape> {
+    diags.report(call->args[0].value->getRange(), DiagID::err_misplaced_call, why);
+    return std::nullopt;
+  };
   size_t want = f == "if" ? 3 : f == "fir" || f == "mean" || f == "wald" ? 2 : 1;
   if (call->args.size() != want) {
     diags.report(call->getRange(), DiagID::err_argument_count, f,
@@ -393,7 +398,8 @@ std::optional<Shape> Checker::dynamicsCallShape(const ast::CallExpr *call, bool 
     if (prevDepth > 0 || (inner && inner->callee == "prev"))
       return misplaced("prev(prev(x)) is not supported; keep a history with fir()");
     if (!isa<ast::NameExpr>(arg0) && !isa<ast::MemberExpr>(arg0))
-      return misplaced("prev() reads a population's value or state, as in prev(out.psp)");
+      return notMember("prev() reads a population's value or state, as in prev(out.psp); "
+                       "this is not one");
     ++prevDepth;
     std::optional<Shape> s = shape(arg0);
     --prevDepth;
@@ -401,7 +407,8 @@ std::optional<Shape> Checker::dynamicsCallShape(const ast::CallExpr *call, bool 
       return std::nullopt;
     auto read = model->memberReads.find(arg0);
     if (read == model->memberReads.end())
-      return misplaced("prev() reads a population's value or state, as in prev(out.psp)");
+      return notMember("prev() reads a population's value or state, as in prev(out.psp); "
+                       "this is not one");
     model->memberReads[call] = read->second;
     return s;
   }
@@ -410,14 +417,16 @@ std::optional<Shape> Checker::dynamicsCallShape(const ast::CallExpr *call, bool 
     if (auto *inner = dyn_cast<ast::CallExpr>(x); !(isa<ast::NameExpr>(x) ||
                                                     isa<ast::MemberExpr>(x) ||
                                                     (inner && inner->callee == "prev")))
-      return misplaced("fir(x, taps) filters a population's value; x must name one");
+      return notMember("fir(x, taps) filters a population's value, as in fir(out.s, taps); "
+                       "this is not one");
     std::optional<Shape> s = shape(x);
     std::optional<Shape> taps = shape(call->args[1].value.get());
     if (!s || !taps)
       return std::nullopt;
     auto read = model->memberReads.find(x);
     if (read == model->memberReads.end())
-      return misplaced("fir(x, taps) filters a population's value; x must name one");
+      return notMember("fir(x, taps) filters a population's value, as in fir(out.s, taps); "
+                       "this is not one");
     if (!taps->isVector() || taps->batched || taps->dims[0].kind != ir::Dim::Kind::Const) {
       diags.report(call->args[1].value->getRange(), DiagID::err_operand_type, "fir",
                    "a vector of a constant length, computed from params (e.g. "
