@@ -96,7 +96,7 @@ expr
   | NUMBER                                     # NumberExpr
   | ('true' | 'false')                         # BoolExpr
   | population=ID '.' name=ID                  # MemberExpr
-  | ('steps' | ID)                              # NameExpr   // `steps`: the phase's length
+  | ID                                         # NameExpr
   ;
 
 argList : arg (',' arg)* ;

@@ -168,12 +168,8 @@ std::optional<Value> Lowerer::lowerDynamicsCall(const ast::CallExpr *call) {
     int n = (int)taps.dims[0].value;
     std::optional<Value> sum;
     for (int j = 0; j < n; ++j) {
-      int saved = iotaIndex;
-      iotaIndex = j;
-      Value tap = arg(1);
-      iotaIndex = saved;
-      Value term = binary(ExprOp::Mul, std::move(tap), load(memberBuffer(r.population, r.member,
-                                                                         r.lag + j)));
+      Value term = binary(ExprOp::Mul, firTap(call, j),
+                          load(memberBuffer(r.population, r.member, r.lag + j)));
       sum = sum ? binary(ExprOp::Add, std::move(*sum), std::move(term)) : std::move(term);
     }
     return std::move(*sum);
@@ -181,10 +177,162 @@ std::optional<Value> Lowerer::lowerDynamicsCall(const ast::CallExpr *call) {
   return std::nullopt;
 }
 
+Value Lowerer::firTap(const ast::CallExpr *fir, int j) {
+  int saved = iotaIndex;
+  iotaIndex = j;
+  Value tap = lowerExpr(fir->args[1].value.get());
+  iotaIndex = saved;
+  return tap;
+}
+
+//===-- Products of spike trains ------------------------------------------------===//
+
+std::optional<Lowerer::SpikeProduct> Lowerer::matchSpikeProduct(const ast::BinaryExpr *b) {
+  if (b->op != ast::BinaryOp::MatMul)
+    return std::nullopt;
+  auto *w = dyn_cast<ast::NameExpr>(b->lhs.get());
+  auto readOf = [&](const ast::Expr *e) -> const sema::MemberRead * {
+    auto it = model.memberReads.find(e);
+    return it == model.memberReads.end() ? nullptr : &it->second;
+  };
+  const sema::MemberRead *read = readOf(b->rhs.get());
+  if (!w || !read || model.symbolOf(w).kind != sema::Symbol::Kind::Tensor)
+    return std::nullopt;
+  const sema::CheckedMember &filtered =
+      model.populations[read->population].members[read->member];
+  if (!filtered.update || filtered.update->kind != ast::PopulationStmt::Kind::Value)
+    return std::nullopt;
+  for (const sema::CheckedPhase &ph : model.phases)
+    if (ph.overrides.count({read->population, read->member}))
+      return std::nullopt;
+  SpikeProduct sp;
+  sp.weight = tensorIds[model.symbolOf(w).index];
+  sp.readLag = read->lag;
+  const ast::Expr *value = filtered.update->value.get();
+  const ast::Expr *plain = nullptr;
+  if (auto *c = dyn_cast<ast::CallExpr>(value); c && c->callee == "if") {
+    const sema::Shape &flag = model.shapeOf(c->args[0].value.get());
+    if (!flag.isScalar() || flag.batched)
+      return std::nullopt;
+    sp.flag = c->args[0].value.get();
+    value = c->args[1].value.get();
+    plain = c->args[2].value.get();
+  }
+  auto *fir = dyn_cast<ast::CallExpr>(value);
+  if (!fir || fir->callee != "fir")
+    return std::nullopt;
+  const sema::MemberRead *x = readOf(fir->args[0].value.get());
+  if (!x)
+    return std::nullopt;
+  if (plain) {
+    const sema::MemberRead *p = readOf(plain);
+    if (!p || p->population != x->population || p->member != x->member || p->lag != x->lag)
+      return std::nullopt;
+  }
+  const sema::CheckedMember &spikes = model.populations[x->population].members[x->member];
+  // Only a drawn train is sparse; x must also be computed before the filter.
+  if (!spikes.replayable || spikes.updateIndex < 0 ||
+      (x->population == read->population && spikes.updateIndex > filtered.updateIndex) ||
+      x->population > read->population)
+    return std::nullopt;
+  sp.population = x->population, sp.member = x->member, sp.lagX = x->lag, sp.fir = fir;
+  int taps = (int)model.shapeOf(fir->args[1].value.get()).dims[0].value;
+  sp.depth = (filtered.history - 1) + sp.lagX + taps;
+  return sp;
+}
+
+void Lowerer::findSpikeProducts() {
+  std::function<void(const ast::Expr *)> walk = [&](const ast::Expr *e) {
+    if (auto *b = dyn_cast<ast::BinaryExpr>(e)) {
+      if (auto sp = matchSpikeProduct(b)) {
+        // One history per (weight, spike train), deep enough for every read.
+        int index = -1;
+        for (size_t i = 0; i < spikeHistories.size(); ++i)
+          if (spikeHistories[i].weight == sp->weight &&
+              spikeHistories[i].population == sp->population &&
+              spikeHistories[i].member == sp->member)
+            index = (int)i;
+        if (index < 0) {
+          index = (int)spikeHistories.size();
+          spikeHistories.push_back({sp->weight, sp->population, sp->member, -1, 0});
+        }
+        spikeHistories[index].depth = std::max(spikeHistories[index].depth, sp->depth);
+        sp->shared = index;
+        spikeProducts[b] = *sp;
+      }
+      walk(b->lhs.get());
+      walk(b->rhs.get());
+    } else if (auto *n = dyn_cast<ast::NegExpr>(e)) {
+      walk(n->operand.get());
+    } else if (auto *c = dyn_cast<ast::CallExpr>(e)) {
+      for (const ast::Arg &a : c->args)
+        walk(a.value.get());
+    }
+  };
+  for (const ast::PopulationDecl &p : model.file->populations)
+    for (const ast::PopulationStmt &s : p.stmts)
+      walk(s.value.get());
+  for (const ast::PhaseDecl &p : model.file->phases)
+    for (const ast::PhaseStmt &s : p.stmts)
+      if (s.kind == ast::PhaseStmt::Kind::Override)
+        walk(s.value.get());
+  for (SpikeHistory &h : spikeHistories) {
+    const ir::Tensor &W = m.tensors[h.weight];
+    const sema::CheckedPopulation &pop = model.populations[h.population];
+    std::string name = W.name + "*" + pop.decl->name.name + "." + pop.members[h.member].name;
+    for (int k = 0; k < h.depth; ++k) {
+      ir::Tensor t;
+      t.name = k == 0 ? name : name + "@" + std::to_string(k);
+      t.role = ir::Role::State;
+      t.rows = Dim::batch(), t.cols = W.rows;
+      ir::TensorId id = m.addTensor(t);
+      if (k == 0)
+        h.first = id;
+    }
+  }
+}
+
+void Lowerer::updateSpikeProducts(int population, int member) {
+  for (const SpikeHistory &h : spikeHistories) {
+    if (h.population != population || h.member != member)
+      continue;
+    if (h.depth > 1)
+      block->ops.push_back(ir::RotateOp{h.first, h.depth});
+    ir::GemmOp g; // P@0 = x W^T; the runtime skips x's zeros
+    g.a = memberIds[population][member], g.b = h.weight, g.transB = true, g.c = h.first;
+    block->ops.push_back(g);
+  }
+}
+
+std::optional<Value> Lowerer::lowerSpikeProduct(const ast::BinaryExpr *b) {
+  auto it = spikeProducts.find(b);
+  if (it == spikeProducts.end() || !block)
+    return std::nullopt;
+  const SpikeProduct &sp = it->second;
+  const SpikeHistory &h = spikeHistories[sp.shared];
+  // This read of the filter sees it `readLag` steps back (prev() and
+  // histories as for any member); the products were computed with x.
+  int base = sp.readLag + sp.lagX;
+  int taps = (int)model.shapeOf(sp.fir->args[1].value.get()).dims[0].value;
+  std::optional<Value> sum;
+  for (int j = 0; j < taps; ++j) {
+    Value term = binary(ExprOp::Mul, firTap(sp.fir, j), load(h.first + base + j));
+    sum = sum ? binary(ExprOp::Add, std::move(*sum), std::move(term)) : std::move(term);
+  }
+  if (!sp.flag)
+    return sum;
+  Value flag = lowerExpr(sp.flag);
+  Value plain = load(h.first + base);
+  Dim rows = sum->rows, cols = sum->cols;
+  return Value{select(std::move(flag.expr), std::move(sum->expr), std::move(plain.expr)), rows,
+               cols};
+}
+
 //===-- The schedule ----------------------------------------------------------===//
 
 void Lowerer::lowerDynamics() {
   declareMembers();
+  findSpikeProducts();
   const sema::CheckedEvaluate &eval = model.evaluate;
   int predictPhase = eval.phases.empty() ? -1 : eval.phases.back();
   if (eval.predictValue) {
@@ -275,6 +423,7 @@ void Lowerer::lowerMemberUpdate(int phase, int population, int member) {
   rotatedMember = {-1, -1};
   if (mem.replayable)
     block->ops.push_back(ir::ReplayOp{out});
+  updateSpikeProducts(population, member);
 }
 
 void Lowerer::lowerOde(const sema::CheckedMember &mem, ir::TensorId state, const ast::Expr *rhs) {

@@ -354,6 +354,8 @@ private:
   }
 
   Value lowerMatMul(const ast::BinaryExpr *b) {
+    if (std::optional<Value> v = lowerSpikeProduct(b))
+      return std::move(*v);
     const sema::Shape &rhsShape = model.shapeOf(b->rhs.get());
     std::string name = "mm";
     auto [a, aTransposed] = matrixOperand(b->lhs.get(), name);
@@ -577,7 +579,7 @@ private:
     Value delta = constant(0);
     bool first = true;
     for (Term &term : terms) {
-      Value v = termValue(term.expr, W, s.name.name);
+      Value v = termValue(term.expr, W, s.name.name, term.scale);
       if (term.scale)
         v = binary(ExprOp::Mul, {std::move(term.scale), Dim::constant(1), Dim::constant(1)},
                    std::move(v));
@@ -603,11 +605,20 @@ private:
 
   /// One term of an update, reduced to the weight's shape: outer products
   /// become a batch-averaged GEMM, per-example vectors a batch mean.
-  Value termValue(const ast::Expr *e, const ir::Tensor &W, const std::string &weight) {
+  Value termValue(const ast::Expr *e, const ir::Tensor &W, const std::string &weight,
+                  ExprPtr &scale) {
     const sema::Shape &s = model.shapeOf(e);
-    if (auto *call = dyn_cast<ast::CallExpr>(e); call && call->callee == "outer")
-      return load(outerProduct(lowerExpr(call->args[0].value.get()),
-                               lowerExpr(call->args[1].value.get()), weight + ".grad"));
+    if (auto *call = dyn_cast<ast::CallExpr>(e); call && call->callee == "outer") {
+      // A scale goes into the first vector (n multiplies, not n x m), which
+      // leaves the product alone in the update: then the optimiser step
+      // can fold into the GEMM (transforms/FoldMomentumIntoGemm.cpp).
+      Value a = lowerExpr(call->args[0].value.get());
+      if (scale && !scale->isConst()) // a constant joins the GEMM's alpha for free
+        a = binary(ExprOp::Mul, {std::move(scale), Dim::constant(1), Dim::constant(1)},
+                   std::move(a));
+      return load(outerProduct(std::move(a), lowerExpr(call->args[1].value.get()),
+                               weight + ".grad"));
+    }
     Value v = lowerExpr(e);
     if (s.batched)
       return load(batchMean(weight + ".grad", std::move(v)));
@@ -659,6 +670,38 @@ private:
   ir::TensorId memberBuffer(int population, int member, int lag);
   std::optional<Value> lowerDynamicsCall(const ast::CallExpr *call);
   int drawSite(const ast::CallExpr *call);
+
+  /// W @ fir(x, taps) (or if(flag, fir(x, taps), x)) where x is drawn: the
+  /// product of a filtered spike train is the filtered sum of per-step
+  /// products W @ x, and each of those is a product with a mostly-zero
+  /// vector, which the runtime does as a sparse sum of W's columns. The
+  /// per-step products keep a history like any member.
+  struct SpikeProduct {
+    ir::TensorId weight = -1;
+    int population = -1, member = -1; // x
+    int lagX = 0;                       // fir's read of x
+    const ast::CallExpr *fir = nullptr; // the filter (its taps)
+    const ast::Expr *flag = nullptr;    // if(flag, fir, x), or null
+    int readLag = 0;                    // this product's read of the filtered member
+    int depth = 0;                      // the history this read needs
+    int shared = -1;                    // its (weight, x) history in spikeHistories
+  };
+  struct SpikeHistory {
+    ir::TensorId weight = -1;
+    int population = -1, member = -1;
+    ir::TensorId first = -1; // P@0 = W @ x now, P@k = k steps ago
+    int depth = 0;
+  };
+  /// The spike product `b` is, if it is one (matched once, in a pre-pass).
+  std::optional<SpikeProduct> matchSpikeProduct(const ast::BinaryExpr *b);
+  void findSpikeProducts();
+  std::optional<Value> lowerSpikeProduct(const ast::BinaryExpr *b);
+  /// After member (population, member) is computed: its per-step products.
+  void updateSpikeProducts(int population, int member);
+  Value firTap(const ast::CallExpr *fir, int j);
+  std::map<const ast::BinaryExpr *, SpikeProduct> spikeProducts;
+  std::vector<SpikeHistory> spikeHistories;
+  std::pair<int, int> position{-1, -1}; // population, statement being lowered
 
   // Per population and member: the tensor of its value; older values follow.
   std::vector<std::vector<ir::TensorId>> memberIds;

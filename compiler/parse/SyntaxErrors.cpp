@@ -19,8 +19,7 @@ const char *const kDeclarationKeywords[] = {"param", "const",      "input", "tar
                                             "fixed", "layer",      "loss",  "learn",   "train",
                                             "def",   "population", "phase", "evaluate"};
 const char *const kOperators[] = {"'", "^", "*", "/", "@", "+", "-"};
-// `steps` (the phase's length) is a keyword that is also a name in expressions.
-const char *const kExpressionStarts[] = {"(", "-", "true", "false", "steps"};
+const char *const kExpressionStarts[] = {"(", "-", "true", "false"};
 
 /// Reads the expected-token set in terms of the grammar's literals.
 class Expected {

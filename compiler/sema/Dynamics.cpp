@@ -590,7 +590,7 @@ void Checker::checkPopulations() {
           continue;
         }
         if ((member.solver == Solver::Exact || member.solver == Solver::ExpEuler) && !affine) {
-          diags.report(s.solver->range, DiagID::err_solver_not_linear, s.solver->name,
+          diags.report(s.solver->range, DiagID::err_solver_needs_linear, s.solver->name,
                        s.name.name);
           continue;
         }
@@ -644,7 +644,7 @@ void Checker::checkPopulations() {
         double step = model->params[dt->index].value;
         if (f0 && f1 && *f1 - *f0 != 0) {
           double tau = 1 / std::fabs(*f1 - *f0);
-          if (step > tau && member.solver != Solver::Exact)
+          if (step > tau && member.solver != Solver::Exact && member.solver != Solver::ExpEuler)
             diags.report(s.range, DiagID::warn_stiff_ode, formatNumber(step), s.name.name,
                          formatNumber(tau), spelling(member.solver));
         }

@@ -18,7 +18,8 @@
 // only the rounding of mu v + g may differ, as BLAS forms it.
 //
 // The fold applies to any stored output X = beta * X + [c *] G, beta a
-// non-zero constant or one runtime scalar and c a constant, where
+// non-zero constant or one runtime scalar and c a constant (X -/+ [c *] G,
+// plain SGD, is beta = 1), where
 //  - G is a temporary that one GEMM (with no beta of its own) writes earlier
 //    in the same block, and that nothing else in either schedule reads: a
 //    monitor, clipping or Adam that reads the raw gradient keeps it;
@@ -96,6 +97,15 @@ bool matchGradient(const Expr &e, TensorId x, Momentum &m) {
 }
 
 std::optional<Momentum> matchMomentum(const Expr &e, TensorId x) {
+  // X - [c *] G and X + [c *] G: plain SGD, whose decay is 1.
+  if ((e.op == ExprOp::Sub || e.op == ExprOp::Add) && isFullLoad(*e.operands[0], x)) {
+    Momentum m;
+    if (matchGradient(*e.operands[1], x, m)) {
+      if (e.op == ExprOp::Sub)
+        m.scale = -m.scale;
+      return m;
+    }
+  }
   if (e.op != ExprOp::Add)
     return std::nullopt;
   for (int side = 0; side < 2; ++side) {

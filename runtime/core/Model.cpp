@@ -468,8 +468,9 @@ void ModelInstance::initialise(uint64_t seed) {
     const BdlTensorDesc &t = desc.tensors[i];
     float *p = table[i];
     size_t n = capacities[i];
+    // A state with a constant initialiser (`state V = -70`) starts there.
     if (t.role != BDL_ROLE_WEIGHT && t.role != BDL_ROLE_FIXED) {
-      std::fill(p, p + n, 0.0f);
+      std::fill(p, p + n, t.role == BDL_ROLE_STATE && t.init == BDL_INIT_CONST ? t.initA : 0.0f);
       continue;
     }
     Philox rng(seed, rng_stream::tensorInit(i));
@@ -509,8 +510,9 @@ void ModelInstance::initialise(uint64_t seed) {
 
 void ModelInstance::resetState() {
   for (int i = 0; i < desc.numTensors; ++i)
-    if (desc.tensors[i].role == BDL_ROLE_STATE)
-      std::fill_n(table[i], size_t(rows(i) * cols(i)), 0.0f);
+    if (const BdlTensorDesc &t = desc.tensors[i]; t.role == BDL_ROLE_STATE)
+      std::fill_n(table[i], size_t(rows(i) * cols(i)),
+                  t.init == BDL_INIT_CONST ? t.initA : 0.0f);
   simTime = 0;
 }
 

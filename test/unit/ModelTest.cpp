@@ -177,9 +177,22 @@ TEST(Init, Initialisers) {
   EXPECT_NEAR(nmean, 2.0, 0.05);
   EXPECT_NEAR(nstd, 0.5, 0.05);
   EXPECT_EQ(contents(inst, 6), std::vector<float>(5, 0.75f));
-  // State and temporaries start at zero whatever their initialiser says.
-  EXPECT_EQ(contents(inst, 7), std::vector<float>(4 * 50, 0.0f));
+  // A state starts at its constant initialiser (`state V = 3`); temporaries
+  // start at zero whatever their initialiser says.
+  EXPECT_EQ(contents(inst, 7), std::vector<float>(4 * 50, 3.0f));
   EXPECT_EQ(contents(inst, 8), std::vector<float>(4 * 50, 0.0f));
+}
+
+TEST(Init, ResetStateRestoresTheInitialValue) {
+  ShapedModel sm;
+  ModelInstance inst(sm.model);
+  inst.setParam("hidden", "50");
+  inst.allocate(4);
+  inst.initialise(11);
+  std::fill_n(inst.data(7), 4 * 50, -1.0f);
+  std::fill_n(inst.data(8), 4 * 50, -1.0f);
+  inst.resetState();
+  EXPECT_EQ(contents(inst, 7), std::vector<float>(4 * 50, 3.0f));
 }
 
 TEST(Init, SeedsAndStreams) {

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cblas.h>
+#include <vector>
 
 namespace bdl::cpu {
 
@@ -15,7 +16,36 @@ namespace {
 /// micro-kernel tiles, and (for column bands) whole 64-byte lines of C.
 constexpr int64_t kGemmBandAlign = 16;
 
+/// C = alpha a b^T + beta C for k = 1 (an outer product at batch 1), one
+/// axpy per row. OpenBLAS's small-matrix sgemm spends about 5 ns per element
+/// of C on this shape, several times a plain pass.
+void outerProduct(const GemmArgs &g) {
+  int64_t aStride = g.transA ? 1 : g.lda, bStride = g.transB ? g.ldb : 1;
+  for (int64_t i = 0; i < g.m; ++i) {
+    float *c = g.c + i * g.ldc;
+    if (g.beta == 0) // beta = 0 ignores C, NaN included, as BLAS does
+      std::fill(c, c + g.n, 0.0f);
+    else if (g.beta != 1)
+      cblas_sscal(int(g.n), g.beta, c, 1);
+    cblas_saxpy(int(g.n), g.alpha * g.a[i * aStride], g.b, int(bStride), c, 1);
+  }
+}
+
 void sgemm(const GemmArgs &g) {
+  if (g.k == 1)
+    return outerProduct(g);
+  if (g.m == 1) {
+    // One row of C: a matrix-vector product, which sgemv does at the
+    // memory's speed where sgemm's small-matrix path does not.
+    int aStride = g.transA ? int(g.lda) : 1;
+    if (g.transB)
+      cblas_sgemv(CblasRowMajor, CblasNoTrans, int(g.n), int(g.k), g.alpha, g.b, int(g.ldb), g.a,
+                  aStride, g.beta, g.c, 1);
+    else
+      cblas_sgemv(CblasRowMajor, CblasTrans, int(g.k), int(g.n), g.alpha, g.b, int(g.ldb), g.a,
+                  aStride, g.beta, g.c, 1);
+    return;
+  }
   cblas_sgemm(CblasRowMajor, g.transA ? CblasTrans : CblasNoTrans,
               g.transB ? CblasTrans : CblasNoTrans, int(g.m), int(g.n), int(g.k), g.alpha, g.a,
               int(g.lda), g.b, int(g.ldb), g.beta, g.c, int(g.ldc));

@@ -173,7 +173,7 @@ typedef struct {
   const BdlOp *ops;
   BdlStepsFn stepsFn;
   int32_t numPrologueOps;
-  int32_t resetState; /* nonzero: every STATE tensor is zeroed before the block (each example) */
+  int32_t resetState; /* nonzero: STATE tensors return to their initial value before the block */
   const BdlOp *prologueOps; /* loop invariants of the step loop */
 } BdlBlock;
 

@@ -42,9 +42,11 @@
 // distribution; that changes probabilities below 1e-6).
 //
 // expNeg(mu) = e^-mu on [0, 32] from IEEE +, -, *, / and bit operations
-// only, each rounded on its own (no fused multiply-add: this header turns
-// contraction off, the code generator emits separate fmul/fadd), so any
-// IEEE float implementation gives the same bits.
+// only, each rounded on its own (no fused multiply-add: every product here
+// passes through rounded(), the code generator emits separate fmul and fadd
+// without fast-math flags), so any IEEE float implementation gives the same
+// bits. A GPU backend must likewise keep its compiler from contracting
+// (e.g. __fmul_rn and __fadd_rn, or -fmad=false).
 //
 //===----------------------------------------------------------------------===//
 #ifndef BDL_SAMPLER_H
@@ -56,20 +58,16 @@
 #include <bit>
 #include <cstdint>
 
-// Every floating-point expression below must be evaluated exactly as
-// written, one rounding per operation.
-#if defined(__clang__)
-#define BDL_SAMPLER_NO_CONTRACT _Pragma("clang fp contract(off)")
-#define BDL_SAMPLER_FN inline
-#elif defined(__GNUC__)
-#define BDL_SAMPLER_NO_CONTRACT
-#define BDL_SAMPLER_FN __attribute__((optimize("fp-contract=off"))) inline
-#else
-#define BDL_SAMPLER_NO_CONTRACT
-#define BDL_SAMPLER_FN inline
-#endif
-
 namespace bdl::sampler {
+
+/// x, rounded to float and opaque to the optimiser: a product passed
+/// through it cannot be fused with the addition that follows into one fma,
+/// whatever the compiler's contraction setting (GCC's and CUDA's defaults
+/// fuse; clang's -ffp-contract=fast ignores pragmas).
+inline float rounded(float x) {
+  volatile float v = x;
+  return v;
+}
 
 /// Poisson means are split into chunks of at most this much.
 constexpr float kPoissonChunk = 32.0f;
@@ -114,23 +112,22 @@ inline float drawUniform(const DrawKey &k, uint32_t j) {
 
 /// e^-mu for mu in [0, kPoissonChunk]: Cody-Waite reduction -mu = n ln2 + r
 /// and the Cephes expf polynomial, unfused. Relative error a few 1e-7.
-BDL_SAMPLER_FN float expNeg(float mu) {
-  BDL_SAMPLER_NO_CONTRACT
+inline float expNeg(float mu) {
   float x = -mu;
   // n = round(x / ln2) by the 1.5 * 2^23 trick; exact for |x| <= 2^22.
-  float t = x * 1.44269504088896341f;
+  float t = rounded(x * 1.44269504088896341f);
   float nf = (t + 12582912.0f) - 12582912.0f;
   // ln2 = 0.693359375 - 2.12194440e-4; n * 0.693359375 is exact.
-  float r = x - nf * 0.693359375f;
-  r = r - nf * -2.12194440e-4f;
+  float r = x - rounded(nf * 0.693359375f);
+  r = r - rounded(nf * -2.12194440e-4f);
   float p = 1.9875691500E-4f;
-  p = p * r + 1.3981999507E-3f;
-  p = p * r + 8.3334519073E-3f;
-  p = p * r + 4.1665795894E-2f;
-  p = p * r + 1.6666665459E-1f;
-  p = p * r + 5.0000001201E-1f;
-  float rr = r * r;
-  float er = p * rr + r + 1.0f;
+  p = rounded(p * r) + 1.3981999507E-3f;
+  p = rounded(p * r) + 8.3334519073E-3f;
+  p = rounded(p * r) + 4.1665795894E-2f;
+  p = rounded(p * r) + 1.6666665459E-1f;
+  p = rounded(p * r) + 5.0000001201E-1f;
+  float rr = rounded(r * r);
+  float er = (rounded(p * rr) + r) + 1.0f;
   // 2^n for n in [-47, 0]: a normal number built in the exponent field.
   int32_t n = int32_t(nf);
   float scale = std::bit_cast<float>(uint32_t(n + 127) << 23);
@@ -138,14 +135,13 @@ BDL_SAMPLER_FN float expNeg(float mu) {
 }
 
 /// A Poisson count of mean mu in (0, kPoissonChunk] from one uniform u.
-BDL_SAMPLER_FN uint32_t poissonChunk(float mu, float u) {
-  BDL_SAMPLER_NO_CONTRACT
+inline uint32_t poissonChunk(float mu, float u) {
   uint32_t k = 0;
   float p = expNeg(mu);
   float F = p;
   while (u > F) {
     k = k + 1;
-    p = p * (mu / float(k));
+    p = rounded(p * (mu / float(k)));
     float next = F + p;
     if (next == F)
       break;
@@ -158,8 +154,7 @@ BDL_SAMPLER_FN uint32_t poissonChunk(float mu, float u) {
 inline float bernoulli(const DrawKey &k, float p) { return drawUniform(k, 0) < p ? 1.0f : 0.0f; }
 
 /// Poisson(lambda) at `k`, as a float.
-BDL_SAMPLER_FN float poisson(const DrawKey &k, float lambda) {
-  BDL_SAMPLER_NO_CONTRACT
+inline float poisson(const DrawKey &k, float lambda) {
   if (!(lambda > 0.0f))
     return 0.0f;
   if (lambda > kPoissonMaxMean)
@@ -175,8 +170,5 @@ BDL_SAMPLER_FN float poisson(const DrawKey &k, float lambda) {
 }
 
 } // namespace bdl::sampler
-
-#undef BDL_SAMPLER_NO_CONTRACT
-#undef BDL_SAMPLER_FN
 
 #endif // BDL_SAMPLER_H
