@@ -22,6 +22,10 @@ void fuseElementwise(ir::Module &m);
 /// momentum step alone (FoldMomentumIntoGemm.cpp).
 void foldMomentumIntoGemm(ir::Module &m);
 
+/// Moves the ops of a phase whose inputs do not change within it (weights,
+/// params, the input) into the phase's prologue (HoistInvariants.cpp).
+void hoistInvariants(ir::Module &m);
+
 struct Pass {
   std::string_view name;
   std::string_view summary;

@@ -6,6 +6,8 @@ namespace bdl {
 const std::vector<Pass> &defaultPipeline() {
   static const std::vector<Pass> passes = {
       {"fold", "constant folding", foldConstants},
+      // Before fusion, which would otherwise merge invariant and varying kernels.
+      {"hoist", "loop invariants of a phase into its prologue", hoistInvariants},
       {"fuse", "elementwise fusion", fuseElementwise},
       // After fusion, which may inline a scaled gradient into the step.
       {"fold-momentum", "momentum folded into the gradient GEMM", foldMomentumIntoGemm},
