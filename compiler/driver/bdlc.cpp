@@ -216,7 +216,7 @@ int main(int argc, char **argv) {
   app.add_option("--cpu", o.cpu,
                  "target CPU: 'host' (default) or an LLVM CPU name, e.g. x86-64-v3");
   app.add_option("--print-after", o.printAfter,
-                 "print the IR after a pass: lower, fold, fuse, fold-momentum, fold-fused")
+                 "print the IR after a pass: lower, fold, hoist, fuse, fold-momentum, fold-fused")
       ->delimiter(',');
   app.add_flag("--print-after-all", o.printAfterAll, "print the IR after every pass");
   app.add_flag("--no-fuse", o.noFuse, "skip elementwise fusion");
