@@ -86,6 +86,10 @@ struct EmitOptions {
   /// the loop vectoriser can vectorise. False: call llvm.exp.f32 (scalar
   /// expf unless a vector library maps it).
   bool inlineExp = true;
+  /// Let a Map's Poisson draws take the vectorisable fast path and finish
+  /// the rare rest in a per-row tail (ElementEmitter.h). Same bits either
+  /// way; false keeps the inline search loop (for comparisons).
+  bool deferDraws = true;
 };
 
 /// The kernels and the `bdl_model` descriptor, unoptimised and verified.
