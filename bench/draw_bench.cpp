@@ -18,15 +18,15 @@
 #include "llvm/ExecutionEngine/Orc/ThreadSafeModule.h"
 #include "llvm/IR/LLVMContext.h"
 #include "llvm/IR/Module.h"
-#include "llvm/Support/TargetSelect.h"
 #include "llvm/Support/CommandLine.h"
+#include "llvm/Support/TargetSelect.h"
 #include "llvm/Target/TargetMachine.h"
 
-#include <bit>
 #include <algorithm>
-#include <ctime>
+#include <bit>
 #include <cstdio>
 #include <cstdlib>
+#include <ctime>
 #include <memory>
 #include <random>
 #include <vector>
@@ -122,8 +122,8 @@ int main(int argc, char **argv) {
   struct Case {
     const char *name;
     float mean, zeros; // a share `zeros` of the means is 0 (as in MNIST's pixels)
-  } cases[] = {{"0.02", 0.02f, 0},   {"0.2", 0.2f, 0},   {"0.2, 80% zero", 0.2f, 0.8f},
-               {"1", 1.0f, 0},       {"5", 5.0f, 0},     {"50", 50.0f, 0}};
+  } cases[] = {{"0.02", 0.02f, 0}, {"0.2", 0.2f, 0}, {"0.2, 80% zero", 0.2f, 0.8f},
+               {"1", 1.0f, 0},     {"5", 5.0f, 0},   {"50", 50.0f, 0}};
   for (const Case &c : cases) {
     std::mt19937 gen(1);
     std::uniform_real_distribution<float> u(0, 1);
@@ -152,7 +152,8 @@ int main(int argc, char **argv) {
           ctx.step = i;
           fns[v](0, rows, cols, tensors, hp, &ctx);
         }
-        ns[v] = std::min(ns[v], (threadSeconds() - t0) * 1e9 / (double(repeats) * double(rows * cols)));
+        ns[v] =
+            std::min(ns[v], (threadSeconds() - t0) * 1e9 / (double(repeats) * double(rows * cols)));
       }
     }
     std::printf("%-22s %10.2f %10.2f %7.1fx\n", c.name, ns[0], ns[1], ns[0] / ns[1]);

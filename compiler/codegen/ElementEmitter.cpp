@@ -375,7 +375,7 @@ ElementFunction emitElementFunction(Module &llvmModule, const ir::Module &m, con
   std::vector<size_t> deferred;
   if (opts.deferDraws)
     deferred = deferredOutputs(k);
-  Type *ret = ef.returnsValue     ? Type::getFloatTy(ctx)
+  Type *ret = ef.returnsValue    ? Type::getFloatTy(ctx)
               : deferred.empty() ? Type::getVoidTy(ctx)
                                  : Type::getInt1Ty(ctx);
 
@@ -416,27 +416,28 @@ ElementFunction emitElementFunction(Module &llvmModule, const ir::Module &m, con
     return fn;
   };
 
-  ef.fn = define(ret, ".elem", [&](IRBuilder<> &b, ExprEmitter &ee, auto &ptrs, Value *i,
-                                   std::vector<Value *> &locals) {
-    Value *anyMarker = b.getFalse();
-    for (size_t o = 0; o < numOutputs; ++o) {
-      const ir::KernelOutput &out = k.outputs[o];
-      bool defer = std::count(deferred.begin(), deferred.end(), o);
-      Value *v = defer ? ee.emitDeferred(*out.value) : ee.emit(*out.value);
-      locals.push_back(v);
-      if (o < numMapped && out.stored)
-        b.CreateAlignedStore(v, b.CreateInBoundsGEP(b.getFloatTy(), ptrs.at(out.tensor), i),
-                             Align(4));
-      if (defer)
-        anyMarker = b.CreateOr(anyMarker, isMarker(b, v));
-    }
-    if (ef.returnsValue)
-      b.CreateRet(locals.back());
-    else if (!deferred.empty())
-      b.CreateRet(anyMarker);
-    else
-      b.CreateRetVoid();
-  });
+  ef.fn = define(
+      ret, ".elem",
+      [&](IRBuilder<> &b, ExprEmitter &ee, auto &ptrs, Value *i, std::vector<Value *> &locals) {
+        Value *anyMarker = b.getFalse();
+        for (size_t o = 0; o < numOutputs; ++o) {
+          const ir::KernelOutput &out = k.outputs[o];
+          bool defer = std::count(deferred.begin(), deferred.end(), o);
+          Value *v = defer ? ee.emitDeferred(*out.value) : ee.emit(*out.value);
+          locals.push_back(v);
+          if (o < numMapped && out.stored)
+            b.CreateAlignedStore(v, b.CreateInBoundsGEP(b.getFloatTy(), ptrs.at(out.tensor), i),
+                                 Align(4));
+          if (defer)
+            anyMarker = b.CreateOr(anyMarker, isMarker(b, v));
+        }
+        if (ef.returnsValue)
+          b.CreateRet(locals.back());
+        else if (!deferred.empty())
+          b.CreateRet(anyMarker);
+        else
+          b.CreateRetVoid();
+      });
   if (!deferred.empty())
     ef.tail = define(Type::getVoidTy(ctx), ".tail",
                      [&](IRBuilder<> &b, ExprEmitter &ee, auto &ptrs, Value *, auto &) {

@@ -6,6 +6,7 @@
 #include "llvm/IR/IRBuilder.h"
 #include "llvm/IR/Intrinsics.h"
 #include "llvm/IR/Module.h"
+#include "llvm/Support/MathExtras.h"
 
 #include <algorithm>
 
@@ -63,10 +64,16 @@ Value *emitLoop(IRBuilder<> &b, Value *begin, Value *end, const Twine &name, Val
 }
 
 /// The vector width of a row's pass with deferred draws. The cost model
-/// picks 4 on AVX2 and AVX-512 (priced by the 64-bit products of Philox);
-/// 16 lanes (two ymm or one zmm per value) give the long multiply chains
-/// enough independent work: 2.5 instead of 3.4 ns per draw (bench/README.md).
-constexpr unsigned kDeferredDrawWidth = 16;
+/// picks 4 lanes on AVX2 and AVX-512 (priced by Philox's 64-bit products);
+/// 16 (two ymm or one zmm per value) give the long multiply chains enough
+/// independent work: 2.6 instead of 3.4 ns per draw (bench/README.md).
+/// Fewer columns, known, take the narrowest width that holds them.
+unsigned deferredDrawWidth(const ir::Dim &cols) {
+  constexpr unsigned kWidth = 16;
+  if (cols.kind == ir::Dim::Kind::Const && cols.value < kWidth)
+    return std::max<unsigned>(2, PowerOf2Ceil(uint64_t(std::max<int64_t>(cols.value, 1))));
+  return kWidth;
+}
 
 } // namespace
 
@@ -151,7 +158,7 @@ Function *emitKernel(Module &llvmModule, const ir::Module &m, const ir::KernelOp
             [&](Value *c, Value *acc) {
               return b.CreateOr(acc, callElem(r, c, b.CreateAdd(start, c, "i", false, true)));
             },
-            kDeferredDrawWidth);
+            deferredDrawWidth(k.cols));
         Function *f = b.GetInsertBlock()->getParent();
         BasicBlock *tail = BasicBlock::Create(ctx, "tail", f),
                    *next = BasicBlock::Create(ctx, "tail.exit", f);
