@@ -228,8 +228,9 @@ TEST_P(DeferredKernelDraws, EqualReferenceBitForBit) {
     auto j = jit(t.m, opts);
     ASSERT_TRUE(j);
     // Deferred, the row's pass vectorises (at O2 and up).
-    if (target.optLevel >= 2)
+    if (target.optLevel >= 2) {
       EXPECT_EQ(j->optimizedIR.find("<16 x float>") != std::string::npos, defer);
+    }
     BdlKernelFn fn = j->kernel(kernelSymbol(0, "deferred")),
                 read = j->kernel(kernelSymbol(1, "read"));
     ASSERT_TRUE(fn && read);
