@@ -217,60 +217,62 @@ TEST_P(DeferredKernelDraws, EqualReferenceBitForBit) {
   const Target &target = GetParam();
   if (target.needs && !llvm::sys::getHostCPUFeatures().lookup(target.needs))
     GTEST_SKIP() << "the host has no " << target.needs;
-  const int64_t rows = 5, cols = 203;
-  DeferredDraws t(cols);
-  for (bool defer : {true, false}) {
-    JitOptions opts;
-    opts.optLevel = target.optLevel;
-    opts.cpu = target.cpu;
-    opts.features = target.features;
-    opts.emit.deferDraws = defer;
-    auto j = jit(t.m, opts);
-    ASSERT_TRUE(j);
-    // Deferred, the row's pass vectorises (at O2 and up).
-    if (target.optLevel >= 2) {
-      EXPECT_EQ(j->optimizedIR.find("<16 x float>") != std::string::npos, defer);
-    }
-    BdlKernelFn fn = j->kernel(kernelSymbol(0, "deferred")),
-                read = j->kernel(kernelSymbol(1, "read"));
-    ASSERT_TRUE(fn && read);
-    // Means of every regime, many small ones: most counts come from the fast
-    // path, some from the tail in every row.
-    std::vector<float> lam = lambdas(rows * cols, 7), p(rows * cols);
-    std::mt19937 gen(8);
-    std::uniform_real_distribution<float> u(0, 1);
-    for (size_t i = 0; i < lam.size(); ++i) {
-      p[i] = u(gen);
-      if (i % 3)
-        lam[i] = 2 * u(gen);
-    }
-    std::vector<std::vector<float>> o(5, std::vector<float>(rows * cols, kNaN));
-    float *tensors[] = {lam.data(),  p.data(),    o[0].data(), o[1].data(),
-                        o[2].data(), o[3].data(), o[4].data()};
-    size_t tail = 0;
-    for (float spiking : {1.0f, 0.0f})
-      for (const BdlContext &ctx : contexts()) {
-        float hp[] = {float(rows), 1.0f / rows, 0, spiking};
-        fn(0, rows, cols, tensors, hp, &ctx);
-        read(0, rows, cols, tensors, hp, &ctx);
-        for (int64_t r = 0; r < rows; ++r)
-          for (int64_t c = 0; c < cols; ++c) {
-            size_t i = r * cols + c;
-            auto poisson = [&](int32_t site, float x) {
-              return sampler::poisson(sampler::drawKey(ctx, site, r, c), x);
-            };
-            float want[] = {poisson(5, lam[i]), spiking != 0 ? poisson(6, lam[i]) : lam[i],
-                            p[i] > 0.5f ? poisson(7, lam[i]) : poisson(8, lam[i] * 3),
-                            poisson(10, lam[i]), poisson(10, lam[i]) + 1};
-            for (int k = 0; k < 5; ++k)
-              ASSERT_TRUE(sameBits(o[k][i], want[k]))
-                  << "output " << k << " at (" << r << ", " << c << "), lambda " << lam[i] << ": "
-                  << o[k][i] << " vs " << want[k] << ", seed " << ctx.seed;
-            tail += want[0] > float(kPoissonFastMaxCount) || lam[i] > sampler::kPoissonChunk;
-          }
+  // Rows of many vectors and a remainder, and a row of less than one.
+  const int64_t rows = 5;
+  for (int64_t cols : {203, 10})
+    for (bool defer : {true, false}) {
+      DeferredDraws t(cols);
+      JitOptions opts;
+      opts.optLevel = target.optLevel;
+      opts.cpu = target.cpu;
+      opts.features = target.features;
+      opts.emit.deferDraws = defer;
+      auto j = jit(t.m, opts);
+      ASSERT_TRUE(j);
+      // Deferred, the row's pass vectorises (at O2 and up).
+      if (target.optLevel >= 2) {
+        EXPECT_EQ(j->optimizedIR.find("<16 x float>") != std::string::npos, defer);
       }
-    EXPECT_GT(tail, size_t(5 * rows));
-  }
+      BdlKernelFn fn = j->kernel(kernelSymbol(0, "deferred")),
+                  read = j->kernel(kernelSymbol(1, "read"));
+      ASSERT_TRUE(fn && read);
+      // Means of every regime, many small ones: most counts come from the fast
+      // path, some from the tail in every row.
+      std::vector<float> lam = lambdas(rows * cols, 7), p(rows * cols);
+      std::mt19937 gen(8);
+      std::uniform_real_distribution<float> u(0, 1);
+      for (size_t i = 0; i < lam.size(); ++i) {
+        p[i] = u(gen);
+        if (i % 3)
+          lam[i] = 2 * u(gen);
+      }
+      std::vector<std::vector<float>> o(5, std::vector<float>(rows * cols, kNaN));
+      float *tensors[] = {lam.data(),  p.data(),    o[0].data(), o[1].data(),
+                          o[2].data(), o[3].data(), o[4].data()};
+      size_t tail = 0;
+      for (float spiking : {1.0f, 0.0f})
+        for (const BdlContext &ctx : contexts()) {
+          float hp[] = {float(rows), 1.0f / rows, 0, spiking};
+          fn(0, rows, cols, tensors, hp, &ctx);
+          read(0, rows, cols, tensors, hp, &ctx);
+          for (int64_t r = 0; r < rows; ++r)
+            for (int64_t c = 0; c < cols; ++c) {
+              size_t i = r * cols + c;
+              auto poisson = [&](int32_t site, float x) {
+                return sampler::poisson(sampler::drawKey(ctx, site, r, c), x);
+              };
+              float want[] = {poisson(5, lam[i]), spiking != 0 ? poisson(6, lam[i]) : lam[i],
+                              p[i] > 0.5f ? poisson(7, lam[i]) : poisson(8, lam[i] * 3),
+                              poisson(10, lam[i]), poisson(10, lam[i]) + 1};
+              for (int k = 0; k < 5; ++k)
+                ASSERT_TRUE(sameBits(o[k][i], want[k]))
+                    << "output " << k << " at (" << r << ", " << c << "), lambda " << lam[i] << ": "
+                    << o[k][i] << " vs " << want[k] << ", seed " << ctx.seed << ", cols " << cols;
+              tail += want[0] > float(kPoissonFastMaxCount) || lam[i] > sampler::kPoissonChunk;
+            }
+        }
+      EXPECT_GT(tail, size_t(5 * rows));
+    }
 }
 
 INSTANTIATE_TEST_SUITE_P(CodeGenSampler, DeferredKernelDraws,
