@@ -3,6 +3,7 @@
 peer's µs per training example, and the ratios between them.
 
     report.py RUNS.jsonl OUT.jsonl [LOAD]
+    report.py --markdown OUT.jsonl          # the table of OUT as markdown (for README.md)
 
 RUNS holds one JSON line per run (impl, mode, batch, threads, us_per_example,
 repeat); OUT gets one line per table row and one per limit measurement.
@@ -16,7 +17,39 @@ CELLS = [("ns", 1, 1), ("ns", 32, 2), ("sp", 1, 1), ("sp", 32, 2)]
 NAMES = {"ns": "non-spiking", "sp": "spiking"}
 
 
+def markdown(path):
+    rows = [json.loads(line) for line in open(path) if line.strip()]
+
+    def f(v, fmt):
+        return "–" if v is None else fmt.format(v)
+
+    print("| mode | batch | threads | numpy | torch | bdl | sgemm limit | numpy/bdl | torch/bdl | bdl share of limit "
+          "| numpy/torch | torch share of limit |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+    for r in rows:
+        if r["kind"] != "cell":
+            continue
+        print(f"| {NAMES[r['mode']]} | {r['batch']} | {r['threads']} | {f(r['numpy_us'], '{:,.0f}')} "
+              f"| {f(r['torch_us'], '{:,.1f}')} | {f(r['bdl_us'], '{:,.1f}')} | {f(r['sgemm_limit_us'], '{:,.1f}')} "
+              f"| {f(r['numpy_over_bdl'], '{:.1f}×')} | {f(r['torch_over_bdl'], '{:.2f}×')} "
+              f"| {f(r['bdl_share_of_limit'] and 100 * r['bdl_share_of_limit'], '{:.0f}%')} "
+              f"| {f(r['numpy_over_torch'], '{:.1f}×')} "
+              f"| {f(r['torch_share_of_limit'] and 100 * r['torch_share_of_limit'], '{:.0f}%')} |")
+    print()
+    print("Fastest run of each (µs per example):")
+    print()
+    print("| mode | batch | threads | numpy | torch | bdl | sgemm limit |")
+    print("|---|---|---|---|---|---|---|")
+    for r in rows:
+        if r["kind"] == "cell":
+            print(f"| {NAMES[r['mode']]} | {r['batch']} | {r['threads']} | {f(r['numpy_us_fastest'], '{:,.0f}')} "
+                  f"| {f(r['torch_us_fastest'], '{:,.1f}')} | {f(r['bdl_us_fastest'], '{:,.1f}')} "
+                  f"| {f(r['sgemm_limit_us_fastest'], '{:,.1f}')} |")
+
+
 def main():
+    if sys.argv[1] == "--markdown":
+        return markdown(sys.argv[2])
     runs_path, out_path = sys.argv[1], sys.argv[2]
     load = sys.argv[3] if len(sys.argv) > 3 else ""
     runs = [json.loads(line) for line in open(runs_path) if line.strip()]

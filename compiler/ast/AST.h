@@ -29,6 +29,9 @@ public:
   virtual ~Expr() = default;
   Kind getKind() const { return kind; }
   SMRange getRange() const { return range; }
+  /// Where an expansion stands in the source (sema/Defs.cpp: a def's body
+  /// takes the place, and the range, of its call).
+  void setRange(SMRange r) { range = r; }
 
 private:
   Kind kind;

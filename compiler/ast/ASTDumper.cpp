@@ -4,6 +4,7 @@
 
 #include "llvm/Support/Casting.h"
 #include "llvm/Support/FormatVariadic.h"
+#include "llvm/Support/Path.h"
 
 namespace bdl::ast {
 namespace {
@@ -135,7 +136,11 @@ private:
     os.indent(depth * 2) << text;
     if (range.Start.isValid()) {
       auto [l, c] = sm.getLineAndColumn(range.Start);
-      os << " <" << l << ":" << c << ">";
+      os << " <";
+      // Definitions imported from a library are in a buffer of their own.
+      if (unsigned id = sm.FindBufferContainingLoc(range.Start); id != sm.getMainFileID())
+        os << llvm::sys::path::filename(sm.getMemoryBuffer(id)->getBufferIdentifier()) << ":";
+      os << l << ":" << c << ">";
     }
     os << "\n";
   }

@@ -245,20 +245,20 @@ void Lowerer::findSpikeProducts() {
   std::function<void(const ast::Expr *)> walk = [&](const ast::Expr *e) {
     if (auto *b = dyn_cast<ast::BinaryExpr>(e)) {
       if (auto sp = matchSpikeProduct(b)) {
-        // One history per (weight, spike train), shared by every product of the pair.
+        // One history per (weight, spike train), deep enough for every read.
         int index = -1;
-        for (size_t i = 0; i < spikeProducts.size(); ++i)
-          if (spikeProducts[i].weight == sp->weight &&
-              spikeProducts[i].population == sp->population &&
-              spikeProducts[i].member == sp->member)
+        for (size_t i = 0; i < spikeHistories.size(); ++i)
+          if (spikeHistories[i].weight == sp->weight &&
+              spikeHistories[i].population == sp->population &&
+              spikeHistories[i].member == sp->member)
             index = (int)i;
         if (index < 0) {
-          index = (int)spikeProducts.size();
-          spikeProducts.push_back(*sp);
+          index = (int)spikeHistories.size();
+          spikeHistories.push_back({sp->weight, sp->population, sp->member, -1, 0});
         }
-        SpikeProduct &shared = spikeProducts[index];
-        shared.depth = std::max(shared.depth, sp->depth);
-        spikeProductOf[b] = index;
+        spikeHistories[index].depth = std::max(spikeHistories[index].depth, sp->depth);
+        sp->shared = index;
+        spikeProducts[b] = *sp;
       }
       walk(b->lhs.get());
       walk(b->rhs.get());
@@ -276,52 +276,53 @@ void Lowerer::findSpikeProducts() {
     for (const ast::PhaseStmt &s : p.stmts)
       if (s.kind == ast::PhaseStmt::Kind::Override)
         walk(s.value.get());
-  for (SpikeProduct &sp : spikeProducts) {
-    const ir::Tensor &W = m.tensors[sp.weight];
-    const sema::CheckedPopulation &pop = model.populations[sp.population];
-    std::string name = W.name + "*" + pop.decl->name.name + "." + pop.members[sp.member].name;
-    for (int k = 0; k < sp.depth; ++k) {
+  for (SpikeHistory &h : spikeHistories) {
+    const ir::Tensor &W = m.tensors[h.weight];
+    const sema::CheckedPopulation &pop = model.populations[h.population];
+    std::string name = W.name + "*" + pop.decl->name.name + "." + pop.members[h.member].name;
+    for (int k = 0; k < h.depth; ++k) {
       ir::Tensor t;
       t.name = k == 0 ? name : name + "@" + std::to_string(k);
       t.role = ir::Role::State;
       t.rows = Dim::batch(), t.cols = W.rows;
       ir::TensorId id = m.addTensor(t);
       if (k == 0)
-        sp.history = id;
+        h.first = id;
     }
   }
 }
 
 void Lowerer::updateSpikeProducts(int population, int member) {
-  for (const SpikeProduct &sp : spikeProducts) {
-    if (sp.population != population || sp.member != member)
+  for (const SpikeHistory &h : spikeHistories) {
+    if (h.population != population || h.member != member)
       continue;
-    if (sp.depth > 1)
-      block->ops.push_back(ir::RotateOp{sp.history, sp.depth});
+    if (h.depth > 1)
+      block->ops.push_back(ir::RotateOp{h.first, h.depth});
     ir::GemmOp g; // P@0 = x W^T; the runtime skips x's zeros
-    g.a = memberIds[population][member], g.b = sp.weight, g.transB = true, g.c = sp.history;
+    g.a = memberIds[population][member], g.b = h.weight, g.transB = true, g.c = h.first;
     block->ops.push_back(g);
   }
 }
 
 std::optional<Value> Lowerer::lowerSpikeProduct(const ast::BinaryExpr *b) {
-  auto it = spikeProductOf.find(b);
-  if (it == spikeProductOf.end() || !block)
+  auto it = spikeProducts.find(b);
+  if (it == spikeProducts.end() || !block)
     return std::nullopt;
-  const SpikeProduct &sp = spikeProducts[it->second];
+  const SpikeProduct &sp = it->second;
+  const SpikeHistory &h = spikeHistories[sp.shared];
   // This read of the filter sees it `readLag` steps back (prev() and
   // histories as for any member); the products were computed with x.
   int base = sp.readLag + sp.lagX;
   int taps = (int)model.shapeOf(sp.fir->args[1].value.get()).dims[0].value;
   std::optional<Value> sum;
   for (int j = 0; j < taps; ++j) {
-    Value term = binary(ExprOp::Mul, firTap(sp.fir, j), load(sp.history + base + j));
+    Value term = binary(ExprOp::Mul, firTap(sp.fir, j), load(h.first + base + j));
     sum = sum ? binary(ExprOp::Add, std::move(*sum), std::move(term)) : std::move(term);
   }
   if (!sp.flag)
     return sum;
   Value flag = lowerExpr(sp.flag);
-  Value plain = load(sp.history + base);
+  Value plain = load(h.first + base);
   Dim rows = sum->rows, cols = sum->cols;
   return Value{select(std::move(flag.expr), std::move(sum->expr), std::move(plain.expr)), rows,
                cols};

@@ -682,9 +682,15 @@ private:
     int lagX = 0;                       // fir's read of x
     const ast::CallExpr *fir = nullptr; // the filter (its taps)
     const ast::Expr *flag = nullptr;    // if(flag, fir, x), or null
-    ir::TensorId history = -1;          // P@0 = W @ x now, P@k = k steps ago
+    int readLag = 0;                    // this product's read of the filtered member
+    int depth = 0;                      // the history this read needs
+    int shared = -1;                    // its (weight, x) history in spikeHistories
+  };
+  struct SpikeHistory {
+    ir::TensorId weight = -1;
+    int population = -1, member = -1;
+    ir::TensorId first = -1; // P@0 = W @ x now, P@k = k steps ago
     int depth = 0;
-    int readLag = 0; // the product's read of the filtered member
   };
   /// The spike product `b` is, if it is one (matched once, in a pre-pass).
   std::optional<SpikeProduct> matchSpikeProduct(const ast::BinaryExpr *b);
@@ -693,8 +699,8 @@ private:
   /// After member (population, member) is computed: its per-step products.
   void updateSpikeProducts(int population, int member);
   Value firTap(const ast::CallExpr *fir, int j);
-  std::map<const ast::BinaryExpr *, int> spikeProductOf; // index into spikeProducts
-  std::vector<SpikeProduct> spikeProducts;
+  std::map<const ast::BinaryExpr *, SpikeProduct> spikeProducts;
+  std::vector<SpikeHistory> spikeHistories;
   std::pair<int, int> position{-1, -1}; // population, statement being lowered
 
   // Per population and member: the tensor of its value; older values follow.

@@ -8,11 +8,14 @@
 //===----------------------------------------------------------------------===//
 #include "parse/Parser.h"
 
+#include "llvm/ADT/STLExtras.h"
 #include "llvm/ADT/StringExtras.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/Path.h"
 
+#include <algorithm>
+#include <optional>
 #include <set>
 
 namespace bdl {
@@ -25,8 +28,12 @@ public:
 
   bool load(ast::ModelFile &into, const ast::ModelFile &from, const std::string &self) {
     for (const ast::ImportDecl &imp : from.imports) {
-      if (imp.name == self || active.count(imp.name)) {
-        diags.report(imp.range, DiagID::err_import_cycle, imp.name);
+      if (imp.name == self || llvm::is_contained(active, imp.name)) {
+        std::string chain;
+        for (const std::string &a : active)
+          chain += a + " -> ";
+        diags.report(imp.range, DiagID::err_import_cycle, imp.name,
+                     chain + (active.empty() ? self + " -> " : "") + imp.name);
         return false;
       }
       if (!done.insert(imp.name).second)
@@ -51,15 +58,14 @@ public:
         diags.report(library->name.range, DiagID::err_import_not_library, imp.name);
         return false;
       }
-      if (!library->params.empty() || !library->tensors.empty() || !library->layers.empty() ||
-          !library->populations.empty() || !library->phases.empty() ||
-          !library->learns.empty() || !library->trains.empty() || !library->evaluates.empty()) {
+      if (std::optional<llvm::SMRange> stray = firstNonDefinition(*library)) {
         diags.report(library->name.range, DiagID::err_import_not_library, imp.name);
+        diags.report(*stray, DiagID::note_not_in_library);
         return false;
       }
-      active.insert(imp.name);
+      active.push_back(imp.name);
       bool ok = load(into, *library, imp.name);
-      active.erase(imp.name);
+      active.pop_back();
       if (!ok)
         return false;
       for (ast::DefDecl &d : library->defs)
@@ -76,6 +82,34 @@ public:
   std::vector<std::unique_ptr<ast::ModelFile>> libraries;
 
 private:
+  /// Where a library declares something other than a def or a const.
+  static std::optional<llvm::SMRange> firstNonDefinition(const ast::ModelFile &f) {
+    std::vector<llvm::SMRange> found;
+    for (const ast::ParamDecl &d : f.params)
+      found.push_back(d.name.range);
+    for (const ast::TensorDecl &d : f.tensors)
+      found.push_back(d.name.range);
+    for (const ast::LayerDecl &d : f.layers)
+      found.push_back(d.name.range);
+    for (const ast::PopulationDecl &d : f.populations)
+      found.push_back(d.name.range);
+    for (const ast::PhaseDecl &d : f.phases)
+      found.push_back(d.name.range);
+    for (const ast::PhaseStmt &d : f.strayAssignments)
+      found.push_back(d.range);
+    for (const ast::LearnDecl &d : f.learns)
+      found.push_back(d.keywordRange);
+    for (const ast::TrainDecl &d : f.trains)
+      found.push_back(d.keywordRange);
+    for (const ast::EvaluateDecl &d : f.evaluates)
+      found.push_back(d.keywordRange);
+    if (found.empty())
+      return std::nullopt;
+    return *std::min_element(found.begin(), found.end(), [](llvm::SMRange a, llvm::SMRange b) {
+      return a.Start.getPointer() < b.Start.getPointer();
+    });
+  }
+
   std::string find(const std::string &name) const {
     llvm::SmallVector<llvm::StringRef, 4> parts;
     llvm::StringRef(name).split(parts, '.');
@@ -92,7 +126,8 @@ private:
 
   DiagnosticEngine &diags;
   const std::vector<std::string> &searchPath;
-  std::set<std::string> active, done;
+  std::vector<std::string> active; // the libraries being loaded, outermost first
+  std::set<std::string> done;
 };
 
 } // namespace

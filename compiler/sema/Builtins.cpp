@@ -41,7 +41,7 @@ const RuntimeScalar *findRuntimeScalar(std::string_view name) {
   static const RuntimeScalar scalars[] = {
       {"epoch", ir::kEpochSlot, "the runtime's epoch counter, from 0"},
       {"step", -1 - (int)ir::ContextField::Step, "the time step within the phase, from 0"},
-      {"steps", -1 - (int)ir::ContextField::Steps, "the number of steps of the phase"},
+      {"phase_steps", -1 - (int)ir::ContextField::Steps, "the number of steps of the phase"},
   };
   for (const RuntimeScalar &s : scalars)
     if (name == s.name)

@@ -26,6 +26,10 @@ struct Constant {
   double value = 0;
 };
 
+/// The population statement that declares a member: a state's `state`
+/// statement, a value's definition.
+const ast::PopulationStmt *declarationOf(const CheckedPopulation &pop, const CheckedMember &m);
+
 class Checker {
 public:
   Checker(const ast::ModelFile &file, DiagnosticEngine &diags);
@@ -140,6 +144,9 @@ private:
   // The phase a window belongs to, for the window-length check (0: unknown).
   std::string windowPhaseName;
   double windowPhaseSteps = 0;
+  const ast::Expr *windowPhaseExpr = nullptr; // its length as written
+  /// Says that a value in a message is the one at the default params.
+  void noteAtDefaults(const ast::Expr *e);
   /// The member of the population being checked named `name`, or null.
   const Symbol *lookupMember(const std::string &name);
   std::vector<std::optional<Shape>> recordShapes;

@@ -127,6 +127,8 @@ private:
   }
 
   /// Expands every def call inside `slot`, replacing it when it is one.
+  /// Arguments are expanded before they are substituted, and the body after,
+  /// so that a name the body does not bind resolves where the call is.
   void expandCalls(ast::ExprPtr &slot) {
     if (!slot || tooLarge)
       return;
@@ -151,6 +153,8 @@ private:
     const ast::DefDecl &def = *it->second;
     if (expanding.count(def.name.name)) {
       diags.report(call->calleeRange, DiagID::err_def_recursion, def.name.name);
+      if (outermost)
+        diags.report(outermost->calleeRange, DiagID::note_in_expansion, outermost->callee);
       return;
     }
     for (const ast::Arg &a : call->args)
@@ -172,11 +176,12 @@ private:
     ast::ExprPtr body = ast::clone(*def.value);
     substitute(body, bound);
     expanded += countNodes(*body);
-    if (expanded > kMaxExpandedNodes) {
-      // Where the model calls it, not deep inside the definitions.
+    if (tooLarge || expanded > kMaxExpandedNodes) {
+      // Once, where the model calls it, not deep inside the definitions.
       const ast::CallExpr *at = outermost ? outermost : call;
-      diags.report(at->calleeRange, DiagID::err_def_expansion_too_large, at->callee,
-                   kMaxExpandedNodes);
+      if (!tooLarge)
+        diags.report(at->calleeRange, DiagID::err_def_expansion_too_large, at->callee,
+                     kMaxExpandedNodes);
       tooLarge = true;
       return;
     }
@@ -187,6 +192,8 @@ private:
     expanding.erase(def.name.name);
     if (expanding.empty())
       outermost = nullptr;
+    // What the expression as a whole did wrong is reported at the call.
+    body->setRange(call->getRange());
     slot = std::move(body);
   }
 

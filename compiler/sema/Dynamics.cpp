@@ -83,6 +83,9 @@ void Checker::declarePopulations() {
         if (it == pop.byName.end() || !pop.members[it->second].isState) {
           diags.report(s.name.range, DiagID::err_ode_undeclared_state, s.name.name,
                        decl.name.name);
+          if (it != pop.byName.end() && pop.members[it->second].update)
+            diags.report(pop.members[it->second].update->name.range, DiagID::note_value_here,
+                         s.name.name);
           continue;
         }
         index = it->second;
@@ -95,10 +98,13 @@ void Checker::declarePopulations() {
       }
       CheckedMember &m = pop.members[index];
       if (m.update) {
-        diags.report(s.name.range, m.isState ? DiagID::err_state_updated_twice
-                                             : DiagID::err_redefinition,
-                     s.name.name);
-        diags.report(m.update->name.range, DiagID::note_previous_definition);
+        if (m.isState) {
+          diags.report(s.name.range, DiagID::err_state_updated_twice, s.name.name);
+          diags.report(m.update->name.range, DiagID::note_first_update, s.name.name);
+        } else {
+          diags.report(s.name.range, DiagID::err_redefinition, s.name.name);
+          diags.report(m.update->name.range, DiagID::note_previous_definition);
+        }
         continue;
       }
       m.update = &s;
@@ -120,6 +126,13 @@ void Checker::declarePopulations() {
         declare(s.name, {Symbol::Kind::Record, index});
       }
   recordShapes.resize(model->records.size());
+}
+
+const ast::PopulationStmt *declarationOf(const CheckedPopulation &pop, const CheckedMember &m) {
+  for (const ast::PopulationStmt &s : pop.decl->stmts)
+    if (s.name.name == m.name && (!m.isState || s.kind == ast::PopulationStmt::Kind::State))
+      return &s;
+  return nullptr;
 }
 
 const Symbol *Checker::lookupMember(const std::string &name) {
@@ -152,7 +165,7 @@ std::optional<Shape> Checker::memberShape(const ast::Expr *use, int p, int m) {
                                : pop.decl->name.name + "." + member.name;
         diags.report(use->getRange(), DiagID::err_step_cycle, name);
         if (member.update)
-          diags.report(member.update->name.range, DiagID::note_declared_here, name);
+          diags.report(member.update->name.range, DiagID::note_computed_later, name);
         return std::nullopt;
       }
       lag = 0; // the tensor still holds the previous step's value
@@ -312,6 +325,11 @@ std::optional<Shape> Checker::dynamicsCallShape(const ast::CallExpr *call, bool 
     diags.report(call->calleeRange, DiagID::err_misplaced_call, why);
     return std::nullopt;
   };
+  // prev() and fir() of something that is not a member: at the argument.
+  auto notMember = [&](const std::string &why) -> std::optional<Shape> {
+    diags.report(call->args[0].value->getRange(), DiagID::err_misplaced_call, why);
+    return std::nullopt;
+  };
   size_t want = f == "if" ? 3 : f == "fir" || f == "mean" || f == "wald" ? 2 : 1;
   if (call->args.size() != want) {
     diags.report(call->getRange(), DiagID::err_argument_count, f,
@@ -376,10 +394,12 @@ std::optional<Shape> Checker::dynamicsCallShape(const ast::CallExpr *call, bool 
     return Shape{false, {ir::Dim::constant((int64_t)*n)}};
   }
   if (f == "prev") {
-    if (prevDepth > 0)
+    auto *inner = dyn_cast<ast::CallExpr>(arg0);
+    if (prevDepth > 0 || (inner && inner->callee == "prev"))
       return misplaced("prev(prev(x)) is not supported; keep a history with fir()");
     if (!isa<ast::NameExpr>(arg0) && !isa<ast::MemberExpr>(arg0))
-      return misplaced("prev() reads a population's value or state, as in prev(out.psp)");
+      return notMember("prev() reads a population's value or state, as in prev(out.psp); "
+                       "this is not one");
     ++prevDepth;
     std::optional<Shape> s = shape(arg0);
     --prevDepth;
@@ -387,7 +407,8 @@ std::optional<Shape> Checker::dynamicsCallShape(const ast::CallExpr *call, bool 
       return std::nullopt;
     auto read = model->memberReads.find(arg0);
     if (read == model->memberReads.end())
-      return misplaced("prev() reads a population's value or state, as in prev(out.psp)");
+      return notMember("prev() reads a population's value or state, as in prev(out.psp); "
+                       "this is not one");
     model->memberReads[call] = read->second;
     return s;
   }
@@ -396,14 +417,16 @@ std::optional<Shape> Checker::dynamicsCallShape(const ast::CallExpr *call, bool 
     if (auto *inner = dyn_cast<ast::CallExpr>(x); !(isa<ast::NameExpr>(x) ||
                                                     isa<ast::MemberExpr>(x) ||
                                                     (inner && inner->callee == "prev")))
-      return misplaced("fir(x, taps) filters a population's value; x must name one");
+      return notMember("fir(x, taps) filters a population's value, as in fir(out.s, taps); "
+                       "this is not one");
     std::optional<Shape> s = shape(x);
     std::optional<Shape> taps = shape(call->args[1].value.get());
     if (!s || !taps)
       return std::nullopt;
     auto read = model->memberReads.find(x);
     if (read == model->memberReads.end())
-      return misplaced("fir(x, taps) filters a population's value; x must name one");
+      return notMember("fir(x, taps) filters a population's value, as in fir(out.s, taps); "
+                       "this is not one");
     if (!taps->isVector() || taps->batched || taps->dims[0].kind != ir::Dim::Kind::Const) {
       diags.report(call->args[1].value->getRange(), DiagID::err_operand_type, "fir",
                    "a vector of a constant length, computed from params (e.g. "
@@ -433,6 +456,9 @@ std::optional<Shape> Checker::dynamicsCallShape(const ast::CallExpr *call, bool 
   if (windowPhaseSteps > 0 && *k > windowPhaseSteps) {
     diags.report(call->args[1].value->getRange(), DiagID::err_record_window, formatNumber(*k),
                  windowPhaseName, formatNumber(windowPhaseSteps));
+    noteAtDefaults(call->args[1].value.get());
+    if (windowPhaseExpr)
+      noteAtDefaults(windowPhaseExpr);
     return std::nullopt;
   }
   ++windowDepth;
@@ -564,9 +590,8 @@ void Checker::checkPopulations() {
           continue;
         }
         if ((member.solver == Solver::Exact || member.solver == Solver::ExpEuler) && !affine) {
-          diags.report(s.solver->range, DiagID::err_unknown_solver,
-                       s.solver->name + "' needs an equation linear in '" + s.name.name +
-                           "'; this one is not (use rk4 or euler)");
+          diags.report(s.solver->range, DiagID::err_solver_needs_linear, s.solver->name,
+                       s.name.name);
           continue;
         }
       } else {
@@ -619,7 +644,7 @@ void Checker::checkPopulations() {
         double step = model->params[dt->index].value;
         if (f0 && f1 && *f1 - *f0 != 0) {
           double tau = 1 / std::fabs(*f1 - *f0);
-          if (step > tau && member.solver != Solver::Exact)
+          if (step > tau && member.solver != Solver::Exact && member.solver != Solver::ExpEuler)
             diags.report(s.range, DiagID::warn_stiff_ode, formatNumber(step), s.name.name,
                          formatNumber(tau), spelling(member.solver));
         }
@@ -630,6 +655,11 @@ void Checker::checkPopulations() {
 
 //===-- Phases ----------------------------------------------------------------===//
 
+void Checker::noteAtDefaults(const ast::Expr *e) {
+  if (evaluate(e, /*report=*/false).status != Constant::Known)
+    diags.report(e->getRange(), DiagID::note_at_defaults);
+}
+
 std::optional<double> Checker::phaseLength(const ast::Expr *steps, const std::string &phase) {
   place = Place::Steps;
   std::optional<double> n = paramExpression(steps, "a phase length", true);
@@ -639,16 +669,17 @@ std::optional<double> Checker::phaseLength(const ast::Expr *steps, const std::st
   // A phase runs a whole number of steps: the value truncated, as for wald().
   double whole = std::trunc(*n);
   constexpr double kMaxSteps = 2147483647; // an int32 counter
-  if (!(whole >= 1)) {                     // NaN too
-    diags.report(steps->getRange(), DiagID::err_phase_length, phase, formatNumber(*n));
-    return std::nullopt;
-  }
-  if (whole > kMaxSteps) {
-    diags.report(steps->getRange(), DiagID::err_phase_too_long, phase, formatNumber(*n),
+  bool tooShort = !(whole >= 1);             // NaN too
+  if (!tooShort && whole <= kMaxSteps)
+    return whole;
+  std::string value = formatNumber(std::isnan(*n) ? std::fabs(*n) : *n);
+  if (tooShort)
+    diags.report(steps->getRange(), DiagID::err_phase_length, phase, value);
+  else
+    diags.report(steps->getRange(), DiagID::err_phase_too_long, phase, value,
                  formatNumber(kMaxSteps));
-    return std::nullopt;
-  }
-  return whole;
+  noteAtDefaults(steps);
+  return std::nullopt;
 }
 
 void Checker::checkPhases() {
@@ -674,6 +705,7 @@ void Checker::checkPhases() {
         place = Place::Record;
         windowPhaseName = decl.name.name;
         windowPhaseSteps = phase.steps;
+        windowPhaseExpr = decl.steps.get();
         currentPhase = (int)ph;
         std::optional<Shape> shape = this->shape(s.value.get());
         currentPhase = -1;
@@ -689,13 +721,17 @@ void Checker::checkPhases() {
         }
         continue;
       }
-      auto g = model->globals.find(s.population.name);
-      if (g == model->globals.end() || g->second.kind != Symbol::Kind::Population) {
+      const Symbol *g = resolveName(s.population.name, s.population.range);
+      if (!g)
+        continue;
+      if (g->kind != Symbol::Kind::Population) {
         diags.report(s.population.range, DiagID::err_override,
-                     "'" + s.population.name + "' is not a population");
+                     "'" + s.population.name + "' is a " + describe(g->kind) +
+                         ", not a population");
+        diags.report(g->declRange, DiagID::note_declared_here, s.population.name);
         continue;
       }
-      int p = g->second.index;
+      int p = g->index;
       CheckedPopulation &pop = model->populations[p];
       auto m = pop.byName.find(s.name.name);
       if (m == pop.byName.end()) {
@@ -708,6 +744,9 @@ void Checker::checkPhases() {
                      "a phase can set a value of '" + s.population.name + "' (a current, a "
                      "conductance), not the state '" + s.name.name +
                          "', which changes only by its own update");
+        if (const ast::PopulationStmt *d = declarationOf(pop, member))
+          diags.report(d->name.range, DiagID::note_declared_here,
+                       s.population.name + "." + s.name.name);
         continue;
       }
       if (auto [it, inserted] = phase.overrides.try_emplace({p, m->second}, &s); !inserted) {
@@ -750,7 +789,16 @@ void Checker::checkEvaluate() {
       if (file.phases[ph].name.name == p.name.name)
         index = (int)ph;
     if (index < 0) {
-      diags.report(p.name.range, DiagID::err_unknown_phase, p.name.name);
+      std::string best;
+      unsigned bestDistance = std::max<unsigned>(1, p.name.name.size() / 3) + 1;
+      for (const ast::PhaseDecl &d : file.phases)
+        if (unsigned dist = llvm::StringRef(p.name.name).edit_distance(d.name.name);
+            dist < bestDistance)
+          bestDistance = dist, best = d.name.name;
+      if (best.empty())
+        diags.report(p.name.range, DiagID::err_unknown_phase, p.name.name);
+      else
+        diags.report(p.name.range, DiagID::err_unknown_phase_suggest, p.name.name, best);
       continue;
     }
     model->evaluate.phases.push_back(index);
@@ -759,6 +807,7 @@ void Checker::checkEvaluate() {
         p.steps ? phaseLength(p.steps.get(), p.name.name).value_or(0) : model->phases[index].steps;
     model->evaluate.steps.push_back(n);
     lastSteps = n;
+    windowPhaseExpr = p.steps ? p.steps.get() : file.phases[index].steps.get();
     lastName = p.name.name;
   }
   if (!e.predict)

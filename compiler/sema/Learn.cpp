@@ -114,16 +114,6 @@ void Checker::checkOptimizer(const ast::LearnDecl &learn) {
                  "a learning rate: sgd(lr) or sgd(lr, momentum = m)", "none is");
 }
 
-/// The population statement that declares a member: a state's `state`
-/// statement, a value's definition.
-static const ast::PopulationStmt *declaration(const CheckedPopulation &pop,
-                                              const CheckedMember &m) {
-  for (const ast::PopulationStmt &s : pop.decl->stmts)
-    if (s.name.name == m.name && (!m.isState || s.kind == ast::PopulationStmt::Kind::State))
-      return &s;
-  return nullptr;
-}
-
 /// The population whose state or value an update names (`out.C -= ...`, or
 /// `C -= ...` where no other name is C), or null.
 const CheckedPopulation *Checker::updatedPopulation(const ast::LearnStmt &stmt) {
@@ -150,7 +140,7 @@ void Checker::checkUpdate(const ast::LearnStmt &stmt, llvm::StringMap<llvm::SMRa
                  std::string("it is a ") + (m.isState ? "state" : "value") + " of population '" +
                      pop->decl->name.name +
                      "', which changes only by its own statements; only weights are learned");
-    if (const ast::PopulationStmt *decl = declaration(*pop, m))
+    if (const ast::PopulationStmt *decl = declarationOf(*pop, m))
       diags.report(decl->name.range, DiagID::note_declared_here, name);
     return;
   }

@@ -2,6 +2,7 @@
 #include "sema/Builtins.h"
 #include "sema/Checker.h"
 
+#include "llvm/ADT/STLExtras.h"
 #include "llvm/Support/Casting.h"
 
 namespace bdl::sema {
@@ -63,12 +64,17 @@ std::optional<Shape> Checker::nameShape(const ast::NameExpr *n) {
     return std::nullopt;
   case Symbol::Kind::Record: {
     const CheckedRecord &r = model->records[s->index];
+    // A prediction sees only the phases its evaluate block runs.
+    bool notEvaluated = place == Place::Predict && !llvm::is_contained(model->evaluate.phases,
+                                                                        r.phase);
     bool tooEarly = (place == Place::Step && (currentPhase < 0 || r.phase >= currentPhase)) ||
-                    (place == Place::Record && r.phase >= currentPhase) || place == Place::Steps;
+                    (place == Place::Record && r.phase >= currentPhase) ||
+                    place == Place::Steps || notEvaluated;
     if (tooEarly) {
       diags.report(n->getRange(), DiagID::err_record_before_phase, n->name,
                    file.phases[r.phase].name.name,
                    place == Place::Record ? "in a record of the same or an earlier phase"
+                   : notEvaluated         ? "in 'predict', whose evaluate block does not run it"
                                           : "inside the time steps");
       diags.report(s->declRange, DiagID::note_declared_here, n->name);
       return std::nullopt;

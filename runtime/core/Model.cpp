@@ -1,6 +1,7 @@
 //===- core/Model.cpp - Parameters, shapes and storage of a model ---------===//
 
 #include "bdl/model.h"
+#include "bdl/executor.h"
 #include "bdl/error.h"
 #include "bdl/rng.h"
 
@@ -459,6 +460,7 @@ void ModelInstance::setBatch(int64_t batch) {
 }
 
 void ModelInstance::initialise(uint64_t seed) {
+  cpu::invalidateCaches();
   if (!allocated())
     throw Error("initialise() before allocate()");
   runSeed = seed;

@@ -1,5 +1,6 @@
 //===- report/Trace.cpp - Per-step traces, replays and loaded tensors -----===//
 
+#include "bdl/executor.h"
 #include "bdl/trace.h"
 #include "bdl/error.h"
 #include "bdl/model.h"
@@ -177,6 +178,7 @@ static bool isLoadable(int32_t role) {
 }
 
 std::vector<std::string> loadTensors(ModelInstance &inst, const std::string &dir) {
+  cpu::invalidateCaches();
   namespace fs = std::filesystem;
   std::error_code ec;
   if (!fs::is_directory(dir, ec))

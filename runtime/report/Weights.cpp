@@ -1,5 +1,6 @@
 //===- report/Weights.cpp - Learned tensors as .npy files -----------------===//
 
+#include "bdl/executor.h"
 #include "bdl/error.h"
 #include "bdl/model.h"
 #include "bdl/npy.h"
@@ -42,6 +43,7 @@ void saveWeights(const ModelInstance &inst, const std::string &dir) {
 }
 
 std::string loadWeights(ModelInstance &inst, const std::string &dir) {
+  cpu::invalidateCaches();
   const BdlModel &m = inst.model();
   namespace fs = std::filesystem;
   std::error_code ec;

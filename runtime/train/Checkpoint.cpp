@@ -11,6 +11,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "bdl/executor.h"
 #include "bdl/checkpoint.h"
 #include "bdl/data.h"
 #include "bdl/error.h"
@@ -368,6 +369,7 @@ LoadedCheckpoint readCheckpoint(const std::string &path, const BdlModel &model) 
 }
 
 void restoreCheckpoint(ModelInstance &inst, const LoadedCheckpoint &ck) {
+  cpu::invalidateCaches();
   const BdlModel &m = inst.model();
   for (int i = 0; i < m.numTensors; ++i) {
     if (!isCheckpointed(m.tensors[i].role))

@@ -8,6 +8,8 @@ values). In an expression,
   T('pop.V', 'run') only the rows of the first block named 'run',
   W('W')      is a weight after the run (OUT/weights/W.npy) as a list of rows,
   meta        is trace.json,
+  matvec_error(W, X, B, lag) is max_{t,r} |B[t][r] - (W X[t - lag])[r]| / max |B|
+              over traces X, B (rows) and a matrix W (0 where t < lag),
 and math's functions (exp, log, sqrt, ...) are in scope.
 --print LABEL=EXPR prints "LABEL = VALUE" (numbers with 7 significant
 digits, lists of them space-separated); --near LABEL=EXPR TOL prints
@@ -42,8 +44,18 @@ def W(name):
     return rows_of(os.path.join(out, "weights", name + ".npy"))
 
 
+def matvec_error(w, x, b, lag=0):
+    scale = max(abs(v) for row in b for v in row) or 1.0
+    worst = 0.0
+    for t, row in enumerate(b):
+        for r, got in enumerate(row):
+            want = sum(wv * xv for wv, xv in zip(w[r], x[t - lag])) if t >= lag else 0.0
+            worst = max(worst, abs(got - want))
+    return worst / scale
+
+
 scope = {k: getattr(math, k) for k in dir(math) if not k.startswith("_")}
-scope.update(T=T, W=W, meta=meta)
+scope.update(T=T, W=W, meta=meta, matvec_error=matvec_error)
 
 
 def fmt(v):

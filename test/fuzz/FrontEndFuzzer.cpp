@@ -79,8 +79,11 @@ void compileFrontEnd(llvm::StringRef source) {
       brokenContract("the parser rejected the input without an error", "");
     return;
   }
-  // No search path: an import is an error here, so only the input is fuzzed.
-  if (!bdl::loadImports(*file, diags, {}) || !bdl::sema::expandDefinitions(*file, diags)) {
+  // The standard library only: models that import std.neurons (the
+  // dynamics examples) get past their imports into sema and lowering.
+  static const std::vector<std::string> searchPath = {BDL_FUZZ_STDLIB_DIR};
+  if (!bdl::loadImports(*file, diags, searchPath) ||
+      !bdl::sema::expandDefinitions(*file, diags)) {
     if (!diags.hasErrors())
       brokenContract("imports or definitions failed without an error", "");
     return;

@@ -14,6 +14,7 @@
 
 #include <algorithm>
 #include <bit>
+#include <map>
 #include <unordered_map>
 #include <vector>
 #include <cblas.h>
@@ -46,55 +47,80 @@ static float scaled(float factor, int32_t slot, const ModelInstance &inst) {
 /// weight's transposed copy made after one is valid until the next.
 static uint64_t blockRun = 0;
 
-/// C = alpha A B^T + beta C where A's rows are mostly zeros (a spike train:
-/// about 5% of inputs fire in a step) and B is a weight: each non-zero a_i
-/// adds a_i times row i of B^T, a contiguous axpy, instead of a dot product
-/// over every column. B^T is made at the first such product after the
-/// weights may have changed (once per training example, once for a whole
-/// test set), and only when A turns out sparse, so rate models never pay. Sums run in ascending i: the result does not
-/// depend on threads. False when the shape or the density does not fit.
-static bool sparseProduct(ModelInstance &inst, const BdlBlock &block, const BdlOp &op,
-                          const GemmArgs &g) {
-  if (g.transA || !g.transB || g.m > 64 || g.k < 64 || (block.steps == 1 && !block.stepsFn))
+static bool isPhase(const BdlBlock &block) { return block.steps > 1 || block.stepsFn; }
+
+void invalidateCaches() { ++blockRun; }
+
+/// The GEMM's arguments for rows [r0, r1) of op(A) = A and of C.
+static GemmArgs rowSlice(const GemmArgs &g, int64_t r0, int64_t r1) {
+  GemmArgs s = g;
+  s.m = r1 - r0, s.a = g.a + r0 * g.lda, s.c = g.c + r0 * g.ldc;
+  return s;
+}
+
+//===-- Products with spike trains ------------------------------------------===//
+//
+// C = alpha A B^T + beta C where A's rows are mostly zeros (a spike train:
+// about 5% of inputs fire in a step) and B is a weight: each non-zero a_i
+// adds a_i times row i of B^T, a contiguous axpy, instead of a dot product
+// over every column. B^T is made at the first such product after the
+// weights may have changed (once per training example, once for a whole
+// test set), and only when A turns out sparse, so rate models never pay.
+// Sums run in ascending i: the result does not depend on threads.
+
+static bool sparseCandidate(const ModelInstance &inst, const BdlBlock &block, const BdlOp &op,
+                            const GemmArgs &g) {
+  if (g.transA || !g.transB || g.m > 64 || g.k < 64 || !isPhase(block))
     return false;
   int32_t role = inst.model().tensors[op.b].role;
-  if (role != BDL_ROLE_WEIGHT && role != BDL_ROLE_FIXED)
-    return false;
-  struct Transposed {
-    uint64_t run = ~uint64_t(0);
-    const float *source = nullptr;
-    std::vector<float> values;
-    std::vector<int32_t> nonzero;
-  };
-  // By weight, so the phases' products of one weight share one copy.
+  return role == BDL_ROLE_WEIGHT || role == BDL_ROLE_FIXED;
+}
+
+struct Transposed {
+  uint64_t run = ~uint64_t(0);
+  const float *source = nullptr;
+  std::vector<float> values;
+};
+
+/// B^T of the weight `tensor`, shared by every product of that weight.
+static const Transposed &transposed(int32_t tensor, const GemmArgs &g) {
   static std::unordered_map<int32_t, Transposed> cache;
-  Transposed &t = cache[op.b];
-  // Worth it below one non-zero in 8: the scan is cheap next to a GEMV.
+  Transposed &t = cache[tensor];
+  if (t.run == blockRun && t.source == g.b && t.values.size() == size_t(g.n * g.k))
+    return t;
+  t.values.resize(size_t(g.n * g.k));
+  constexpr int64_t kTile = 16; // reads and writes both stay within a few lines
+  for (int64_t o0 = 0; o0 < g.n; o0 += kTile)
+    for (int64_t i0 = 0; i0 < g.k; i0 += kTile)
+      for (int64_t o = o0; o < std::min(g.n, o0 + kTile); ++o)
+        for (int64_t i = i0; i < std::min(g.k, i0 + kTile); ++i)
+          t.values[size_t(i * g.n + o)] = g.b[o * g.ldb + i];
+  t.run = blockRun, t.source = g.b;
+  return t;
+}
+
+/// The non-zeros of A's rows, or false when there are too many for the
+/// sparse product to pay (more than one in 8: the scan is cheap next to a GEMV).
+static bool scanSparse(const GemmArgs &g, std::vector<int32_t> &nonzero,
+                       std::vector<int64_t> &rowEnd) {
   int64_t budget = g.m * g.k / 8;
-  t.nonzero.clear();
-  std::vector<int64_t> rowEnd;
+  nonzero.clear(), rowEnd.clear();
   for (int64_t r = 0; r < g.m; ++r) {
     const float *a = g.a + r * g.lda;
     for (int64_t i = 0; i < g.k; ++i)
       if (a[i] != 0) {
-        if (int64_t(t.nonzero.size()) == budget)
+        if (int64_t(nonzero.size()) == budget)
           return false;
-        t.nonzero.push_back(int32_t(i));
+        nonzero.push_back(int32_t(i));
       }
-    rowEnd.push_back(int64_t(t.nonzero.size()));
+    rowEnd.push_back(int64_t(nonzero.size()));
   }
-  if (t.run != blockRun || t.source != g.b || t.values.size() != size_t(g.n * g.k)) {
-    // Tiles of 16 x 16: reads and writes both stay within a few lines.
-    t.values.resize(size_t(g.n * g.k));
-    constexpr int64_t kTile = 16;
-    for (int64_t o0 = 0; o0 < g.n; o0 += kTile)
-      for (int64_t i0 = 0; i0 < g.k; i0 += kTile)
-        for (int64_t o = o0; o < std::min(g.n, o0 + kTile); ++o)
-          for (int64_t i = i0; i < std::min(g.k, i0 + kTile); ++i)
-            t.values[size_t(i * g.n + o)] = g.b[o * g.ldb + i];
-    t.run = blockRun, t.source = g.b;
-  }
-  int64_t z = 0;
+  return true;
+}
+
+static void sparseTimes(const GemmArgs &g, const Transposed &t, const std::vector<int32_t> &nonzero,
+                        const std::vector<int64_t> &rowEnd) {
+  size_t z = 0;
   for (int64_t r = 0; r < g.m; ++r) {
     float *c = g.c + r * g.ldc;
     const float *a = g.a + r * g.lda;
@@ -102,11 +128,24 @@ static bool sparseProduct(ModelInstance &inst, const BdlBlock &block, const BdlO
       std::fill(c, c + g.n, 0.0f);
     else if (g.beta != 1)
       cblas_sscal(int(g.n), g.beta, c, 1);
-    for (; z < rowEnd[size_t(r)]; ++z) {
-      int32_t i = t.nonzero[size_t(z)];
+    for (; z < size_t(rowEnd[size_t(r)]); ++z) {
+      int32_t i = nonzero[z];
       cblas_saxpy(int(g.n), g.alpha * a[i], t.values.data() + i * g.n, 1, c, 1);
     }
   }
+}
+
+/// The sparse product when it applies; false (nothing written) otherwise.
+/// `prebuilt`: B^T made beforehand (threads share it read-only).
+static bool sparseProduct(const ModelInstance &inst, const BdlBlock &block, const BdlOp &op,
+                          const GemmArgs &g, const Transposed *prebuilt = nullptr) {
+  if (!sparseCandidate(inst, block, op, g))
+    return false;
+  thread_local std::vector<int32_t> nonzero;
+  thread_local std::vector<int64_t> rowEnd;
+  if (!scanSparse(g, nonzero, rowEnd))
+    return false;
+  sparseTimes(g, prebuilt ? *prebuilt : transposed(op.b, g), nonzero, rowEnd);
   return true;
 }
 
@@ -121,7 +160,7 @@ struct Memo {
   std::vector<float> a, c;
 };
 
-static bool memoHit(Memo &memo, const GemmArgs &g) {
+static bool memoHit(const Memo &memo, const GemmArgs &g) {
   size_t aSize = size_t(g.m * g.k), cSize = size_t(g.m * g.n);
   return memo.run == blockRun && memo.alpha == g.alpha && memo.a.size() == aSize &&
          memo.c.size() == cSize && g.lda == g.k && g.ldc == g.n &&
@@ -136,7 +175,17 @@ static void memoStore(Memo &memo, const GemmArgs &g) {
   memo.c.assign(g.c, g.c + g.m * g.n);
 }
 
-static void runGemm(ModelInstance &inst, const BdlBlock &block, const BdlOp &op) {
+static bool memoisable(const ModelInstance &inst, const BdlBlock &block, const BdlOp &op,
+                       const GemmArgs &g) {
+  int32_t role = inst.model().tensors[op.b].role;
+  return !g.transA && g.beta == 0 && g.m <= 64 && g.lda == g.k && g.ldc == g.n &&
+         isPhase(block) && (role == BDL_ROLE_WEIGHT || role == BDL_ROLE_FIXED);
+}
+
+/// The arguments of a GEMM op over the tensors of `table`; throws when the
+/// shapes do not agree.
+static GemmArgs gemmArgs(const ModelInstance &inst, const BdlBlock &block, const BdlOp &op,
+                         float *const *table) {
   int64_t ra = inst.rows(op.a), ca = inst.cols(op.a);
   int64_t rb = inst.rows(op.b), cb = inst.cols(op.b);
   int64_t rc = inst.rows(op.c), cc = inst.cols(op.c);
@@ -154,18 +203,19 @@ static void runGemm(ModelInstance &inst, const BdlBlock &block, const BdlOp &op)
   g.transA = op.transA != 0, g.transB = op.transB != 0;
   g.m = m, g.n = n, g.k = k;
   g.alpha = scaled(op.alpha, op.alphaSlot, inst);
-  g.a = inst.data(op.a), g.lda = ca;
-  g.b = inst.data(op.b), g.ldb = cb;
+  g.a = table[op.a], g.lda = ca;
+  g.b = table[op.b], g.ldb = cb;
   g.beta = scaled(op.beta, op.betaSlot, inst);
-  g.c = inst.data(op.c), g.ldc = cc;
+  g.c = table[op.c], g.ldc = cc;
+  return g;
+}
+
+static void runGemm(ModelInstance &inst, const BdlBlock &block, const BdlOp &op) {
+  GemmArgs g = gemmArgs(inst, block, op, inst.tensorTable());
   if (sparseProduct(inst, block, op, g))
     return;
-  int32_t role = inst.model().tensors[op.b].role;
-  bool memoise = !g.transA && g.beta == 0 && g.m <= 64 && g.lda == g.k && g.ldc == g.n &&
-                 (block.steps > 1 || block.stepsFn) &&
-                 (role == BDL_ROLE_WEIGHT || role == BDL_ROLE_FIXED);
   static std::unordered_map<const BdlOp *, Memo> memos;
-  Memo *memo = memoise ? &memos[&op] : nullptr;
+  Memo *memo = memoisable(inst, block, op, g) ? &memos[&op] : nullptr;
   if (memo && memoHit(*memo, g)) {
     std::copy(memo->c.begin(), memo->c.end(), g.c);
     return;
@@ -226,6 +276,117 @@ static void runOps(ModelInstance &inst, const BdlBlock &block, const BdlOp *ops,
   }
 }
 
+//===-- Phases split by rows --------------------------------------------------===//
+//
+// Almost every op of a phase touches only its own example's rows, and the
+// rows of a batch evolve independently within a phase. Then each thread runs
+// the whole phase, every step, for its slice of the batch: one hand-over per
+// phase instead of one per op (docs/threads.md). Each slice rotates its own
+// copy of the tensor table; the instance applies the same rotations after.
+
+static bool rowLocal(ModelInstance &inst, const BdlBlock &block) {
+  const BdlTensorDesc *t = inst.model().tensors;
+  auto batched = [&](int32_t i) { return t[i].rows.kind == BDL_DIM_BATCH; };
+  auto local = [&](const BdlOp &op) {
+    switch (op.kind) {
+    case BDL_OP_KERNEL:
+      return op.parallel != 0 && op.rows.kind == BDL_DIM_BATCH;
+    case BDL_OP_GEMM:
+      return !op.transA && batched(op.a) && batched(op.c) && !batched(op.b);
+    case BDL_OP_ROTATE:
+      return true;
+    case BDL_OP_REPLAY: // a replay reads the run's recorded rows in order
+      return inst.replay(op.c) == nullptr;
+    default:
+      return false;
+    }
+  };
+  return std::all_of(block.ops, block.ops + block.numOps, local) &&
+         std::all_of(block.prologueOps, block.prologueOps + block.numPrologueOps, local);
+}
+
+/// Whether a phase has enough work to pay for a hand-over to each thread
+/// (kParallelKernelElements, counting a GEMM's multiply-adds at 1/16 of an
+/// element of a kernel: BLAS does 16 per instruction).
+static bool worthSlicing(const ModelInstance &inst, const BdlBlock &block, int32_t steps) {
+  int64_t work = 0;
+  for (int32_t o = 0; o < block.numOps; ++o) {
+    const BdlOp &op = block.ops[o];
+    if (op.kind == BDL_OP_KERNEL)
+      work += inst.resolve(op.rows) * inst.resolve(op.cols);
+    else if (op.kind == BDL_OP_GEMM)
+      work += inst.rows(op.a) * inst.cols(op.a) * (op.transB ? inst.rows(op.b) : inst.cols(op.b)) / 16;
+  }
+  return work * std::max(steps, 1) >= kParallelKernelElements;
+}
+
+static void runPhaseSliced(ModelInstance &inst, const BdlBlock &block, int32_t steps,
+                           const BdlContext &ctx, int slices) {
+  const BdlModel &m = inst.model();
+  // Weights' transposes for sparse products, made once and shared read-only.
+  std::unordered_map<const BdlOp *, const Transposed *> transposes;
+  for (const BdlOp *ops : {block.prologueOps, block.ops})
+    for (int32_t o = 0; o < (ops == block.ops ? block.numOps : block.numPrologueOps); ++o)
+      if (const BdlOp &op = ops[o]; op.kind == BDL_OP_GEMM) {
+        GemmArgs g = gemmArgs(inst, block, op, inst.tensorTable());
+        if (sparseCandidate(inst, block, op, g))
+          transposes[&op] = &transposed(op.b, g);
+      }
+  int64_t batch = inst.batch(), per = (batch + slices - 1) / slices;
+  int64_t time0 = inst.time();
+  // Memoised products per (op, slice), made here: the threads only look up.
+  static std::map<std::pair<const BdlOp *, int>, Memo> memos;
+  for (int32_t o = 0; o < block.numOps; ++o)
+    if (block.ops[o].kind == BDL_OP_GEMM)
+      for (int slice = 0; slice < slices; ++slice)
+        memos[{&block.ops[o], slice}];
+  kernelPool().run(slices, [&](int slice) {
+    int64_t r0 = slice * per, r1 = std::min(batch, r0 + per);
+    if (r0 >= r1)
+      return;
+    std::vector<float *> table(inst.tensorTable(), inst.tensorTable() + m.numTensors);
+    BdlContext c = ctx;
+    auto run = [&](const BdlOp *ops, int32_t n) {
+      for (int32_t o = 0; o < n; ++o) {
+        const BdlOp &op = ops[o];
+        if (op.kind == BDL_OP_KERNEL) {
+          op.fn(r0, r1, inst.resolve(op.cols), table.data(), inst.hp(), &c);
+        } else if (op.kind == BDL_OP_GEMM) {
+          GemmArgs g = rowSlice(gemmArgs(inst, block, op, table.data()), r0, r1);
+          auto t = transposes.find(&op);
+          if (t != transposes.end() && sparseProduct(inst, block, op, g, t->second))
+            continue;
+          Memo *memo = memoisable(inst, block, op, g) ? &memos.find({&op, slice})->second : nullptr;
+          if (memo && memoHit(*memo, g)) {
+            std::copy(memo->c.begin(), memo->c.end(), g.c);
+            continue;
+          }
+          runGemmSlices(kernelPool(), 1, g); // one slice: on this thread
+          if (memo)
+            memoStore(*memo, g);
+        } else if (op.kind == BDL_OP_ROTATE) {
+          std::rotate(table.begin() + op.a, table.begin() + op.a + op.b - 1,
+                      table.begin() + op.a + op.b);
+        }
+      }
+    };
+    run(block.prologueOps, block.numPrologueOps);
+    for (int32_t step = 0; step < steps; ++step) {
+      c.step = step, c.time = time0 + step;
+      run(block.ops, block.numOps);
+    }
+  });
+  auto rotations = [&](const BdlOp *ops, int32_t n) {
+    for (int32_t o = 0; o < n; ++o)
+      if (ops[o].kind == BDL_OP_ROTATE)
+        inst.rotate(ops[o].a, ops[o].b);
+  };
+  rotations(block.prologueOps, block.numPrologueOps);
+  for (int32_t step = 0; step < steps; ++step)
+    rotations(block.ops, block.numOps);
+  inst.setTime(time0 + steps);
+}
+
 void runBlocks(ModelInstance &inst, const BdlBlock *blocks, int32_t numBlocks, bool evaluation) {
   BdlContext ctx{};
   ctx.seed = inst.seed();
@@ -248,6 +409,12 @@ void runBlocks(ModelInstance &inst, const BdlBlock *blocks, int32_t numBlocks, b
                     std::to_string(steps) + " steps");
     }
     ctx.steps = steps;
+    int slices = int(std::min<int64_t>(kernelPool().size(), inst.batch()));
+    if (slices > 1 && !stepObserver && isPhase(block) && rowLocal(inst, block) &&
+        worthSlicing(inst, block, steps)) {
+      runPhaseSliced(inst, block, steps, ctx, slices);
+      continue;
+    }
     runOps(inst, block, block.prologueOps, block.numPrologueOps, ctx, evaluation);
     for (int32_t step = 0; step < steps; ++step) {
       ctx.step = step;

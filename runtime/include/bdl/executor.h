@@ -48,6 +48,12 @@ public:
 void runBlocks(ModelInstance &instance, const BdlBlock *blocks, int32_t numBlocks,
                bool evaluation = false);
 
+/// Forgets every product cached from the weights (transposed copies for
+/// spike products, memoised products): call after writing weights outside
+/// the blocks (initialisation, loading, restoring). Learning blocks do it
+/// themselves.
+void invalidateCaches();
+
 /// Installs (or, with null, removes) the observer of every step.
 void setStepObserver(StepObserver *observer);
 
