@@ -31,6 +31,79 @@ void collect(const ir::Expr &e, std::vector<ir::TensorId> &tensors, ElementFunct
 
 bool isReduction(const ir::KernelOp &k) { return k.kind != ir::KernelOp::Kind::Map; }
 
+/// Whether the sign bit of `v` is set: a deferred draw's marker (see
+/// emitPoissonFast; an integer test, so that a flush-to-zero mode cannot
+/// hide one).
+Value *isMarker(IRBuilder<> &b, Value *v) {
+  return b.CreateICmpSLT(b.CreateBitCast(v, b.getInt32Ty()), b.getInt32(0), "marker");
+}
+
+/// Whether `e` has the same value after the kernel's first pass as during
+/// it: no draws, no locals, no loads of the tensors the kernel stores.
+bool isReEvaluable(const ir::Expr &e, const std::vector<ir::TensorId> &stored) {
+  if (ir::isDraw(e.op) || e.op == ir::ExprOp::Local)
+    return false;
+  if (e.op == ir::ExprOp::Load && std::count(stored.begin(), stored.end(), e.index))
+    return false;
+  for (const ir::ExprPtr &o : e.operands)
+    if (!isReEvaluable(*o, stored))
+      return false;
+  return true;
+}
+
+/// A Poisson draw, or selects with re-evaluable conditions between such
+/// draws and draw-free values: where the tail can tell, from the element
+/// alone, which draw (if any) the stored value came from.
+bool isDeferrable(const ir::Expr &e, const std::vector<ir::TensorId> &stored) {
+  if (e.op == ir::ExprOp::Poisson)
+    return true;
+  if (e.op != ir::ExprOp::Select || !ir::containsDraw(e) || !isReEvaluable(*e.operands[0], stored))
+    return false;
+  for (int a = 1; a <= 2; ++a)
+    if (ir::containsDraw(*e.operands[a]) && !isDeferrable(*e.operands[a], stored))
+      return false;
+  return true;
+}
+
+/// Whether `e` reads `t` other than at the current element, or reads it (or
+/// Local(o)) at all when `any` is set.
+bool reads(const ir::Expr &e, ir::TensorId t, size_t o, bool any) {
+  if (e.op == ir::ExprOp::Load && e.index == t && (any || e.access != ir::Access::Full))
+    return true;
+  if (any && e.op == ir::ExprOp::Local && size_t(e.index) == o)
+    return true;
+  for (const ir::ExprPtr &op : e.operands)
+    if (reads(*op, t, o, any))
+      return true;
+  return false;
+}
+
+/// The outputs of a Map whose draws can wait for the tail: stored, of a
+/// deferrable value, into a tensor that no other output stores and that
+/// nothing reads after it (nor, anywhere, at another element), so that a
+/// marker is never seen before the tail replaces it.
+std::vector<size_t> deferredOutputs(const ir::KernelOp &k) {
+  std::vector<size_t> deferred;
+  if (isReduction(k))
+    return deferred;
+  std::vector<ir::TensorId> stored;
+  for (const ir::KernelOutput &out : k.outputs)
+    if (out.stored)
+      stored.push_back(out.tensor);
+  for (size_t o = 0; o < k.outputs.size(); ++o) {
+    const ir::KernelOutput &out = k.outputs[o];
+    if (!out.stored || std::count(stored.begin(), stored.end(), out.tensor) != 1 ||
+        !ir::containsDraw(*out.value) || !isDeferrable(*out.value, stored))
+      continue;
+    bool read = false;
+    for (size_t q = 0; q < k.outputs.size(); ++q)
+      read |= reads(*k.outputs[q].value, out.tensor, o, q > o);
+    if (!read)
+      deferred.push_back(o);
+  }
+  return deferred;
+}
+
 /// Emits expression trees at one element (or, with no tensors, host-side
 /// scalars: step counts and derived parameters).
 class ExprEmitter {
@@ -92,12 +165,62 @@ public:
     return emitBinary(e.op, x, emit(*e.operands[1]));
   }
 
+  /// A deferred output's value (isDeferrable): its Poisson leaves take the
+  /// fast path and may leave a marker for emitTail.
+  Value *emitDeferred(const ir::Expr &e) {
+    if (e.op == ir::ExprOp::Poisson)
+      return emitPoissonFast(b, draws, e.index, emit(*e.operands[0]));
+    return emitSelect(e, [&](const ir::Expr &arm) {
+      return ir::containsDraw(arm) ? emitDeferred(arm) : emit(arm);
+    });
+  }
+
+  /// Finishes a deferred output stored at `out[i]`: follows the selects as
+  /// the first pass did (their conditions read nothing the kernel writes)
+  /// to the Poisson leaf it took, and where that left a marker, stores the
+  /// reference's count.
+  void emitTail(const ir::Expr &e, Value *out) {
+    Function *f = b.GetInsertBlock()->getParent();
+    LLVMContext &ctx = b.getContext();
+    if (e.op == ir::ExprOp::Poisson) {
+      Value *p = b.CreateInBoundsGEP(b.getFloatTy(), out, i);
+      Value *v = b.CreateAlignedLoad(b.getFloatTy(), p, Align(4));
+      BasicBlock *fix = BasicBlock::Create(ctx, "tail.fix", f),
+                 *done = BasicBlock::Create(ctx, "tail.done", f);
+      b.CreateCondBr(isMarker(b, v), fix, done);
+      b.SetInsertPoint(fix);
+      b.CreateAlignedStore(emitPoisson(b, draws, e.index, b.CreateFNeg(v)), p, Align(4));
+      b.CreateBr(done);
+      b.SetInsertPoint(done);
+      return;
+    }
+    BasicBlock *thenBB = BasicBlock::Create(ctx, "tail.then", f),
+               *elseBB = BasicBlock::Create(ctx, "tail.else", f),
+               *merge = BasicBlock::Create(ctx, "tail.end", f);
+    b.CreateCondBr(emitCondition(e), thenBB, elseBB);
+    for (auto [bb, arm] : {std::pair{thenBB, e.operands[1].get()}, {elseBB, e.operands[2].get()}}) {
+      b.SetInsertPoint(bb);
+      if (ir::containsDraw(*arm))
+        emitTail(*arm, out);
+      b.CreateBr(merge);
+    }
+    b.SetInsertPoint(merge);
+  }
+
 private:
+  Value *emitCondition(const ir::Expr &select) {
+    return b.CreateFCmpUNE(emit(*select.operands[0]), ConstantFP::get(b.getFloatTy(), 0.0));
+  }
+
   /// cond != 0 ? a : b (NaN counts as true, as in C). A branch that draws is
   /// only evaluated when taken, so an unselected draw costs nothing (draws
   /// are pure functions of their keys: skipping one changes no other).
   Value *emitSelect(const ir::Expr &e) {
-    Value *cond = b.CreateFCmpUNE(emit(*e.operands[0]), ConstantFP::get(b.getFloatTy(), 0.0));
+    return emitSelect(e, [&](const ir::Expr &arm) { return emit(arm); });
+  }
+
+  Value *emitSelect(const ir::Expr &e, function_ref<Value *(const ir::Expr &)> emitArm) {
+    Value *cond = emitCondition(e);
     if (!ir::containsDraw(*e.operands[1]) && !ir::containsDraw(*e.operands[2]))
       return b.CreateSelect(cond, emit(*e.operands[1]), emit(*e.operands[2]));
     Function *f = b.GetInsertBlock()->getParent();
@@ -107,11 +230,11 @@ private:
                *merge = BasicBlock::Create(ctx, "select.end", f);
     b.CreateCondBr(cond, thenBB, elseBB);
     b.SetInsertPoint(thenBB);
-    Value *a = emit(*e.operands[1]);
+    Value *a = emitArm(*e.operands[1]);
     BasicBlock *aEnd = b.GetInsertBlock();
     b.CreateBr(merge);
     b.SetInsertPoint(elseBB);
-    Value *v = emit(*e.operands[2]);
+    Value *v = emitArm(*e.operands[2]);
     BasicBlock *vEnd = b.GetInsertBlock();
     b.CreateBr(merge);
     b.SetInsertPoint(merge);
@@ -249,52 +372,79 @@ ElementFunction emitElementFunction(Module &llvmModule, const ir::Module &m, con
   Type *i64 = Type::getInt64Ty(ctx), *ptr = PointerType::getUnqual(ctx);
   std::vector<Type *> params{i64, i64, i64};
   params.insert(params.end(), tensors.size() + 2, ptr); // tensors..., hp, ctx
-  Type *ret = ef.returnsValue ? Type::getFloatTy(ctx) : Type::getVoidTy(ctx);
-  Function *fn = Function::Create(FunctionType::get(ret, params, false),
-                                  GlobalValue::InternalLinkage, name + ".elem", &llvmModule);
-  fn->addFnAttr(Attribute::AlwaysInline);
-  fn->addFnAttr(Attribute::NoUnwind);
-  fn->addFnAttr(Attribute::WillReturn);
-  fn->setMemoryEffects(MemoryEffects::argMemOnly());
-  ef.fn = fn;
+  std::vector<size_t> deferred;
+  if (opts.deferDraws)
+    deferred = deferredOutputs(k);
+  Type *ret = ef.returnsValue    ? Type::getFloatTy(ctx)
+              : deferred.empty() ? Type::getVoidTy(ctx)
+                                 : Type::getInt1Ty(ctx);
 
-  Value *r = fn->getArg(0), *c = fn->getArg(1), *i = fn->getArg(2);
-  r->setName("r");
-  c->setName("c");
-  i->setName("i");
-  std::map<ir::TensorId, Value *> ptrs;
-  for (size_t t = 0; t < tensors.size(); ++t) {
-    Argument *a = fn->getArg(3 + t);
-    a->setName(m.tensors[tensors[t]].name);
-    a->addAttr(Attribute::NoCapture);
-    ptrs[tensors[t]] = a;
-  }
-  Argument *hp = fn->getArg(3 + tensors.size());
-  hp->setName("hp");
-  hp->addAttr(Attribute::NoCapture);
-  hp->addAttr(Attribute::ReadOnly);
-  Argument *context = fn->getArg(4 + tensors.size());
-  context->setName("ctx");
-  context->addAttr(Attribute::NoCapture);
-  context->addAttr(Attribute::ReadOnly);
+  // The element function and the tail share a signature; `body` fills one.
+  auto define = [&](Type *ret, const Twine &suffix, auto body) {
+    Function *fn = Function::Create(FunctionType::get(ret, params, false),
+                                    GlobalValue::InternalLinkage, name + suffix, &llvmModule);
+    fn->addFnAttr(Attribute::AlwaysInline);
+    fn->addFnAttr(Attribute::NoUnwind);
+    fn->addFnAttr(Attribute::WillReturn);
+    fn->setMemoryEffects(MemoryEffects::argMemOnly());
+    Value *r = fn->getArg(0), *c = fn->getArg(1), *i = fn->getArg(2);
+    r->setName("r");
+    c->setName("c");
+    i->setName("i");
+    std::map<ir::TensorId, Value *> ptrs;
+    for (size_t t = 0; t < tensors.size(); ++t) {
+      Argument *a = fn->getArg(3 + t);
+      a->setName(m.tensors[tensors[t]].name);
+      a->addAttr(Attribute::NoCapture);
+      ptrs[tensors[t]] = a;
+    }
+    Argument *hp = fn->getArg(3 + tensors.size());
+    hp->setName("hp");
+    hp->addAttr(Attribute::NoCapture);
+    hp->addAttr(Attribute::ReadOnly);
+    Argument *context = fn->getArg(4 + tensors.size());
+    context->setName("ctx");
+    context->addAttr(Attribute::NoCapture);
+    context->addAttr(Attribute::ReadOnly);
 
-  IRBuilder<> b(BasicBlock::Create(ctx, "entry", fn));
-  std::vector<Value *> locals;
-  ExprEmitter ee(b, opts, r, c, i, hp, context, ptrs, locals);
-  if (ef.draws)
-    ee.prepareDraws();
-  for (size_t o = 0; o < numOutputs; ++o) {
-    const ir::KernelOutput &out = k.outputs[o];
-    Value *v = ee.emit(*out.value);
-    locals.push_back(v);
-    if (o < numMapped && out.stored)
-      b.CreateAlignedStore(v, b.CreateInBoundsGEP(b.getFloatTy(), ptrs.at(out.tensor), i),
-                           Align(4));
-  }
-  if (ef.returnsValue)
-    b.CreateRet(locals.back());
-  else
-    b.CreateRetVoid();
+    IRBuilder<> b(BasicBlock::Create(ctx, "entry", fn));
+    std::vector<Value *> locals;
+    ExprEmitter ee(b, opts, r, c, i, hp, context, ptrs, locals);
+    if (ef.draws)
+      ee.prepareDraws();
+    body(b, ee, ptrs, i, locals);
+    return fn;
+  };
+
+  ef.fn = define(
+      ret, ".elem",
+      [&](IRBuilder<> &b, ExprEmitter &ee, auto &ptrs, Value *i, std::vector<Value *> &locals) {
+        Value *anyMarker = b.getFalse();
+        for (size_t o = 0; o < numOutputs; ++o) {
+          const ir::KernelOutput &out = k.outputs[o];
+          bool defer = std::count(deferred.begin(), deferred.end(), o);
+          Value *v = defer ? ee.emitDeferred(*out.value) : ee.emit(*out.value);
+          locals.push_back(v);
+          if (o < numMapped && out.stored)
+            b.CreateAlignedStore(v, b.CreateInBoundsGEP(b.getFloatTy(), ptrs.at(out.tensor), i),
+                                 Align(4));
+          if (defer)
+            anyMarker = b.CreateOr(anyMarker, isMarker(b, v));
+        }
+        if (ef.returnsValue)
+          b.CreateRet(locals.back());
+        else if (!deferred.empty())
+          b.CreateRet(anyMarker);
+        else
+          b.CreateRetVoid();
+      });
+  if (!deferred.empty())
+    ef.tail = define(Type::getVoidTy(ctx), ".tail",
+                     [&](IRBuilder<> &b, ExprEmitter &ee, auto &ptrs, Value *, auto &) {
+                       for (size_t o : deferred)
+                         ee.emitTail(*k.outputs[o].value, ptrs.at(k.outputs[o].tensor));
+                       b.CreateRetVoid();
+                     });
   return ef;
 }
 

@@ -14,6 +14,22 @@
 // wraps it in a loop nest; a GPU backend can wrap it in a thread-indexed
 // kernel.
 //
+// Deferred draws (EmitOptions::deferDraws). A Poisson draw needs an exact
+// search loop, which keeps the loop vectoriser off the whole kernel. So in a
+// Map, a stored output whose value is a Poisson draw, or selects between
+// such draws and draw-free values whose conditions read nothing the kernel
+// writes, is computed by emitPoissonFast (Sampler.h): almost every element
+// gets its final count, the rest store a marker (negative: -lambda). fn
+// returns whether the element's stored value has its sign bit set (a marker,
+// or a negative draw-free value). When fn returned true anywhere in a row,
+// the caller must, after fn has run at every element of that row and before
+// the kernel returns, call `tail` at each element of the row: it follows
+// the selects again and replaces the row's markers by the reference's
+// counts. Such an output's tensor is written by no other output and read by
+// none after it (nor, anywhere, at another element), so no marker is ever
+// read before the tail replaces it. A backend that cannot run a second pass
+// turns deferDraws off.
+//
 // The pointers are deliberately not noalias here: the caller that owns the
 // loop should take them as noalias arguments instead. Noalias on a function
 // inlined into a loop body becomes alias scopes declared inside the loop,
@@ -47,6 +63,9 @@ struct ElementFunction {
   /// Whether the body draws random numbers, which are keyed by (r, c): the
   /// caller must pass the true row and column.
   bool draws = false;
+  /// Set when some Poisson draws of a Map are deferred (see below): `fn`
+  /// then returns i1, and `tail` has fn's signature and returns void.
+  llvm::Function *tail = nullptr;
 };
 
 /// Emits the element function `<name>.elem` of a kernel that passes

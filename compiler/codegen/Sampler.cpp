@@ -186,4 +186,30 @@ Value *emitPoisson(IRBuilder<> &b, const DrawBase &d, int32_t site, Value *lambd
   return b.CreateUIToFP(result, b.getFloatTy(), "poisson");
 }
 
+Value *emitPoissonFast(IRBuilder<> &b, const DrawBase &d, int32_t site, Value *lambda) {
+  // Every value below is computed whatever lambda is (no branch, so the loop
+  // vectoriser can take it); a mean outside (0, 32] (NaN included) is
+  // replaced by 1 so that expNeg never sees one it cannot take (fptosi of a
+  // NaN is poison, which a select's condition would spread).
+  Value *positive = b.CreateFCmpOGT(lambda, f32(b, 0.0f));
+  Value *oneChunk = b.CreateAnd(positive, b.CreateFCmpOLE(lambda, f32(b, sampler::kPoissonChunk)));
+  Value *mu = b.CreateSelect(oneChunk, lambda, f32(b, 1.0f));
+  Value *u = uniform(b, d, tag(b, d, site), b.getInt32(0));
+  // poissonChunk's loop, unrolled: count t is decided when the search stops
+  // at it, by `u > F` failing or by the `F + p == F` exit.
+  Value *p = expNeg(b, mu), *cdf = p;
+  Value *decided = b.CreateFCmpULE(u, cdf);
+  Value *count = f32(b, 0.0f);
+  for (unsigned t = 1; t <= kPoissonFastMaxCount; ++t) {
+    count = b.CreateSelect(decided, count, f32(b, float(t)));
+    p = b.CreateFMul(p, b.CreateFDiv(mu, f32(b, float(t))));
+    Value *next = b.CreateFAdd(cdf, p);
+    decided = b.CreateOr(decided, b.CreateOr(b.CreateFCmpOEQ(next, cdf), b.CreateFCmpULE(u, next)));
+    cdf = next;
+  }
+  Value *marker = b.CreateFNeg(lambda);
+  Value *v = b.CreateSelect(b.CreateAnd(oneChunk, decided), count, marker);
+  return b.CreateSelect(positive, v, f32(b, 0.0f), "poisson.fast");
+}
+
 } // namespace bdl::codegen

@@ -45,6 +45,20 @@ llvm::Value *emitBernoulli(llvm::IRBuilder<> &b, const DrawBase &d, int32_t site
 llvm::Value *emitPoisson(llvm::IRBuilder<> &b, const DrawBase &d, int32_t site,
                          llvm::Value *lambda);
 
+/// Counts up to this are decided by emitPoissonFast; larger ones are left to
+/// the tail (with means <= 0.2, about 1 draw in 17000 reaches k = 4).
+constexpr unsigned kPoissonFastMaxCount = 3;
+
+/// The vectorisable head of sampler::poisson, straight-line code: the first
+/// kPoissonFastMaxCount + 1 steps of the one-chunk search, in the
+/// reference's operation order, so that a count they decide is the
+/// reference's. Gives that count (+0.0f, 1.0f, ...), or, where the search
+/// would go on or the mean needs chunks, the marker -lambda (negative: the
+/// mean is positive there): emitPoisson(-marker) then gives the reference's
+/// count.
+llvm::Value *emitPoissonFast(llvm::IRBuilder<> &b, const DrawBase &d, int32_t site,
+                             llvm::Value *lambda);
+
 } // namespace bdl::codegen
 
 #endif // BDL_CODEGEN_SAMPLER_H

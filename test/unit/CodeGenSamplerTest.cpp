@@ -9,11 +9,14 @@
 //===----------------------------------------------------------------------===//
 #include "CodeGenTestUtil.h"
 
+#include "codegen/Sampler.h"
+
 #include "bdl/sampler.h"
 #include "ir/Verifier.h"
 
 #include "llvm/IR/LLVMContext.h"
 #include "llvm/IR/Module.h"
+#include "llvm/TargetParser/Host.h"
 
 #include <gtest/gtest.h>
 
@@ -159,6 +162,131 @@ TEST_P(KernelDraws, EqualReferenceBitForBit) {
 }
 
 INSTANTIATE_TEST_SUITE_P(CodeGenSampler, KernelDraws, ::testing::Values(0, 2, 3));
+
+/// Poisson outputs of every form the fast path takes, and one it must not:
+///   $0 %n  = poisson[5](%lam)
+///   $1 %s  = select(hp[3], poisson[6](%lam), %lam)          (uniform condition)
+///   $2 %q  = select(gt(%p, 0.5), poisson[7](%lam), poisson[8](mul(%lam, 3)))
+/// and in a second kernel
+///   $0 %w  = poisson[10](%lam)                              (read by $1: inline)
+///   $1 %w1 = add(%w, 1)
+struct DeferredDraws {
+  ir::Module m;
+  ir::TensorId lam, p, n, s, q, w, w1;
+  explicit DeferredDraws(int64_t cols) {
+    Dim B = Dim::batch(), C = Dim::constant(cols);
+    lam = m.addTensor(tensor("lam", B, C, ir::Role::Input));
+    p = m.addTensor(tensor("p", B, C, ir::Role::Input));
+    n = m.addTensor(tensor("n", B, C));
+    s = m.addTensor(tensor("s", B, C));
+    q = m.addTensor(tensor("q", B, C));
+    w = m.addTensor(tensor("w", B, C));
+    w1 = m.addTensor(tensor("w1", B, C));
+    m.params.push_back({"spiking", 1});
+    ir::KernelOp k;
+    k.name = "deferred";
+    k.rows = B;
+    k.cols = C;
+    k.outputs.push_back(output(n, draw(ExprOp::Poisson, 5, load(lam))));
+    k.outputs.push_back(output(s, select(ir::Expr::slot(ir::kFirstParamSlot),
+                                         draw(ExprOp::Poisson, 6, load(lam)), load(lam))));
+    k.outputs.push_back(
+        output(q, select(bin(ExprOp::Gt, load(p), cst(0.5f)), draw(ExprOp::Poisson, 7, load(lam)),
+                         draw(ExprOp::Poisson, 8, bin(ExprOp::Mul, load(lam), cst(3))))));
+    addKernel(m, std::move(k));
+    ir::KernelOp read;
+    read.name = "read";
+    read.rows = B;
+    read.cols = C;
+    read.outputs.push_back(output(w, draw(ExprOp::Poisson, 10, load(lam))));
+    read.outputs.push_back(output(w1, bin(ExprOp::Add, load(w), cst(1))));
+    addKernel(m, std::move(read));
+  }
+};
+
+struct Target {
+  const char *cpu, *features, *needs; // needs: a host feature, or null
+  int optLevel;
+};
+
+// The fast path and its tail, vectorised for AVX2 and AVX-512 (512-bit
+// vectors), must give the reference's bits, as must the inline search.
+class DeferredKernelDraws : public ::testing::TestWithParam<Target> {};
+
+TEST_P(DeferredKernelDraws, EqualReferenceBitForBit) {
+  const Target &target = GetParam();
+  if (target.needs && !llvm::sys::getHostCPUFeatures().lookup(target.needs))
+    GTEST_SKIP() << "the host has no " << target.needs;
+  // Rows of many vectors and a remainder, and a row of less than one.
+  const int64_t rows = 5;
+  for (int64_t cols : {203, 10})
+    for (bool defer : {true, false}) {
+      DeferredDraws t(cols);
+      JitOptions opts;
+      opts.optLevel = target.optLevel;
+      opts.cpu = target.cpu;
+      opts.features = target.features;
+      opts.emit.deferDraws = defer;
+      auto j = jit(t.m, opts);
+      ASSERT_TRUE(j);
+      // Deferred, the row's pass vectorises (at O2 and up).
+      if (target.optLevel >= 2) {
+        EXPECT_EQ(j->optimizedIR.find("<16 x float>") != std::string::npos, defer);
+      }
+      BdlKernelFn fn = j->kernel(kernelSymbol(0, "deferred")),
+                  read = j->kernel(kernelSymbol(1, "read"));
+      ASSERT_TRUE(fn && read);
+      // Means of every regime, many small ones: most counts come from the fast
+      // path, some from the tail in every row.
+      std::vector<float> lam = lambdas(rows * cols, 7), p(rows * cols);
+      std::mt19937 gen(8);
+      std::uniform_real_distribution<float> u(0, 1);
+      for (size_t i = 0; i < lam.size(); ++i) {
+        p[i] = u(gen);
+        if (i % 3)
+          lam[i] = 2 * u(gen);
+      }
+      std::vector<std::vector<float>> o(5, std::vector<float>(rows * cols, kNaN));
+      float *tensors[] = {lam.data(),  p.data(),    o[0].data(), o[1].data(),
+                          o[2].data(), o[3].data(), o[4].data()};
+      size_t tail = 0;
+      for (float spiking : {1.0f, 0.0f})
+        for (const BdlContext &ctx : contexts()) {
+          float hp[] = {float(rows), 1.0f / rows, 0, spiking};
+          fn(0, rows, cols, tensors, hp, &ctx);
+          read(0, rows, cols, tensors, hp, &ctx);
+          for (int64_t r = 0; r < rows; ++r)
+            for (int64_t c = 0; c < cols; ++c) {
+              size_t i = r * cols + c;
+              auto poisson = [&](int32_t site, float x) {
+                return sampler::poisson(sampler::drawKey(ctx, site, r, c), x);
+              };
+              float want[] = {poisson(5, lam[i]), spiking != 0 ? poisson(6, lam[i]) : lam[i],
+                              p[i] > 0.5f ? poisson(7, lam[i]) : poisson(8, lam[i] * 3),
+                              poisson(10, lam[i]), poisson(10, lam[i]) + 1};
+              for (int k = 0; k < 5; ++k)
+                ASSERT_TRUE(sameBits(o[k][i], want[k]))
+                    << "output " << k << " at (" << r << ", " << c << "), lambda " << lam[i] << ": "
+                    << o[k][i] << " vs " << want[k] << ", seed " << ctx.seed << ", cols " << cols;
+              tail += want[0] > float(kPoissonFastMaxCount) || lam[i] > sampler::kPoissonChunk;
+            }
+        }
+      EXPECT_GT(tail, size_t(5 * rows));
+    }
+}
+
+INSTANTIATE_TEST_SUITE_P(CodeGenSampler, DeferredKernelDraws,
+                         ::testing::Values(Target{"host", "", nullptr, 2},
+                                           Target{"x86-64-v3", "", "avx2", 2},
+                                           Target{"x86-64-v3", "", "avx2", 3},
+                                           Target{"x86-64-v4", "-prefer-256-bit", "avx512f", 2},
+                                           Target{"x86-64-v4", "-prefer-256-bit", "avx512f", 3}),
+                         [](const ::testing::TestParamInfo<Target> &info) {
+                           std::string name = std::string(info.param.cpu) + "_O" +
+                                              std::to_string(info.param.optLevel);
+                           std::replace(name.begin(), name.end(), '-', '_');
+                           return name;
+                         });
 
 TEST(CodeGenSampler, DrawsAtEdges) {
   // Every element: not positive or NaN counts 0; p <= 0 never, p >= 1 always.

@@ -10,6 +10,7 @@
 #include "llvm/Support/TargetSelect.h"
 #include "llvm/Support/raw_ostream.h"
 #include "llvm/Target/TargetMachine.h"
+#include "llvm/TargetParser/SubtargetFeature.h"
 
 #include <gtest/gtest.h>
 
@@ -46,7 +47,10 @@ std::unique_ptr<Jitted> jit(const ir::Module &m, const JitOptions &opts) {
     ADD_FAILURE() << "emitModule: " << llvm::toString(mod.takeError());
     return nullptr;
   }
-  auto tm = createTargetMachine({});
+  TargetOptions target;
+  target.cpu = opts.cpu;
+  target.features = opts.features;
+  auto tm = createTargetMachine(target);
   if (!tm) {
     ADD_FAILURE() << "createTargetMachine: " << llvm::toString(tm.takeError());
     return nullptr;
@@ -64,7 +68,15 @@ std::unique_ptr<Jitted> jit(const ir::Module &m, const JitOptions &opts) {
       return nullptr;
     }
   }
-  auto j = llvm::orc::LLJITBuilder().create();
+  llvm::orc::LLJITBuilder builder;
+  if (opts.cpu != "host") {
+    // Compile for the chosen CPU too, not the host's.
+    llvm::orc::JITTargetMachineBuilder jtmb((*tm)->getTargetTriple());
+    jtmb.setCPU((*tm)->getTargetCPU().str());
+    jtmb.addFeatures(llvm::SubtargetFeatures((*tm)->getTargetFeatureString()).getFeatures());
+    builder.setJITTargetMachineBuilder(std::move(jtmb));
+  }
+  auto j = builder.create();
   if (!j) {
     ADD_FAILURE() << "LLJIT: " << llvm::toString(j.takeError());
     return nullptr;

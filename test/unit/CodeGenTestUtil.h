@@ -45,6 +45,9 @@ void addKernel(ir::Module &m, ir::KernelOp k);
 
 struct JitOptions {
   int optLevel = 2;
+  /// The CPU and extra features to optimise and compile for (as in
+  /// TargetOptions); it must run on the host.
+  std::string cpu = "host", features;
   EmitOptions emit;
   bool libmvec = false; // map llvm.exp etc. to glibc's libmvec
   /// Symbols the module may call (e.g. a stand-in for bdl_draw_wald).
