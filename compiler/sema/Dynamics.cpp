@@ -409,7 +409,8 @@ std::optional<Shape> Checker::dynamicsCallShape(const ast::CallExpr *call, bool 
     if (read == model->memberReads.end())
       return notMember("prev() reads a population's value or state, as in prev(out.psp); "
                        "this is not one");
-    model->memberReads[call] = read->second;
+    MemberRead r = read->second; // inserting below may move the map's entries
+    model->memberReads[call] = r;
     return s;
   }
   if (f == "fir") {
