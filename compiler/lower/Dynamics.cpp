@@ -277,7 +277,7 @@ void Lowerer::findSpikeProducts() {
       if (s.kind == ast::PhaseStmt::Kind::Override)
         walk(s.value.get());
   for (SpikeHistory &h : spikeHistories) {
-    const ir::Tensor &W = m.tensors[h.weight];
+    const ir::Tensor W = m.tensors[h.weight]; // a copy: addTensor below grows m.tensors
     const sema::CheckedPopulation &pop = model.populations[h.population];
     std::string name = W.name + "*" + pop.decl->name.name + "." + pop.members[h.member].name;
     for (int k = 0; k < h.depth; ++k) {
@@ -427,7 +427,7 @@ void Lowerer::lowerMemberUpdate(int phase, int population, int member) {
 }
 
 void Lowerer::lowerOde(const sema::CheckedMember &mem, ir::TensorId state, const ast::Expr *rhs) {
-  const ir::Tensor &S = m.tensors[state];
+  const ir::Tensor S = m.tensors[state]; // a copy: temp() grows m.tensors
   Dim rows = S.rows, cols = S.cols;
   int population = -1, member = -1;
   for (size_t p = 0; p < memberIds.size(); ++p)
@@ -520,7 +520,7 @@ void Lowerer::lowerRecord(const ast::Expr *value, ir::TensorId out) {
     return Expr::binary(ExprOp::Eq, step(),
                         Expr::binary(ExprOp::Sub, steps(), Expr::constant(1)));
   };
-  const ir::Tensor &O = m.tensors[out];
+  const ir::Tensor O = m.tensors[out]; // a copy: temp() grows m.tensors
   bool single = windows.size() == 1 && windows[0] == value;
   for (const ast::CallExpr *w : windows) {
     ir::TensorId acc = single ? out : temp(O.name + ".window", O.rows, O.cols, ir::Role::State);
