@@ -39,7 +39,8 @@ namespace {
 
 enum Tensor { In, Bias, Out, NumTensors };
 
-void biasAdd(int64_t r0, int64_t r1, int64_t cols, float *const *t, const float *, const BdlContext *) {
+void biasAdd(int64_t r0, int64_t r1, int64_t cols, float *const *t, const float *,
+             const BdlContext *) {
   const float *b = t[Bias];
   for (int64_t r = r0; r < r1; ++r) {
     const float *x = t[In] + r * cols;
@@ -49,7 +50,8 @@ void biasAdd(int64_t r0, int64_t r1, int64_t cols, float *const *t, const float 
   }
 }
 
-void rationalTanh(int64_t r0, int64_t r1, int64_t cols, float *const *t, const float *, const BdlContext *) {
+void rationalTanh(int64_t r0, int64_t r1, int64_t cols, float *const *t, const float *,
+                  const BdlContext *) {
   const float *b = t[Bias];
   for (int64_t r = r0; r < r1; ++r) {
     const float *x = t[In] + r * cols;

@@ -67,8 +67,8 @@ class MemberExpr : public Expr {
 public:
   MemberExpr(SMRange r, std::string population, SMRange populationRange, std::string name,
              SMRange nameRange)
-      : Expr(Kind::Member, r), population(std::move(population)),
-        populationRange(populationRange), name(std::move(name)), nameRange(nameRange) {}
+      : Expr(Kind::Member, r), population(std::move(population)), populationRange(populationRange),
+        name(std::move(name)), nameRange(nameRange) {}
   static bool classof(const Expr *e) { return e->getKind() == Kind::Member; }
   std::string population;
   SMRange populationRange;
@@ -174,7 +174,7 @@ struct LearnStmt {
   Kind kind;
   Ident name;
   std::optional<Ident> population; // `pop.x = ...`, `pop.x -= ...`: an error
-  bool subtract = true; // Update: `-=` or `+=`
+  bool subtract = true;            // Update: `-=` or `+=`
   SMRange opRange;
   ExprPtr value;
 };
@@ -213,10 +213,10 @@ struct PopulationStmt {
            // here assigns the state
   };
   Kind kind;
-  Ident name;  // the state or value
+  Ident name; // the state or value
   ExprPtr value;
-  SMRange range;        // the whole statement
-  std::string valueKind; // Value: the optional keyword ("compartment", ...)
+  SMRange range;               // the whole statement
+  std::string valueKind;       // Value: the optional keyword ("compartment", ...)
   std::optional<Ident> solver; // Ode: `method = euler`
 };
 
@@ -268,7 +268,7 @@ struct ModelFile {
   std::vector<DefDecl> defs;
   std::vector<PopulationDecl> populations;
   std::vector<PhaseDecl> phases;
-  std::vector<EvaluateDecl> evaluates; // sema allows one
+  std::vector<EvaluateDecl> evaluates;     // sema allows one
   std::vector<PhaseStmt> strayAssignments; // `pop.x = ...` outside a phase: an error
   std::vector<ParamDecl> params;
   std::vector<ConstDecl> consts;

@@ -223,7 +223,8 @@ int main(int argc, char **argv) {
   app.add_flag("--no-fold-momentum", o.noFoldMomentum,
                "keep gradients in their own buffers (no momentum folded into GEMMs)");
   app.add_flag("--verify-each", o.verifyEach, "run the IR verifier after every pass");
-  app.add_option("-I", o.importDirs, "look for imported libraries in DIR first (then " BDL_STDLIB_DIR ")");
+  app.add_option("-I", o.importDirs,
+                 "look for imported libraries in DIR first (then " BDL_STDLIB_DIR ")");
   app.add_flag("--print-solvers", o.printSolvers,
                "list every ODE's state and integration method, then stop");
   try {

@@ -89,10 +89,10 @@ enum class Access : uint8_t {
 
 enum class ExprOp : uint8_t {
   // Leaves.
-  Const, // value
-  Slot,  // hp[index]
-  Load,  // tensors[index] under `access`
-  Local, // output `index` of the enclosing kernel at this element
+  Const,   // value
+  Slot,    // hp[index]
+  Load,    // tensors[index] under `access`
+  Local,   // output `index` of the enclosing kernel at this element
   Context, // the integer context field `index` (ContextField), as float
   // Unary.
   Neg,

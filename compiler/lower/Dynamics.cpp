@@ -144,9 +144,9 @@ std::optional<Value> Lowerer::lowerDynamicsCall(const ast::CallExpr *call) {
     Value v = arg(0);
     std::vector<ExprPtr> ops;
     ops.push_back(std::move(v.expr));
-    return Value{draw(f == "poisson" ? ExprOp::Poisson : ExprOp::Bernoulli, drawSite(call),
-                      std::move(ops)),
-                 v.rows, v.cols};
+    return Value{
+        draw(f == "poisson" ? ExprOp::Poisson : ExprOp::Bernoulli, drawSite(call), std::move(ops)),
+        v.rows, v.cols};
   }
   if (f == "wald") {
     std::vector<ExprPtr> ops;
@@ -198,8 +198,7 @@ std::optional<Lowerer::SpikeProduct> Lowerer::matchSpikeProduct(const ast::Binar
   const sema::MemberRead *read = readOf(b->rhs.get());
   if (!w || !read || model.symbolOf(w).kind != sema::Symbol::Kind::Tensor)
     return std::nullopt;
-  const sema::CheckedMember &filtered =
-      model.populations[read->population].members[read->member];
+  const sema::CheckedMember &filtered = model.populations[read->population].members[read->member];
   if (!filtered.update || filtered.update->kind != ast::PopulationStmt::Kind::Value)
     return std::nullopt;
   for (const sema::CheckedPhase &ph : model.phases)
@@ -483,9 +482,9 @@ void Lowerer::lowerOde(const sema::CheckedMember &mem, ir::TensorId state, const
     Value b = tempOf(binary(ExprOp::Sub, f(constant(1)), clone(a)), "b");
     Value yInf = unary(ExprOp::Neg, binary(ExprOp::Div, clone(a), clone(b)));
     Value decay = unary(ExprOp::Exp, binary(ExprOp::Mul, clone(b), dtValue()));
-    Value relaxed = binary(ExprOp::Add, clone(yInf),
-                           binary(ExprOp::Mul, binary(ExprOp::Sub, clone(current), clone(yInf)),
-                                  std::move(decay)));
+    Value relaxed = binary(
+        ExprOp::Add, clone(yInf),
+        binary(ExprOp::Mul, binary(ExprOp::Sub, clone(current), clone(yInf)), std::move(decay)));
     Value drift = binary(ExprOp::Add, clone(current), binary(ExprOp::Mul, clone(a), dtValue()));
     next = Value{select(binary(ExprOp::Eq, clone(b), constant(0)).expr, std::move(drift.expr),
                         std::move(relaxed.expr)),
@@ -517,8 +516,7 @@ void Lowerer::lowerRecord(const ast::Expr *value, ir::TensorId out) {
   auto step = [] { return context(ir::ContextField::Step); };
   auto steps = [] { return context(ir::ContextField::Steps); };
   auto isLast = [&] {
-    return Expr::binary(ExprOp::Eq, step(),
-                        Expr::binary(ExprOp::Sub, steps(), Expr::constant(1)));
+    return Expr::binary(ExprOp::Eq, step(), Expr::binary(ExprOp::Sub, steps(), Expr::constant(1)));
   };
   const ir::Tensor O = m.tensors[out]; // a copy: temp() grows m.tensors
   bool single = windows.size() == 1 && windows[0] == value;
@@ -534,10 +532,9 @@ void Lowerer::lowerRecord(const ast::Expr *value, ir::TensorId out) {
                                  Expr::load(acc, ir::Access::Full)),
                           x.expr->clone());
     };
-    ExprPtr next =
-        select(Expr::binary(ExprOp::Ge, step(), start()),
-               select(isLast(), Expr::binary(ExprOp::Div, sum(), width()), sum()),
-               Expr::load(acc, ir::Access::Full));
+    ExprPtr next = select(Expr::binary(ExprOp::Ge, step(), start()),
+                          select(isLast(), Expr::binary(ExprOp::Div, sum(), width()), sum()),
+                          Expr::load(acc, ir::Access::Full));
     map(m.tensors[acc].name, acc, {std::move(next), O.rows, O.cols});
     windowIds[w] = acc;
   }

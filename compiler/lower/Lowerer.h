@@ -616,8 +616,8 @@ private:
       if (scale && !scale->isConst()) // a constant joins the GEMM's alpha for free
         a = binary(ExprOp::Mul, {std::move(scale), Dim::constant(1), Dim::constant(1)},
                    std::move(a));
-      return load(outerProduct(std::move(a), lowerExpr(call->args[1].value.get()),
-                               weight + ".grad"));
+      return load(
+          outerProduct(std::move(a), lowerExpr(call->args[1].value.get()), weight + ".grad"));
     }
     Value v = lowerExpr(e);
     if (s.batched)
@@ -678,7 +678,7 @@ private:
   /// per-step products keep a history like any member.
   struct SpikeProduct {
     ir::TensorId weight = -1;
-    int population = -1, member = -1; // x
+    int population = -1, member = -1;   // x
     int lagX = 0;                       // fir's read of x
     const ast::CallExpr *fir = nullptr; // the filter (its taps)
     const ast::Expr *flag = nullptr;    // if(flag, fir, x), or null
@@ -743,7 +743,6 @@ private:
   std::map<std::string, unsigned> nameUses;
   std::set<ir::TensorId> anonymous; // products not yet named after a value
 };
-
 
 } // namespace bdl::lowering
 

@@ -239,7 +239,8 @@ private:
           continue;
         }
         llvm::SMRange r = map.range(ode->deriv);
-        stmt.name = {deriv.substr(1), {llvm::SMLoc::getFromPointer(r.Start.getPointer() + 1), r.End}};
+        stmt.name = {deriv.substr(1),
+                     {llvm::SMLoc::getFromPointer(r.Start.getPointer() + 1), r.End}};
         stmt.value = expr(ode->value);
         if (ode->solver)
           stmt.solver = ident(ode->solver);

@@ -193,8 +193,8 @@ void SyntaxErrorStrategy::report(antlr4::Parser *parser, antlr4::Token *found,
     // At the top level a name only starts `pop.x = ...`, itself an error
     // (an assignment outside a phase): not worth suggesting.
     bool topLevel = context && context->getRuleIndex() == BdlParser::RuleFile;
-    std::vector<std::string> rest = expected.spelled(
-        {.operators = true, .declarations = true, .names = topLevel});
+    std::vector<std::string> rest =
+        expected.spelled({.operators = true, .declarations = true, .names = topLevel});
     std::vector<std::string> items;
     if (op)
       items.push_back("an operator");

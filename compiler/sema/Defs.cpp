@@ -223,7 +223,8 @@ private:
   llvm::StringMap<const ast::DefDecl *> defs;
   std::set<std::string> expanding;
   // Expression nodes made by expansion so far, in the whole model.
-  static constexpr size_t kMaxExpandedNodes = 10000; // guerguiev2 needs a few thousand; 50000 took 2 s under ASan
+  static constexpr size_t kMaxExpandedNodes =
+      10000; // guerguiev2 needs a few thousand; 50000 took 2 s under ASan
   size_t expanded = 0;
   const ast::CallExpr *outermost = nullptr; // the call being expanded, as written
   bool tooLarge = false;

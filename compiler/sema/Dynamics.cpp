@@ -81,8 +81,7 @@ void Checker::declarePopulations() {
       int index = -1;
       if (s.kind == ast::PopulationStmt::Kind::Ode) {
         if (it == pop.byName.end() || !pop.members[it->second].isState) {
-          diags.report(s.name.range, DiagID::err_ode_undeclared_state, s.name.name,
-                       decl.name.name);
+          diags.report(s.name.range, DiagID::err_ode_undeclared_state, s.name.name, decl.name.name);
           if (it != pop.byName.end() && pop.members[it->second].update)
             diags.report(pop.members[it->second].update->name.range, DiagID::note_value_here,
                          s.name.name);
@@ -160,9 +159,8 @@ std::optional<Shape> Checker::memberShape(const ast::Expr *use, int p, int m) {
                    member.updateIndex < 0;
     if (!earlier) {
       if (!isPrev && !member.isState) {
-        std::string name = p == position.population
-                               ? member.name
-                               : pop.decl->name.name + "." + member.name;
+        std::string name =
+            p == position.population ? member.name : pop.decl->name.name + "." + member.name;
         diags.report(use->getRange(), DiagID::err_step_cycle, name);
         if (member.update)
           diags.report(member.update->name.range, DiagID::note_computed_later, name);
@@ -346,8 +344,8 @@ std::optional<Shape> Checker::dynamicsCallShape(const ast::CallExpr *call, bool 
                      "mean(x, last K) averages x over the last K steps of the phase; write "
                      "'last K'");
       else
-        diags.report(a.key.empty() ? a.windowRange : a.keyRange, DiagID::err_unknown_argument,
-                     f, a.key.empty() ? "last" : a.key);
+        diags.report(a.key.empty() ? a.windowRange : a.keyRange, DiagID::err_unknown_argument, f,
+                     a.key.empty() ? "last" : a.key);
       return std::nullopt;
     }
   }
@@ -415,9 +413,8 @@ std::optional<Shape> Checker::dynamicsCallShape(const ast::CallExpr *call, bool 
   }
   if (f == "fir") {
     const ast::Expr *x = arg0;
-    if (auto *inner = dyn_cast<ast::CallExpr>(x); !(isa<ast::NameExpr>(x) ||
-                                                    isa<ast::MemberExpr>(x) ||
-                                                    (inner && inner->callee == "prev")))
+    if (auto *inner = dyn_cast<ast::CallExpr>(x);
+        !(isa<ast::NameExpr>(x) || isa<ast::MemberExpr>(x) || (inner && inner->callee == "prev")))
       return notMember("fir(x, taps) filters a population's value, as in fir(out.s, taps); "
                        "this is not one");
     std::optional<Shape> s = shape(x);
@@ -476,7 +473,7 @@ namespace {
 /// exact solution of a linear ODE.
 bool isAffineIn(const ast::Expr *e, const CheckedModel &model, int p, int m) {
   std::function<bool(const ast::Expr *, bool &)> walk = [&](const ast::Expr *x,
-                                                           bool &uses) -> bool {
+                                                            bool &uses) -> bool {
     if (auto it = model.memberReads.find(x); it != model.memberReads.end()) {
       uses = it->second.population == p && it->second.member == m;
       return true;
@@ -670,7 +667,7 @@ std::optional<double> Checker::phaseLength(const ast::Expr *steps, const std::st
   // A phase runs a whole number of steps: the value truncated, as for wald().
   double whole = std::trunc(*n);
   constexpr double kMaxSteps = 2147483647; // an int32 counter
-  bool tooShort = !(whole >= 1);             // NaN too
+  bool tooShort = !(whole >= 1);           // NaN too
   if (!tooShort && whole <= kMaxSteps)
     return whole;
   std::string value = formatNumber(std::isnan(*n) ? std::fabs(*n) : *n);
@@ -699,9 +696,9 @@ void Checker::checkPhases() {
     for (const ast::PhaseStmt &s : decl.stmts) {
       if (s.kind == ast::PhaseStmt::Kind::Record) {
         int index = -1;
-        if (auto g = model->globals.find(s.name.name);
-            g != model->globals.end() && g->second.kind == Symbol::Kind::Record &&
-            model->records[g->second.index].stmt == &s)
+        if (auto g = model->globals.find(s.name.name); g != model->globals.end() &&
+                                                       g->second.kind == Symbol::Kind::Record &&
+                                                       model->records[g->second.index].stmt == &s)
           index = g->second.index;
         place = Place::Record;
         windowPhaseName = decl.name.name;
@@ -742,9 +739,10 @@ void Checker::checkPhases() {
       CheckedMember &member = pop.members[m->second];
       if (member.isState || !member.update) {
         diags.report(s.name.range, DiagID::err_override,
-                     "a phase can set a value of '" + s.population.name + "' (a current, a "
-                     "conductance), not the state '" + s.name.name +
-                         "', which changes only by its own update");
+                     "a phase can set a value of '" + s.population.name +
+                         "' (a current, a "
+                         "conductance), not the state '" +
+                         s.name.name + "', which changes only by its own update");
         if (const ast::PopulationStmt *d = declarationOf(pop, member))
           diags.report(d->name.range, DiagID::note_declared_here,
                        s.population.name + "." + s.name.name);
@@ -763,8 +761,8 @@ void Checker::checkPhases() {
       place = Place::Model;
       position = {};
       if (shape && !(shape->isScalar() || (shape->isVector() && shape->dims[0] == pop.size)))
-        diags.report(s.value->getRange(), DiagID::err_member_shape, s.name.name,
-                     s.population.name, describe(Shape{true, {pop.size}}, model->params),
+        diags.report(s.value->getRange(), DiagID::err_member_shape, s.name.name, s.population.name,
+                     describe(Shape{true, {pop.size}}, model->params),
                      describe(*shape, model->params));
     }
     model->phases.push_back(std::move(phase));

@@ -214,10 +214,11 @@ void printSolvers(const CheckedModel &model, llvm::raw_ostream &os) {
     for (const CheckedMember &m : pop.members)
       if (m.isState && m.update && m.update->kind == ast::PopulationStmt::Kind::Ode)
         os << pop.decl->name.name << "." << m.name << "  " << spelling(m.solver)
-           << (m.solverChosen ? "  (chosen: the equation is "
-                                  + std::string(m.solver == Solver::Exact ? "linear" : "nonlinear")
-                                  + " in " + m.name + ")"
-                              : "  (written)")
+           << (m.solverChosen
+                   ? "  (chosen: the equation is " +
+                         std::string(m.solver == Solver::Exact ? "linear" : "nonlinear") + " in " +
+                         m.name + ")"
+                   : "  (written)")
            << "\n";
 }
 

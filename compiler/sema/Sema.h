@@ -70,13 +70,13 @@ const char *spelling(Solver s);
 struct CheckedMember {
   std::string name;
   bool isState = false;
-  double init = 0;                          // State: initial and reset value
+  double init = 0;                             // State: initial and reset value
   const ast::PopulationStmt *update = nullptr; // the statement that computes it (null: never)
-  int updateIndex = -1;                     // its index in the population's statements
-  int history = 1;                          // buffers: the value and history-1 older ones
-  Solver solver = Solver::Euler;            // Ode
-  bool solverChosen = false;                // chosen by bdlc, not written
-  bool replayable = false;                  // computed by a random draw: --replay may feed it
+  int updateIndex = -1;                        // its index in the population's statements
+  int history = 1;                             // buffers: the value and history-1 older ones
+  Solver solver = Solver::Euler;               // Ode
+  bool solverChosen = false;                   // chosen by bdlc, not written
+  bool replayable = false;                     // computed by a random draw: --replay may feed it
 };
 
 struct CheckedPopulation {
@@ -108,7 +108,7 @@ struct CheckedPhase {
 
 struct CheckedEvaluate {
   const ast::EvaluateDecl *decl = nullptr;
-  std::vector<int> phases; // index into CheckedModel::phases, per EvaluateDecl::phases
+  std::vector<int> phases;   // index into CheckedModel::phases, per EvaluateDecl::phases
   std::vector<double> steps; // per phase, as CheckedPhase::steps
   bool reset = false;
   const ast::Expr *predictValue = nullptr; // the predict expression, argmax() removed

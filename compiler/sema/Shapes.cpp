@@ -65,11 +65,11 @@ std::optional<Shape> Checker::nameShape(const ast::NameExpr *n) {
   case Symbol::Kind::Record: {
     const CheckedRecord &r = model->records[s->index];
     // A prediction sees only the phases its evaluate block runs.
-    bool notEvaluated = place == Place::Predict && !llvm::is_contained(model->evaluate.phases,
-                                                                        r.phase);
+    bool notEvaluated =
+        place == Place::Predict && !llvm::is_contained(model->evaluate.phases, r.phase);
     bool tooEarly = (place == Place::Step && (currentPhase < 0 || r.phase >= currentPhase)) ||
-                    (place == Place::Record && r.phase >= currentPhase) ||
-                    place == Place::Steps || notEvaluated;
+                    (place == Place::Record && r.phase >= currentPhase) || place == Place::Steps ||
+                    notEvaluated;
     if (tooEarly) {
       diags.report(n->getRange(), DiagID::err_record_before_phase, n->name,
                    file.phases[r.phase].name.name,

@@ -17,8 +17,9 @@
 //  - every tensor it reads is written by no op of the step, or only by ops
 //    already hoisted;
 //  - every tensor it writes is a temporary or a state that nothing else in
-//    the step writes (a state keeps the hoisted value through the phase), and that no op before it in the step reads (such a read would
-//    see the previous step's value, which the prologue has already replaced);
+//    the step writes (a state keeps the hoisted value through the phase), and that no op before it
+//    in the step reads (such a read would see the previous step's value, which the prologue has
+//    already replaced);
 //  - a GEMM does not accumulate into its output (beta = 0).
 // Ops are visited in order, so a chain of invariants moves together.
 //
@@ -68,9 +69,9 @@ void hoist(ir::Module &m, ir::Block &b) {
       forEachRead(op, [&](ir::TensorId t) { invariant &= written.count(t) == 0; });
     if (invariant)
       forEachWrite(op, true, [&](ir::TensorId t) {
-        invariant &= (m.tensors[t].role == ir::Role::Temp || m.tensors[t].role == ir::Role::State) &&
-                     written.count(t) == 1 &&
-                     readBefore.count(t) == 0;
+        invariant &=
+            (m.tensors[t].role == ir::Role::Temp || m.tensors[t].role == ir::Role::State) &&
+            written.count(t) == 1 && readBefore.count(t) == 0;
       });
     if (invariant) {
       forEachWrite(op, true, [&](ir::TensorId t) { written.erase(written.find(t)); });

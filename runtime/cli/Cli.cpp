@@ -247,9 +247,9 @@ int runTrain(const BdlModel &model, const Options &typed) {
                 "%lld, seed %llu, %d threads\n",
                 model.name, data.name.c_str(), static_cast<long long>(info.trainExamples),
                 static_cast<long long>(o.validation),
-                static_cast<long long>(o.testLimit > 0 ? std::min<int64_t>(o.testLimit,
-                                                                           data.sets.test.size())
-                                                       : data.sets.test.size()),
+                static_cast<long long>(o.testLimit > 0
+                                           ? std::min<int64_t>(o.testLimit, data.sets.test.size())
+                                           : data.sets.test.size()),
                 o.epochs, static_cast<long long>(o.batch), static_cast<unsigned long long>(o.seed),
                 o.threads);
   }

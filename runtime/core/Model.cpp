@@ -1,8 +1,8 @@
 //===- core/Model.cpp - Parameters, shapes and storage of a model ---------===//
 
 #include "bdl/model.h"
-#include "bdl/executor.h"
 #include "bdl/error.h"
+#include "bdl/executor.h"
 #include "bdl/rng.h"
 
 #include <algorithm>
@@ -513,8 +513,7 @@ void ModelInstance::initialise(uint64_t seed) {
 void ModelInstance::resetState() {
   for (int i = 0; i < desc.numTensors; ++i)
     if (const BdlTensorDesc &t = desc.tensors[i]; t.role == BDL_ROLE_STATE)
-      std::fill_n(table[i], size_t(rows(i) * cols(i)),
-                  t.init == BDL_INIT_CONST ? t.initA : 0.0f);
+      std::fill_n(table[i], size_t(rows(i) * cols(i)), t.init == BDL_INIT_CONST ? t.initA : 0.0f);
   simTime = 0;
 }
 

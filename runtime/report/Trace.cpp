@@ -1,8 +1,8 @@
 //===- report/Trace.cpp - Per-step traces, replays and loaded tensors -----===//
 
-#include "bdl/executor.h"
 #include "bdl/trace.h"
 #include "bdl/error.h"
+#include "bdl/executor.h"
 #include "bdl/model.h"
 #include "bdl/npy.h"
 

@@ -14,12 +14,12 @@
 
 #include <algorithm>
 #include <bit>
-#include <map>
-#include <unordered_map>
-#include <vector>
 #include <cblas.h>
+#include <map>
 #include <memory>
 #include <string>
+#include <unordered_map>
+#include <vector>
 
 namespace bdl::cpu {
 
@@ -178,8 +178,8 @@ static void memoStore(Memo &memo, const GemmArgs &g) {
 static bool memoisable(const ModelInstance &inst, const BdlBlock &block, const BdlOp &op,
                        const GemmArgs &g) {
   int32_t role = inst.model().tensors[op.b].role;
-  return !g.transA && g.beta == 0 && g.m <= 64 && g.lda == g.k && g.ldc == g.n &&
-         isPhase(block) && (role == BDL_ROLE_WEIGHT || role == BDL_ROLE_FIXED);
+  return !g.transA && g.beta == 0 && g.m <= 64 && g.lda == g.k && g.ldc == g.n && isPhase(block) &&
+         (role == BDL_ROLE_WEIGHT || role == BDL_ROLE_FIXED);
 }
 
 /// The arguments of a GEMM op over the tensors of `table`; throws when the
@@ -315,7 +315,8 @@ static bool worthSlicing(const ModelInstance &inst, const BdlBlock &block, int32
     if (op.kind == BDL_OP_KERNEL)
       work += inst.resolve(op.rows) * inst.resolve(op.cols);
     else if (op.kind == BDL_OP_GEMM)
-      work += inst.rows(op.a) * inst.cols(op.a) * (op.transB ? inst.rows(op.b) : inst.cols(op.b)) / 16;
+      work +=
+          inst.rows(op.a) * inst.cols(op.a) * (op.transB ? inst.rows(op.b) : inst.cols(op.b)) / 16;
   }
   return work * std::max(steps, 1) >= kParallelKernelElements;
 }

@@ -54,8 +54,7 @@ void sgemm(const GemmArgs &g) {
 } // namespace
 
 void runKernelSlices(ThreadPool &pool, int slices, BdlKernelFn fn, int64_t rows, int64_t cols,
-                     float *const *tensors, const float *hp,
-                     const BdlContext *ctx) {
+                     float *const *tensors, const float *hp, const BdlContext *ctx) {
   int64_t chunks = std::clamp<int64_t>(slices, 1, std::max<int64_t>(rows, 1));
   if (chunks == 1)
     return fn(0, rows, cols, tensors, hp, ctx);

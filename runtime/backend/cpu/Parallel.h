@@ -36,8 +36,7 @@ struct GemmArgs {
 /// one per pool task (slices <= pool.size()). The ranges are disjoint, so the
 /// result does not depend on which thread runs which.
 void runKernelSlices(ThreadPool &pool, int slices, BdlKernelFn fn, int64_t rows, int64_t cols,
-                     float *const *tensors, const float *hp,
-                     const BdlContext *ctx);
+                     float *const *tensors, const float *hp, const BdlContext *ctx);
 
 /// Runs the GEMM as `slices` sub-GEMMs over disjoint bands of C (rows when C
 /// is taller than wide, columns otherwise), one per pool task. Every element
