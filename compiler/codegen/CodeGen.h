@@ -38,7 +38,10 @@
 //  - comparisons give 1.0f or 0.0f (ordered: false on NaN, except Ne, true
 //    on NaN); Select(c, a, b) is c != 0 ? a : b (a NaN condition selects a);
 //    when a or b holds a draw it is a real branch, so an unselected draw
-//    costs nothing; Context reads ctx->step / ctx->steps as float;
+//    costs nothing; the costliest condition that reads only params (a model
+//    flag) is decided once per call, with a copy of the loop nest per value
+//    (ElementFunction::invariants); Context reads ctx->step / ctx->steps as
+//    float;
 //  - Bernoulli and Poisson draws are exactly those of bdl/sampler.h (Philox
 //    4x32-10 keyed by seed, site, block, step, example0 + r and c; uniforms
 //    (word >> 8) * 2^-24; Poisson by inversion in chunks of mean <= 32, the

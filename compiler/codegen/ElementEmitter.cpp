@@ -11,6 +11,7 @@
 #include "llvm/IR/Module.h"
 
 #include <algorithm>
+#include <functional>
 #include <map>
 
 using namespace llvm;
@@ -104,6 +105,44 @@ std::vector<size_t> deferredOutputs(const ir::KernelOp &k) {
   return deferred;
 }
 
+size_t exprSize(const ir::Expr &e) {
+  size_t n = 1;
+  for (const ir::ExprPtr &o : e.operands)
+    n += exprSize(*o);
+  return n;
+}
+
+/// The kernel's param-only select conditions worth a loop copy each
+/// (ElementFunction::invariants): weighted by the size of the arms they
+/// choose between, a draw counting as a large arm.
+std::vector<const ir::Expr *> invariantConditions(const ir::KernelOp &k) {
+  std::vector<std::pair<const ir::Expr *, size_t>> found;
+  std::function<void(const ir::Expr &)> visit = [&](const ir::Expr &e) {
+    if (e.op == ir::ExprOp::Select && !e.operands[0]->isConst() &&
+        ir::readsOnlyParams(*e.operands[0])) {
+      size_t weight =
+          exprSize(*e.operands[1]) + exprSize(*e.operands[2]) + (ir::containsDraw(e) ? 1000 : 0);
+      auto same = std::find_if(found.begin(), found.end(), [&](const auto &f) {
+        return ir::sameExpr(*f.first, *e.operands[0]);
+      });
+      if (same == found.end())
+        found.push_back({e.operands[0].get(), weight});
+      else
+        same->second += weight;
+    }
+    for (const ir::ExprPtr &o : e.operands)
+      visit(*o);
+  };
+  for (const ir::KernelOutput &out : k.outputs)
+    visit(*out.value);
+  std::stable_sort(found.begin(), found.end(),
+                   [](const auto &x, const auto &y) { return x.second > y.second; });
+  std::vector<const ir::Expr *> conds;
+  for (size_t j = 0; j < found.size() && j < kMaxInvariantConditions; ++j)
+    conds.push_back(found[j].first);
+  return conds;
+}
+
 /// Emits expression trees at one element (or, with no tensors, host-side
 /// scalars: step counts and derived parameters).
 class ExprEmitter {
@@ -112,6 +151,9 @@ public:
               Value *ctx, const std::map<ir::TensorId, Value *> &ptrs,
               const std::vector<Value *> &locals)
       : b(b), opts(opts), r(r), c(c), i(i), hp(hp), ctx(ctx), ptrs(ptrs), locals(locals) {}
+
+  /// Conditions given as i1 values (ElementFunction::invariants).
+  std::vector<std::pair<const ir::Expr *, Value *>> invariantArgs;
 
   /// Loads the draw keys; must be called in the entry block before any draw.
   void prepareDraws() { draws = emitDrawBase(b, ctx, r, c); }
@@ -208,10 +250,15 @@ public:
   }
 
 private:
+public:
   Value *emitCondition(const ir::Expr &select) {
+    for (auto [cond, arg] : invariantArgs)
+      if (ir::sameExpr(*cond, *select.operands[0]))
+        return arg;
     return b.CreateFCmpUNE(emit(*select.operands[0]), ConstantFP::get(b.getFloatTy(), 0.0));
   }
 
+private:
   /// cond != 0 ? a : b (NaN counts as true, as in C). A branch that draws is
   /// only evaluated when taken, so an unselected draw costs nothing (draws
   /// are pure functions of their keys: skipping one changes no other).
@@ -370,8 +417,10 @@ ElementFunction emitElementFunction(Module &llvmModule, const ir::Module &m, con
   ef.tensors = tensors;
 
   Type *i64 = Type::getInt64Ty(ctx), *ptr = PointerType::getUnqual(ctx);
+  ef.invariants = invariantConditions(k);
   std::vector<Type *> params{i64, i64, i64};
   params.insert(params.end(), tensors.size() + 2, ptr); // tensors..., hp, ctx
+  params.insert(params.end(), ef.invariants.size(), Type::getInt1Ty(ctx));
   std::vector<size_t> deferred;
   if (opts.deferDraws)
     deferred = deferredOutputs(k);
@@ -410,6 +459,11 @@ ElementFunction emitElementFunction(Module &llvmModule, const ir::Module &m, con
     IRBuilder<> b(BasicBlock::Create(ctx, "entry", fn));
     std::vector<Value *> locals;
     ExprEmitter ee(b, opts, r, c, i, hp, context, ptrs, locals);
+    for (size_t j = 0; j < ef.invariants.size(); ++j) {
+      Argument *a = fn->getArg(5 + tensors.size() + j);
+      a->setName("flag" + Twine(j));
+      ee.invariantArgs.push_back({ef.invariants[j], a});
+    }
     if (ef.draws)
       ee.prepareDraws();
     body(b, ee, ptrs, i, locals);
@@ -480,6 +534,16 @@ Function *emitStepsFunction(Module &llvmModule, const ir::Expr &steps, StringRef
   n = b.CreateSelect(tooBig, b.getInt32(INT32_MAX), n);
   b.CreateRet(n);
   return fn;
+}
+
+Value *emitParamCondition(IRBuilder<> &b, const ir::Expr &cond, Value *hp,
+                          const EmitOptions &opts) {
+  std::map<ir::TensorId, Value *> noTensors;
+  std::vector<Value *> noLocals;
+  Value *zero = b.getInt64(0);
+  Value *noContext = ConstantPointerNull::get(PointerType::getUnqual(b.getContext()));
+  ExprEmitter ee(b, opts, zero, zero, zero, hp, noContext, noTensors, noLocals);
+  return b.CreateFCmpUNE(ee.emit(cond), ConstantFP::get(b.getFloatTy(), 0.0), "flag");
 }
 
 Function *emitDeriveFunction(Module &llvmModule, const ir::Module &m, const EmitOptions &opts) {

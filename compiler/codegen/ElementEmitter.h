@@ -45,6 +45,7 @@
 #include "ir/IR.h"
 
 #include "llvm/IR/Function.h"
+#include "llvm/IR/IRBuilder.h"
 
 #include <vector>
 
@@ -66,7 +67,25 @@ struct ElementFunction {
   /// Set when some Poisson draws of a Map are deferred (see below): `fn`
   /// then returns i1, and `tail` has fn's signature and returns void.
   llvm::Function *tail = nullptr;
+  /// Select conditions that read only params (model flags such as
+  /// `hp[spiking]`, ir::readsOnlyParams), the costliest first: fn and tail
+  /// take each as an i1 argument after ctx, in this order, instead of
+  /// evaluating it per element. The caller evaluates them once per call
+  /// (emitParamCondition) and may pass constants in a copy of its loop per
+  /// combination: after inlining, an unselected arm (a Poisson draw in a
+  /// rate-mode run, a rate in a spiking one) is gone from the loop, and the
+  /// loop is simpler to vectorise. At most kMaxInvariantConditions; other
+  /// conditions stay per-element selects.
+  std::vector<const ir::Expr *> invariants;
 };
+
+/// Copies of a loop are 2^invariants: 8 at most.
+constexpr size_t kMaxInvariantConditions = 1;
+
+/// `cond != 0` (true on NaN, as a Select's condition) for an expression that
+/// reads only params, evaluated at b's insertion point from `hp`.
+llvm::Value *emitParamCondition(llvm::IRBuilder<> &b, const ir::Expr &cond, llvm::Value *hp,
+                                const EmitOptions &opts);
 
 /// Emits the element function `<name>.elem` of a kernel that passes
 /// ir::verifyKernel.

@@ -36,6 +36,30 @@ inline bool containsDraw(const Expr &e) {
   return false;
 }
 
+/// Whether `e` reads nothing but constants and hp slots: the same value at
+/// every element of a kernel call (a model flag such as `hp[spiking]`).
+inline bool readsOnlyParams(const Expr &e) {
+  if (e.op == ExprOp::Load || e.op == ExprOp::Local || e.op == ExprOp::Context || isDraw(e.op))
+    return false;
+  for (const ExprPtr &o : e.operands)
+    if (o && !readsOnlyParams(*o))
+      return false;
+  return true;
+}
+
+/// Structural equality (same ops, values, indices and accesses).
+inline bool sameExpr(const Expr &a, const Expr &b) {
+  if (a.op != b.op || a.index != b.index || a.access != b.access ||
+      a.operands.size() != b.operands.size() ||
+      (a.op == ExprOp::Const &&
+       !(a.value == b.value || (a.value != a.value && b.value != b.value))))
+    return false;
+  for (size_t i = 0; i < a.operands.size(); ++i)
+    if (!sameExpr(*a.operands[i], *b.operands[i]))
+      return false;
+  return true;
+}
+
 } // namespace bdl::ir
 
 #endif // BDL_IR_EXPRINFO_H

@@ -124,12 +124,15 @@ Function *emitKernel(Module &llvmModule, const ir::Module &m, const ir::KernelOp
   Value *cols = k.cols.kind == ir::Dim::Kind::Const ? static_cast<Value *>(b.getInt64(k.cols.value))
                                                     : loops->getArg(2);
 
+  // The flags of this copy of the loop nest (ElementFunction::invariants).
+  std::vector<Value *> flags;
   auto call = [&](Function *callee, Value *r, Value *c, Value *i) -> Value * {
     std::vector<Value *> args{r, c, i};
     for (ir::TensorId t : ef.tensors)
       args.push_back(loops->getArg(argIndex(t)));
     args.push_back(hp);
     args.push_back(context);
+    args.insert(args.end(), flags.begin(), flags.end());
     return b.CreateCall(callee, args);
   };
   auto callElem = [&](Value *r, Value *c, Value *i) { return call(ef.fn, r, c, i); };
@@ -138,103 +141,133 @@ Function *emitKernel(Module &llvmModule, const ir::Module &m, const ir::KernelOp
   };
 
   Value *zero64 = b.getInt64(0);
-  switch (k.kind) {
-  case ir::KernelOp::Kind::Map:
-    if (!ef.usesRow && !ef.usesCol && !ef.draws) {
-      // One flat loop over the rows' elements.
-      emitLoop(b, rowStart(rowBegin), rowStart(rowEnd), "i", nullptr, [&](Value *i, Value *) {
-        callElem(zero64, zero64, i);
-        return nullptr;
-      });
-      break;
-    }
-    if (ef.tail) {
-      // Deferred draws: the vectorisable pass over the row, then, where it
-      // left markers (an or-reduction of fn's results), the scalar tail.
-      emitLoop(b, rowBegin, rowEnd, "r", nullptr, [&](Value *r, Value *) {
-        Value *start = rowStart(r);
-        Value *any = emitLoop(
-            b, zero64, cols, "c", b.getFalse(),
-            [&](Value *c, Value *acc) {
-              return b.CreateOr(acc, callElem(r, c, b.CreateAdd(start, c, "i", false, true)));
-            },
-            deferredDrawWidth(k.cols));
-        Function *f = b.GetInsertBlock()->getParent();
-        BasicBlock *tail = BasicBlock::Create(ctx, "tail", f),
-                   *next = BasicBlock::Create(ctx, "tail.exit", f);
-        b.CreateCondBr(any, tail, next);
-        b.SetInsertPoint(tail);
-        emitLoop(b, zero64, cols, "t", nullptr, [&](Value *c, Value *) {
-          call(ef.tail, r, c, b.CreateAdd(start, c, "i", false, true));
+  auto emitNest = [&] {
+    switch (k.kind) {
+    case ir::KernelOp::Kind::Map:
+      if (!ef.usesRow && !ef.usesCol && !ef.draws) {
+        // One flat loop over the rows' elements.
+        emitLoop(b, rowStart(rowBegin), rowStart(rowEnd), "i", nullptr, [&](Value *i, Value *) {
+          callElem(zero64, zero64, i);
           return nullptr;
         });
-        b.CreateBr(next);
-        b.SetInsertPoint(next);
+        break;
+      }
+      if (ef.tail) {
+        // Deferred draws: the vectorisable pass over the row, then, where it
+        // left markers (an or-reduction of fn's results), the scalar tail.
+        emitLoop(b, rowBegin, rowEnd, "r", nullptr, [&](Value *r, Value *) {
+          Value *start = rowStart(r);
+          Value *any = emitLoop(
+              b, zero64, cols, "c", b.getFalse(),
+              [&](Value *c, Value *acc) {
+                return b.CreateOr(acc, callElem(r, c, b.CreateAdd(start, c, "i", false, true)));
+              },
+              deferredDrawWidth(k.cols));
+          Function *f = b.GetInsertBlock()->getParent();
+          BasicBlock *tail = BasicBlock::Create(ctx, "tail", f),
+                     *next = BasicBlock::Create(ctx, "tail.exit", f);
+          b.CreateCondBr(any, tail, next);
+          b.SetInsertPoint(tail);
+          emitLoop(b, zero64, cols, "t", nullptr, [&](Value *c, Value *) {
+            call(ef.tail, r, c, b.CreateAdd(start, c, "i", false, true));
+            return nullptr;
+          });
+          b.CreateBr(next);
+          b.SetInsertPoint(next);
+          return nullptr;
+        });
+        break;
+      }
+      emitLoop(b, rowBegin, rowEnd, "r", nullptr, [&](Value *r, Value *) {
+        Value *start = rowStart(r);
+        emitLoop(b, zero64, cols, "c", nullptr, [&](Value *c, Value *) {
+          callElem(r, c, b.CreateAdd(start, c, "i", false, true));
+          return nullptr;
+        });
+        return nullptr;
+      });
+      break;
+
+    case ir::KernelOp::Kind::RowReduce: {
+      bool isMax = k.reduce == ir::KernelOp::Reduce::Max;
+      Value *init = ConstantFP::get(f32, isMax ? -std::numeric_limits<float>::infinity() : 0.0);
+      Value *out = loops->getArg(argIndex(outTensor));
+      emitLoop(b, rowBegin, rowEnd, "r", nullptr, [&](Value *r, Value *) {
+        Value *start = rowStart(r);
+        Value *acc = emitLoop(b, zero64, cols, "c", init, [&](Value *c, Value *acc) {
+          Value *v = callElem(r, c, b.CreateAdd(start, c, "i", false, true));
+          // Reassociable, so the vectoriser may keep partial accumulators
+          // (the order is fixed at compile time: results are reproducible).
+          FastMathFlags fmf;
+          fmf.setAllowReassoc();
+          Value *next;
+          if (isMax) {
+            // LLVM 19 vectorises maxnum reductions only under nnan nsz.
+            fmf.setNoNaNs();
+            fmf.setNoSignedZeros();
+            next = b.CreateBinaryIntrinsic(Intrinsic::maxnum, acc, v);
+          } else {
+            next = b.CreateFAdd(acc, v);
+          }
+          if (auto *inst = dyn_cast<Instruction>(next))
+            inst->setFastMathFlags(fmf);
+          return next;
+        });
+        b.CreateAlignedStore(acc, b.CreateInBoundsGEP(f32, out, r), Align(4));
         return nullptr;
       });
       break;
     }
-    emitLoop(b, rowBegin, rowEnd, "r", nullptr, [&](Value *r, Value *) {
-      Value *start = rowStart(r);
-      emitLoop(b, zero64, cols, "c", nullptr, [&](Value *c, Value *) {
-        callElem(r, c, b.CreateAdd(start, c, "i", false, true));
+
+    case ir::KernelOp::Kind::ColReduce: {
+      Value *out = loops->getArg(argIndex(outTensor));
+      Value *fzero = ConstantFP::get(f32, 0.0);
+      emitLoop(b, zero64, cols, "z", nullptr, [&](Value *c, Value *) {
+        b.CreateAlignedStore(fzero, b.CreateInBoundsGEP(f32, out, c), Align(4));
         return nullptr;
       });
-      return nullptr;
-    });
-    break;
-
-  case ir::KernelOp::Kind::RowReduce: {
-    bool isMax = k.reduce == ir::KernelOp::Reduce::Max;
-    Value *init = ConstantFP::get(f32, isMax ? -std::numeric_limits<float>::infinity() : 0.0);
-    Value *out = loops->getArg(argIndex(outTensor));
-    emitLoop(b, rowBegin, rowEnd, "r", nullptr, [&](Value *r, Value *) {
-      Value *start = rowStart(r);
-      Value *acc = emitLoop(b, zero64, cols, "c", init, [&](Value *c, Value *acc) {
-        Value *v = callElem(r, c, b.CreateAdd(start, c, "i", false, true));
-        // Reassociable, so the vectoriser may keep partial accumulators
-        // (the order is fixed at compile time: results are reproducible).
-        FastMathFlags fmf;
-        fmf.setAllowReassoc();
-        Value *next;
-        if (isMax) {
-          // LLVM 19 vectorises maxnum reductions only under nnan nsz.
-          fmf.setNoNaNs();
-          fmf.setNoSignedZeros();
-          next = b.CreateBinaryIntrinsic(Intrinsic::maxnum, acc, v);
-        } else {
-          next = b.CreateFAdd(acc, v);
-        }
-        if (auto *inst = dyn_cast<Instruction>(next))
-          inst->setFastMathFlags(fmf);
-        return next;
-      });
-      b.CreateAlignedStore(acc, b.CreateInBoundsGEP(f32, out, r), Align(4));
-      return nullptr;
-    });
-    break;
-  }
-
-  case ir::KernelOp::Kind::ColReduce: {
-    Value *out = loops->getArg(argIndex(outTensor));
-    Value *fzero = ConstantFP::get(f32, 0.0);
-    emitLoop(b, zero64, cols, "z", nullptr, [&](Value *c, Value *) {
-      b.CreateAlignedStore(fzero, b.CreateInBoundsGEP(f32, out, c), Align(4));
-      return nullptr;
-    });
-    emitLoop(b, rowBegin, rowEnd, "r", nullptr, [&](Value *r, Value *) {
-      Value *start = rowStart(r);
-      emitLoop(b, zero64, cols, "c", nullptr, [&](Value *c, Value *) {
-        Value *v = callElem(r, c, b.CreateAdd(start, c, "i", false, true));
-        Value *p = b.CreateInBoundsGEP(f32, out, c);
-        Value *sum = b.CreateFAdd(b.CreateAlignedLoad(f32, p, Align(4)), v);
-        b.CreateAlignedStore(sum, p, Align(4));
+      emitLoop(b, rowBegin, rowEnd, "r", nullptr, [&](Value *r, Value *) {
+        Value *start = rowStart(r);
+        emitLoop(b, zero64, cols, "c", nullptr, [&](Value *c, Value *) {
+          Value *v = callElem(r, c, b.CreateAdd(start, c, "i", false, true));
+          Value *p = b.CreateInBoundsGEP(f32, out, c);
+          Value *sum = b.CreateFAdd(b.CreateAlignedLoad(f32, p, Align(4)), v);
+          b.CreateAlignedStore(sum, p, Align(4));
+          return nullptr;
+        });
         return nullptr;
       });
-      return nullptr;
-    });
-    break;
-  }
+      break;
+    }
+    }
+  };
+
+  // Loop unswitching on model flags: one copy of the nest per combination of
+  // the invariant conditions, each with the flags as constants.
+  if (ef.invariants.empty()) {
+    emitNest();
+  } else {
+    Value *combination = b.getInt32(0);
+    for (size_t j = 0; j < ef.invariants.size(); ++j) {
+      Value *flag = emitParamCondition(b, *ef.invariants[j], hp, opts);
+      combination =
+          b.CreateOr(combination, b.CreateShl(b.CreateZExt(flag, b.getInt32Ty()), uint64_t(j)));
+    }
+    BasicBlock *done = BasicBlock::Create(ctx, "unswitch.done", loops);
+    unsigned copies = 1u << ef.invariants.size();
+    SwitchInst *dispatch = b.CreateSwitch(combination, done, copies);
+    for (unsigned mask = 0; mask < copies; ++mask) {
+      BasicBlock *copy = BasicBlock::Create(ctx, "unswitch." + Twine(mask), loops);
+      dispatch->addCase(b.getInt32(mask), copy);
+      b.SetInsertPoint(copy);
+      flags.clear();
+      for (size_t j = 0; j < ef.invariants.size(); ++j)
+        flags.push_back(b.getInt1((mask >> j) & 1));
+      emitNest();
+      b.CreateBr(done);
+    }
+    done->moveAfter(b.GetInsertBlock());
+    b.SetInsertPoint(done);
   }
   b.CreateRetVoid();
 

@@ -18,6 +18,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <tuple>
 #include <unordered_map>
 #include <vector>
 
@@ -150,10 +151,16 @@ static bool sparseProduct(const ModelInstance &inst, const BdlBlock &block, cons
 }
 
 /// A product of a weight with vectors that are the same as the last time
-/// this op ran in this weight version (an input held for a whole phase, a
-/// rate that has settled) is the same product: the last result is copied
-/// instead of recomputed. This is loop-invariant hoisting decided at run
-/// time, where a model's flags (--set spiking=false) show what is constant.
+/// this product ran in this weight version (an input held for a whole
+/// phase, a rate that has settled) is the same product: the last result is
+/// copied instead of recomputed. This is loop-invariant hoisting decided at
+/// run time, where a model's flags (--set spiking=false) show what is
+/// constant. Products are told apart by their operand tensors, not by op:
+/// the forward and the target phase compute the same input product.
+using MemoKey = std::tuple<int32_t, int32_t, int32_t, int32_t, int32_t>;
+
+static MemoKey memoKey(const BdlOp &op) { return {op.a, op.b, op.c, op.transA, op.transB}; }
+
 struct Memo {
   uint64_t run = ~uint64_t(0);
   float alpha = 0;
@@ -214,8 +221,8 @@ static void runGemm(ModelInstance &inst, const BdlBlock &block, const BdlOp &op)
   GemmArgs g = gemmArgs(inst, block, op, inst.tensorTable());
   if (sparseProduct(inst, block, op, g))
     return;
-  static std::unordered_map<const BdlOp *, Memo> memos;
-  Memo *memo = memoisable(inst, block, op, g) ? &memos[&op] : nullptr;
+  static std::map<MemoKey, Memo> memos;
+  Memo *memo = memoisable(inst, block, op, g) ? &memos[memoKey(op)] : nullptr;
   if (memo && memoHit(*memo, g)) {
     std::copy(memo->c.begin(), memo->c.end(), g.c);
     return;
@@ -336,11 +343,12 @@ static void runPhaseSliced(ModelInstance &inst, const BdlBlock &block, int32_t s
   int64_t batch = inst.batch(), per = (batch + slices - 1) / slices;
   int64_t time0 = inst.time();
   // Memoised products per (op, slice), made here: the threads only look up.
-  static std::map<std::pair<const BdlOp *, int>, Memo> memos;
-  for (int32_t o = 0; o < block.numOps; ++o)
-    if (block.ops[o].kind == BDL_OP_GEMM)
-      for (int slice = 0; slice < slices; ++slice)
-        memos[{&block.ops[o], slice}];
+  static std::map<std::pair<MemoKey, int>, Memo> memos;
+  for (const BdlOp *ops : {block.prologueOps, block.ops})
+    for (int32_t o = 0; o < (ops == block.ops ? block.numOps : block.numPrologueOps); ++o)
+      if (ops[o].kind == BDL_OP_GEMM)
+        for (int slice = 0; slice < slices; ++slice)
+          memos[{memoKey(ops[o]), slice}];
   kernelPool().run(slices, [&](int slice) {
     int64_t r0 = slice * per, r1 = std::min(batch, r0 + per);
     if (r0 >= r1)
@@ -357,7 +365,8 @@ static void runPhaseSliced(ModelInstance &inst, const BdlBlock &block, int32_t s
           auto t = transposes.find(&op);
           if (t != transposes.end() && sparseProduct(inst, block, op, g, t->second))
             continue;
-          Memo *memo = memoisable(inst, block, op, g) ? &memos.find({&op, slice})->second : nullptr;
+          Memo *memo =
+              memoisable(inst, block, op, g) ? &memos.find({memoKey(op), slice})->second : nullptr;
           if (memo && memoHit(*memo, g)) {
             std::copy(memo->c.begin(), memo->c.end(), g.c);
             continue;
