@@ -54,3 +54,18 @@ if has_idx(config.fashion_mnist_dir):
     config.available_features.add("fashion-mnist")
 if has_idx(os.path.join(config.bdl_data_dir, "mnist")):
     config.available_features.add("mnist")
+
+# ptxas (the CUDA toolkit's PTX assembler) proves that bdlc's PTX assembles;
+# the PTX tests that need it are unsupported where the toolkit is absent.
+def find_ptxas():
+    homes = [os.environ.get("CUDA_HOME", ""), "/usr/local/cuda"]
+    for candidate in [shutil.which("ptxas")] + [os.path.join(h, "bin", "ptxas") for h in homes if h]:
+        if candidate and os.access(candidate, os.X_OK):
+            return candidate
+    return None
+
+ptxas = find_ptxas()
+if ptxas:
+    config.available_features.add("ptxas")
+    config.substitutions.append(("%ptxas", ptxas))
+    config.environment["CUDA_HOME"] = os.path.dirname(os.path.dirname(ptxas))

@@ -105,6 +105,13 @@ struct EmitOptions {
   /// the rare rest in a per-row tail (ElementEmitter.h). Same bits either
   /// way; false keeps the inline search loop (for comparisons).
   bool deferDraws = true;
+  /// What wraps the element functions (cpu/KernelEmitter.h,
+  /// cuda/KernelEmitter.h): CPU loop nests; PTX kernels only (no descriptor
+  /// and no host functions: the device half of a CUDA build); or the GPU's
+  /// kernel bodies driven on the host by a loop over a launch's blocks and
+  /// threads, in an otherwise ordinary CPU module (to test them without a
+  /// GPU).
+  enum class Kernels { Cpu, Ptx, HostGrid } kernels = Kernels::Cpu;
 };
 
 /// The kernels and the `bdl_model` descriptor, unoptimised and verified.
@@ -122,8 +129,27 @@ llvm::Expected<std::unique_ptr<llvm::TargetMachine>> createTargetMachine(const T
 /// ...; x86-64 only), so the program must be linked with -lmvec.
 void optimize(llvm::Module &m, llvm::TargetMachine &tm, int optLevel, bool libmvec = false);
 
+/// The NVPTX target for `gpu` ("sm_80", "sm_90"; LLVM 19 knows up to sm_90a).
+llvm::Expected<std::unique_ptr<llvm::TargetMachine>> createPtxTargetMachine(const std::string &gpu,
+                                                                            int optLevel);
+
+/// Readies a Kernels::Ptx module for `optimize`: LLVM 19's NVPTX backend has
+/// no lowering of llvm.log / llvm.pow, so they become calls of libdevice's
+/// __nv_logf / __nv_powf, linked from `libdevice` (libdevice.10.bc) when any
+/// is used; everything but the kernels is internalised; denormals are kept
+/// (nvvm-reflect-ftz = 0), as on the CPU. exp, sigmoid and tanh are inline
+/// polynomials on both targets, so they agree bit for bit.
+llvm::Error prepareForPtx(llvm::Module &m, llvm::TargetMachine &tm, const std::string &libdevice);
+
+/// Where libdevice.10.bc is: $CUDA_HOME/nvvm/libdevice, else /usr/local/cuda's;
+/// empty when neither exists.
+std::string findLibdevice();
+
 /// Writes a relocatable object file.
 llvm::Error emitObject(llvm::Module &m, llvm::TargetMachine &tm, llvm::StringRef path);
+
+/// Writes the target's assembly (PTX for an NVPTX target) to `path` ("-": stdout).
+llvm::Error emitAssembly(llvm::Module &m, llvm::TargetMachine &tm, llvm::StringRef path);
 
 /// Checks that LLVM lays out the descriptor structs under `dl` exactly as the
 /// host C compiler lays out the structs of bdl/abi.h.

@@ -3,6 +3,9 @@
 //   bdlc model.bdl -o net              compile and link an experiment binary
 //   bdlc model.bdl --emit=ast|ir|llvm  print a stage
 //   bdlc model.bdl --emit=obj -o m.o   an object to link yourself
+//   bdlc model.bdl --target=cuda --emit=ptx     the kernels as PTX
+//   bdlc model.bdl --target=cuda-host -o net    the GPU's kernel bodies run by
+//                                               a host loop over the launch grid
 //
 // Exit codes: 0 success, 1 errors in the model, 2 bad command line,
 // 3 internal compiler error (an IR verifier failure: a bdlc bug).
@@ -40,6 +43,8 @@ struct Options {
   std::string emit = "exe";
   int optLevel = 2;
   std::string cpu = "host";
+  std::string target = "cpu";
+  std::string gpu = "sm_80";
   std::vector<std::string> printAfter;
   bool printAfterAll = false;
   bool noFuse = false;
@@ -94,6 +99,41 @@ bool runPipeline(ir::Module &m, const Options &o) {
     return false;
   }
   return true;
+}
+
+/// --target=cuda: the kernels as PTX for o.gpu (--emit=ptx or llvm).
+int compilePtx(const ir::Module &module, llvm::LLVMContext &context, const Options &o) {
+  codegen::EmitOptions emitOptions;
+  emitOptions.kernels = codegen::EmitOptions::Kernels::Ptx;
+  auto llvmModule = codegen::emitModule(module, context, emitOptions);
+  if (!llvmModule) {
+    llvm::errs() << "bdlc: internal error: " << llvm::toString(llvmModule.takeError()) << "\n";
+    return kExitInternal;
+  }
+  auto tm = codegen::createPtxTargetMachine(o.gpu, o.optLevel);
+  if (!tm) {
+    llvm::errs() << "bdlc: error: " << llvm::toString(tm.takeError()) << "\n";
+    return kExitUsage;
+  }
+  if (auto err = codegen::prepareForPtx(**llvmModule, **tm, codegen::findLibdevice())) {
+    llvm::errs() << "bdlc: error: " << llvm::toString(std::move(err)) << "\n";
+    return kExitModelError;
+  }
+  codegen::optimize(**llvmModule, **tm, o.optLevel);
+  if (o.emit == "llvm") {
+    auto out = openTextOutput(o);
+    if (!out)
+      return kExitModelError;
+    (*llvmModule)->print(out->os(), nullptr);
+    out->keep();
+    return kExitOk;
+  }
+  std::string path = o.output.empty() ? "-" : o.output;
+  if (auto err = codegen::emitAssembly(**llvmModule, **tm, path)) {
+    llvm::errs() << "bdlc: error: " << llvm::toString(std::move(err)) << "\n";
+    return kExitModelError;
+  }
+  return kExitOk;
 }
 
 int compile(const Options &o) {
@@ -155,7 +195,12 @@ int compile(const Options &o) {
   }
 
   llvm::LLVMContext context;
-  auto llvmModule = codegen::emitModule(module, context);
+  if (o.target == "cuda")
+    return compilePtx(module, context, o);
+  codegen::EmitOptions emitOptions;
+  if (o.target == "cuda-host")
+    emitOptions.kernels = codegen::EmitOptions::Kernels::HostGrid;
+  auto llvmModule = codegen::emitModule(module, context, emitOptions);
   if (!llvmModule) {
     llvm::errs() << "bdlc: internal error: " << llvm::toString(llvmModule.takeError()) << "\n";
     return kExitInternal;
@@ -211,7 +256,15 @@ int main(int argc, char **argv) {
   app.add_option("input", o.input, "the .bdl model ('-' reads standard input)")->required();
   app.add_option("-o,--output", o.output, "output file (default: the model's file stem)");
   app.add_option("--emit", o.emit, "stage to produce")
-      ->check(CLI::IsMember({"ast", "sema", "ir", "llvm", "obj", "exe"}));
+      ->check(CLI::IsMember({"ast", "sema", "ir", "llvm", "obj", "exe", "ptx"}));
+  app.add_option("--target", o.target,
+                 "cpu (default); cuda: the kernels as PTX (--emit=ptx); cuda-host: an "
+                 "executable whose kernels are the GPU's, run by a host loop over the launch grid")
+      ->check(CLI::IsMember({"cpu", "cuda", "cuda-host"}));
+  app.add_option("--gpu", o.gpu,
+                 "GPU architecture for --target=cuda: sm_80 (default) or sm_90; newer GPUs run "
+                 "sm_90 PTX through the driver's JIT")
+      ->check(CLI::IsMember({"sm_80", "sm_90"}));
   app.add_option("-O", o.optLevel, "optimisation level 0-3 (default 2)")->check(CLI::Range(0, 3));
   app.add_option("--cpu", o.cpu,
                  "target CPU: 'host' (default) or an LLVM CPU name, e.g. x86-64-v3");
@@ -232,6 +285,17 @@ int main(int argc, char **argv) {
   } catch (const CLI::ParseError &e) {
     int rc = app.exit(e);
     return rc == 0 ? 0 : bdl::kExitUsage;
+  }
+  if (o.target == "cuda" && o.emit != "ptx" && o.emit != "llvm" && o.emit != "ast" &&
+      o.emit != "sema" && o.emit != "ir") {
+    llvm::errs() << "bdlc: error: --target=cuda produces PTX (--emit=ptx) or its LLVM IR "
+                    "(--emit=llvm); executables that train on a GPU need the runtime's CUDA "
+                    "backend, which is not built yet\n";
+    return bdl::kExitUsage;
+  }
+  if (o.emit == "ptx" && o.target != "cuda") {
+    llvm::errs() << "bdlc: error: --emit=ptx needs --target=cuda\n";
+    return bdl::kExitUsage;
   }
   for (const std::string &p : o.printAfter) {
     if (p != "lower" && !bdl::findPass(p)) {

@@ -3,6 +3,7 @@
 #include "KernelEmitter.h"
 #include "codegen/CodeGen.h"
 #include "codegen/ElementEmitter.h"
+#include "codegen/cuda/KernelEmitter.h"
 #include "ir/Verifier.h"
 
 #include "llvm/ADT/StringExtras.h"
@@ -40,9 +41,21 @@ Expected<std::unique_ptr<Module>> emitModule(const ir::Module &m, LLVMContext &c
           if (std::vector<ir::Problem> problems = ir::verifyKernel(m, *k); !problems.empty())
             return createStringError(inconvertibleErrorCode(),
                                      "kernel @" + k->name + ": " + problems.front().message);
-          kernels.push_back(
-              cpu::emitKernel(*mod, m, *k, kernelSymbol(kernels.size(), k->name), opts));
+          std::string symbol = kernelSymbol(kernels.size(), k->name);
+          switch (opts.kernels) {
+          case EmitOptions::Kernels::Cpu:
+            kernels.push_back(cpu::emitKernel(*mod, m, *k, symbol, opts));
+            break;
+          case EmitOptions::Kernels::Ptx:
+            kernels.push_back(cuda::emitPtxKernel(*mod, m, *k, symbol, opts));
+            break;
+          case EmitOptions::Kernels::HostGrid:
+            kernels.push_back(cuda::emitHostGridKernel(*mod, m, *k, symbol, opts));
+            break;
+          }
         }
+      if (opts.kernels == EmitOptions::Kernels::Ptx)
+        continue; // step counts are host code
       Function *steps = nullptr;
       if (b.stepsExpr) {
         if (std::vector<ir::Problem> problems = ir::verifyStepsExpr(m, *b.stepsExpr);
@@ -54,11 +67,13 @@ Expected<std::unique_ptr<Module>> emitModule(const ir::Module &m, LLVMContext &c
       }
       stepsFns.push_back(steps);
     }
-  if (std::vector<ir::Problem> problems = ir::verifyDerivations(m); !problems.empty())
-    return createStringError(inconvertibleErrorCode(), problems.front().message);
-  Function *derive = emitDeriveFunction(*mod, m, opts);
-  if (Error e = cpu::emitDescriptor(*mod, m, kernels, stepsFns, derive))
-    return e;
+  if (opts.kernels != EmitOptions::Kernels::Ptx) {
+    if (std::vector<ir::Problem> problems = ir::verifyDerivations(m); !problems.empty())
+      return createStringError(inconvertibleErrorCode(), problems.front().message);
+    Function *derive = emitDeriveFunction(*mod, m, opts);
+    if (Error e = cpu::emitDescriptor(*mod, m, kernels, stepsFns, derive))
+      return e;
+  }
 
   std::string msg;
   raw_string_ostream os(msg);

@@ -116,23 +116,39 @@ void optimize(Module &m, TargetMachine &tm, int optLevel, bool libmvec) {
   mpm.run(m, mam);
 }
 
+namespace {
+
+Error emitFile(Module &m, TargetMachine &tm, StringRef path, CodeGenFileType type) {
+  configure(m, tm);
+  std::error_code ec;
+  raw_fd_ostream os(path, ec, sys::fs::OF_None);
+  if (ec)
+    return createStringError(ec, "cannot open '" + path + "': " + ec.message());
+  {
+    // The assembly printer flushes into `os` when the pass manager goes.
+    legacy::PassManager pm;
+    if (tm.addPassesToEmitFile(pm, os, nullptr, type))
+      return createStringError(inconvertibleErrorCode(), "the target cannot emit this file type");
+    pm.run(m);
+  }
+  os.close();
+  if (os.has_error())
+    return createStringError(os.error(), "error writing '" + path + "'");
+  return Error::success();
+}
+
+} // namespace
+
 Error emitObject(Module &m, TargetMachine &tm, StringRef path) {
   configure(m, tm);
   if (Triple(m.getTargetTriple()).getArch() == Triple(sys::getProcessTriple()).getArch())
     if (Error e = verifyDescriptorLayout(m.getDataLayout()))
       return e;
-  std::error_code ec;
-  raw_fd_ostream os(path, ec, sys::fs::OF_None);
-  if (ec)
-    return createStringError(ec, "cannot open '" + path + "': " + ec.message());
-  legacy::PassManager pm;
-  if (tm.addPassesToEmitFile(pm, os, nullptr, CodeGenFileType::ObjectFile))
-    return createStringError(inconvertibleErrorCode(), "the target cannot emit object files");
-  pm.run(m);
-  os.close();
-  if (os.has_error())
-    return createStringError(os.error(), "error writing '" + path + "'");
-  return Error::success();
+  return emitFile(m, tm, path, CodeGenFileType::ObjectFile);
+}
+
+Error emitAssembly(Module &m, TargetMachine &tm, StringRef path) {
+  return emitFile(m, tm, path, CodeGenFileType::AssemblyFile);
 }
 
 } // namespace bdl::codegen
