@@ -29,6 +29,9 @@ config.substitutions.append(("%inputs", os.path.join(config.test_source_root, "I
 config.substitutions.append(("%examples", os.path.join(config.bdl_src_root, "examples")))
 config.substitutions.append(("%srcroot", config.bdl_src_root))
 config.substitutions.append(("%libdir", os.path.join(config.bdl_obj_root, "lib")))
+# `env LD_LIBRARY_PATH=%fakecuda ./net train --device cuda`: the runtime's
+# CUDA backend on the host driver of test/gpu/fake.
+config.substitutions.append(("%fakecuda", config.fake_cuda_dir))
 
 def has_idx(directory):
     return any(os.path.exists(os.path.join(directory, "train-images-idx3-ubyte" + ext))
@@ -69,3 +72,16 @@ if ptxas:
     config.available_features.add("ptxas")
     config.substitutions.append(("%ptxas", ptxas))
     config.environment["CUDA_HOME"] = os.path.dirname(os.path.dirname(ptxas))
+
+# A real CUDA driver on this machine: the tests of what a binary says where
+# there is none skip here, and test/gpu/run.sh is the one to run.
+def has_cuda_driver():
+    try:
+        import ctypes
+        ctypes.CDLL("libcuda.so.1")
+        return True
+    except OSError:
+        return False
+
+if has_cuda_driver():
+    config.available_features.add("cuda-driver")

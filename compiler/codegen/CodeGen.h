@@ -112,6 +112,10 @@ struct EmitOptions {
   /// threads, in an otherwise ordinary CPU module (to test them without a
   /// GPU).
   enum class Kernels { Cpu, Ptx, HostGrid } kernels = Kernels::Cpu;
+  /// A PTX module of the same kernels (for GPU architecture
+  /// embeddedPtxArch) that the descriptor carries (BdlModel.ptx), so that
+  /// one executable runs on the CPU or on a GPU; empty for none.
+  std::string embeddedPtx, embeddedPtxArch;
 };
 
 /// The kernels and the `bdl_model` descriptor, unoptimised and verified.
@@ -150,6 +154,7 @@ llvm::Error emitObject(llvm::Module &m, llvm::TargetMachine &tm, llvm::StringRef
 
 /// Writes the target's assembly (PTX for an NVPTX target) to `path` ("-": stdout).
 llvm::Error emitAssembly(llvm::Module &m, llvm::TargetMachine &tm, llvm::StringRef path);
+llvm::Expected<std::string> emitAssemblyText(llvm::Module &m, llvm::TargetMachine &tm);
 
 /// Checks that LLVM lays out the descriptor structs under `dl` exactly as the
 /// host C compiler lays out the structs of bdl/abi.h.

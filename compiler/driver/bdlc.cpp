@@ -3,6 +3,8 @@
 //   bdlc model.bdl -o net              compile and link an experiment binary
 //   bdlc model.bdl --emit=ast|ir|llvm  print a stage
 //   bdlc model.bdl --emit=obj -o m.o   an object to link yourself
+//   bdlc model.bdl --target=cuda -o net         CPU kernels plus their PTX:
+//                                               ./net train --device cuda
 //   bdlc model.bdl --target=cuda --emit=ptx     the kernels as PTX
 //   bdlc model.bdl --target=cuda-host -o net    the GPU's kernel bodies run by
 //                                               a host loop over the launch grid
@@ -33,6 +35,7 @@
 #include "llvm/Support/Path.h"
 #include "llvm/Support/ToolOutputFile.h"
 #include "llvm/Target/TargetMachine.h"
+#include <optional>
 
 namespace bdl {
 namespace {
@@ -101,39 +104,45 @@ bool runPipeline(ir::Module &m, const Options &o) {
   return true;
 }
 
-/// --target=cuda: the kernels as PTX for o.gpu (--emit=ptx or llvm).
-int compilePtx(const ir::Module &module, llvm::LLVMContext &context, const Options &o) {
+/// The kernels as PTX for o.gpu; with --emit=llvm, prints the optimised
+/// device module instead and returns an empty string. Errors are printed;
+/// `rc` says which exit code they mean.
+std::optional<std::string> buildPtx(const ir::Module &module, const Options &o, int &rc) {
+  llvm::LLVMContext context;
   codegen::EmitOptions emitOptions;
   emitOptions.kernels = codegen::EmitOptions::Kernels::Ptx;
   auto llvmModule = codegen::emitModule(module, context, emitOptions);
   if (!llvmModule) {
     llvm::errs() << "bdlc: internal error: " << llvm::toString(llvmModule.takeError()) << "\n";
-    return kExitInternal;
+    rc = kExitInternal;
+    return std::nullopt;
   }
   auto tm = codegen::createPtxTargetMachine(o.gpu, o.optLevel);
   if (!tm) {
     llvm::errs() << "bdlc: error: " << llvm::toString(tm.takeError()) << "\n";
-    return kExitUsage;
+    rc = kExitUsage;
+    return std::nullopt;
   }
+  rc = kExitModelError;
   if (auto err = codegen::prepareForPtx(**llvmModule, **tm, codegen::findLibdevice())) {
     llvm::errs() << "bdlc: error: " << llvm::toString(std::move(err)) << "\n";
-    return kExitModelError;
+    return std::nullopt;
   }
   codegen::optimize(**llvmModule, **tm, o.optLevel);
   if (o.emit == "llvm") {
     auto out = openTextOutput(o);
     if (!out)
-      return kExitModelError;
+      return std::nullopt;
     (*llvmModule)->print(out->os(), nullptr);
     out->keep();
-    return kExitOk;
+    return std::string();
   }
-  std::string path = o.output.empty() ? "-" : o.output;
-  if (auto err = codegen::emitAssembly(**llvmModule, **tm, path)) {
-    llvm::errs() << "bdlc: error: " << llvm::toString(std::move(err)) << "\n";
-    return kExitModelError;
+  auto text = codegen::emitAssemblyText(**llvmModule, **tm);
+  if (!text) {
+    llvm::errs() << "bdlc: error: " << llvm::toString(text.takeError()) << "\n";
+    return std::nullopt;
   }
-  return kExitOk;
+  return std::move(*text);
 }
 
 int compile(const Options &o) {
@@ -195,9 +204,26 @@ int compile(const Options &o) {
   }
 
   llvm::LLVMContext context;
-  if (o.target == "cuda")
-    return compilePtx(module, context, o);
   codegen::EmitOptions emitOptions;
+  if (o.target == "cuda") {
+    // The device half first; the host half embeds it.
+    int rc = kExitOk;
+    std::optional<std::string> ptx = buildPtx(module, o, rc);
+    if (!ptx)
+      return rc;
+    if (o.emit == "llvm")
+      return kExitOk;
+    if (o.emit == "ptx") {
+      auto out = openTextOutput(o);
+      if (!out)
+        return kExitModelError;
+      out->os() << *ptx;
+      out->keep();
+      return kExitOk;
+    }
+    emitOptions.embeddedPtx = std::move(*ptx);
+    emitOptions.embeddedPtxArch = o.gpu;
+  }
   if (o.target == "cuda-host")
     emitOptions.kernels = codegen::EmitOptions::Kernels::HostGrid;
   auto llvmModule = codegen::emitModule(module, context, emitOptions);
@@ -258,8 +284,9 @@ int main(int argc, char **argv) {
   app.add_option("--emit", o.emit, "stage to produce")
       ->check(CLI::IsMember({"ast", "sema", "ir", "llvm", "obj", "exe", "ptx"}));
   app.add_option("--target", o.target,
-                 "cpu (default); cuda: the kernels as PTX (--emit=ptx); cuda-host: an "
-                 "executable whose kernels are the GPU's, run by a host loop over the launch grid")
+                 "cpu (default); cuda: the CPU's kernels plus their PTX, so that the binary also "
+                 "trains with --device cuda (--emit=ptx prints the PTX); cuda-host: an executable "
+                 "whose kernels are the GPU's, run by a host loop over the launch grid")
       ->check(CLI::IsMember({"cpu", "cuda", "cuda-host"}));
   app.add_option("--gpu", o.gpu,
                  "GPU architecture for --target=cuda: sm_80 (default) or sm_90; newer GPUs run "
@@ -285,13 +312,6 @@ int main(int argc, char **argv) {
   } catch (const CLI::ParseError &e) {
     int rc = app.exit(e);
     return rc == 0 ? 0 : bdl::kExitUsage;
-  }
-  if (o.target == "cuda" && o.emit != "ptx" && o.emit != "llvm" && o.emit != "ast" &&
-      o.emit != "sema" && o.emit != "ir") {
-    llvm::errs() << "bdlc: error: --target=cuda produces PTX (--emit=ptx) or its LLVM IR "
-                    "(--emit=llvm); executables that train on a GPU need the runtime's CUDA "
-                    "backend, which is not built yet\n";
-    return bdl::kExitUsage;
   }
   if (o.emit == "ptx" && o.target != "cuda") {
     llvm::errs() << "bdlc: error: --emit=ptx needs --target=cuda\n";

@@ -3,6 +3,7 @@
 #include "bdl/cli.h"
 #include "bdl/checkpoint.h"
 #include "bdl/data.h"
+#include "bdl/device.h"
 #include "bdl/error.h"
 #include "bdl/executor.h"
 #include "bdl/model.h"
@@ -14,6 +15,7 @@
 #include <algorithm>
 #include <charconv>
 #include <cstdio>
+#include <cstring>
 #include <iostream>
 #include <optional>
 #include <set>
@@ -58,6 +60,7 @@ struct Options {
   int64_t traceExamples = 1;
   std::string traceDir;
   std::vector<std::string> replays; // --replay NAME=FILE.npy
+  std::string device = "cpu";       // --device cpu|cuda|cuda:N
   std::set<std::string> given;      // the options typed, e.g. "--batch"
 };
 
@@ -168,6 +171,8 @@ int runTrain(const BdlModel &model, const Options &typed) {
   if (o.checkpointEvery > 0 && o.out.empty())
     throw UsageError("--checkpoint-every needs --out DIR: checkpoints go to DIR/checkpoint/");
 
+  Device device = parseDevice(o.device);
+  exec::probeDevice(model, device); // before the data: fail fast
   ModelInstance inst = makeInstance(model, o);
   if (ck)
     for (int i = 0; i < model.numParams; ++i)
@@ -215,6 +220,9 @@ int runTrain(const BdlModel &model, const Options &typed) {
     tracer = std::make_unique<Tracer>(inst, o.trace, o.traceExamples, dir);
   }
 
+  // Every host-side write is done: the device gets its copies now.
+  exec::useDevice(inst, device);
+
   TrainOptions topts;
   topts.epochs = o.epochs;
   topts.batch = batch;
@@ -252,6 +260,8 @@ int runTrain(const BdlModel &model, const Options &typed) {
                                            : data.sets.test.size()),
                 o.epochs, static_cast<long long>(o.batch), static_cast<unsigned long long>(o.seed),
                 o.threads);
+    if (exec::current().kind != Device::Kind::Cpu)
+      std::printf("on %s\n", exec::describeCurrent().c_str());
   }
   std::fflush(stdout);
 
@@ -280,6 +290,7 @@ int runTrain(const BdlModel &model, const Options &typed) {
       state.nextExample = int64_t(e.epoch) * trainExamples;
       for (int i = 0; i < model.numParams; ++i)
         state.params.push_back(inst.param(i));
+      exec::toHostAll(inst);
       writeCheckpoint(checkpointPath(o.out), inst, state);
     }
   };
@@ -300,6 +311,7 @@ int runTrain(const BdlModel &model, const Options &typed) {
   if (tracer && tracer->written() && !o.quiet)
     std::printf("wrote the trace to %s\n", tracer->directory().c_str());
   if (log) {
+    exec::toHostAll(inst);
     saveWeights(inst, o.out + "/weights");
     log->finish();
     if (!o.quiet)
@@ -309,6 +321,8 @@ int runTrain(const BdlModel &model, const Options &typed) {
 }
 
 int runEval(const BdlModel &model, const Options &o) {
+  Device device = parseDevice(o.device);
+  exec::probeDevice(model, device);
   ModelInstance inst = makeInstance(model, o);
   cpu::setThreads(o.threads);
   LoadedData data = loadData(o);
@@ -316,6 +330,7 @@ int runEval(const BdlModel &model, const Options &o) {
   checkDatasetFits(inst, data.sets.test);
   inst.initialise(o.seed);
   std::string from = loadWeights(inst, o.weights);
+  exec::useDevice(inst, device);
   DataView testSet(data.sets.test);
   if (o.testLimit > 0 && o.testLimit < testSet.count)
     testSet.count = o.testLimit;
@@ -415,6 +430,13 @@ int runInfo(const BdlModel &model, const Options &o) {
               m.abiVersion);
   std::printf("dataset  %s  (epochs %d, batch %d, validation %d)\n", m.dataset ? m.dataset : "?",
               m.epochs, m.batch, m.validation);
+  if (m.ptx)
+    std::printf("ptx      %s (%zu bytes): --device cuda on %s or newer GPUs; the driver "
+                "compiles it for the GPU it finds (LLVM 19 writes PTX up to sm_90: newer GPUs "
+                "always run it through that JIT)\n",
+                m.ptxArch ? m.ptxArch : "?", std::strlen(m.ptx), m.ptxArch ? m.ptxArch : "?");
+  else
+    std::printf("ptx      none: CPU only (bdlc --target=cuda adds PTX for --device cuda)\n");
   std::printf("params:\n");
   if (m.numParams == 0)
     std::printf("  (none)\n");
@@ -493,6 +515,10 @@ int runMain(const BdlModel &model, int argc, const char *const *argv) {
         ->capture_default_str();
     cmd->add_option("--out", o.out, "Directory for logs and results");
     cmd->add_flag("--quiet", o.quiet, "Print nothing but errors");
+    cmd->add_option("--device", o.device,
+                    "Where the blocks run: cpu (default), cuda (GPU 0, or under mpirun the local "
+                    "rank's, round-robin) or cuda:N; needs a binary built with bdlc --target=cuda; "
+                    "exits with 4 where there is no GPU");
   }
   train->add_option("--epochs", o.epochs, "Passes over the training set")
       ->check(atLeast(1))

@@ -1,6 +1,7 @@
 //===- report/Trace.cpp - Per-step traces, replays and loaded tensors -----===//
 
 #include "bdl/trace.h"
+#include "bdl/device.h"
 #include "bdl/error.h"
 #include "bdl/executor.h"
 #include "bdl/model.h"
@@ -178,7 +179,6 @@ static bool isLoadable(int32_t role) {
 }
 
 std::vector<std::string> loadTensors(ModelInstance &inst, const std::string &dir) {
-  cpu::invalidateCaches();
   namespace fs = std::filesystem;
   std::error_code ec;
   if (!fs::is_directory(dir, ec))
@@ -207,6 +207,7 @@ std::vector<std::string> loadTensors(ModelInstance &inst, const std::string &dir
     std::memcpy(inst.data(i), a.data.data(), a.data.size() * sizeof(float));
     loaded.push_back(t.name);
   }
+  exec::hostWroteAll(inst);
   if (loaded.empty()) {
     std::string names;
     for (int i = 0; i < m.numTensors; ++i)

@@ -1,7 +1,8 @@
 //===- report/Weights.cpp - Learned tensors as .npy files -----------------===//
 
-#include "bdl/executor.h"
+#include "bdl/device.h"
 #include "bdl/error.h"
+#include "bdl/executor.h"
 #include "bdl/model.h"
 #include "bdl/npy.h"
 #include "bdl/report.h"
@@ -43,7 +44,6 @@ void saveWeights(const ModelInstance &inst, const std::string &dir) {
 }
 
 std::string loadWeights(ModelInstance &inst, const std::string &dir) {
-  cpu::invalidateCaches();
   const BdlModel &m = inst.model();
   namespace fs = std::filesystem;
   std::error_code ec;
@@ -75,6 +75,7 @@ std::string loadWeights(ModelInstance &inst, const std::string &dir) {
                   "values?)");
     std::memcpy(inst.data(i), a.data.data(), a.data.size() * sizeof(float));
   }
+  exec::hostWroteAll(inst);
   return from;
 }
 

@@ -11,10 +11,11 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "bdl/executor.h"
 #include "bdl/checkpoint.h"
 #include "bdl/data.h"
+#include "bdl/device.h"
 #include "bdl/error.h"
+#include "bdl/executor.h"
 #include "bdl/model.h"
 
 #include "../report/MetricsJson.h"
@@ -369,7 +370,6 @@ LoadedCheckpoint readCheckpoint(const std::string &path, const BdlModel &model) 
 }
 
 void restoreCheckpoint(ModelInstance &inst, const LoadedCheckpoint &ck) {
-  cpu::invalidateCaches();
   const BdlModel &m = inst.model();
   for (int i = 0; i < m.numTensors; ++i) {
     if (!isCheckpointed(m.tensors[i].role))
@@ -382,6 +382,7 @@ void restoreCheckpoint(ModelInstance &inst, const LoadedCheckpoint &ck) {
     std::memcpy(inst.data(i), values.data(), values.size() * sizeof(float));
   }
   inst.setTime(ck.state.time);
+  exec::hostWroteAll(inst);
 }
 
 } // namespace bdl

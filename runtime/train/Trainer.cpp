@@ -1,5 +1,6 @@
 //===- train/Trainer.cpp - Epochs, mini-batches and evaluation ------------===//
 
+#include "bdl/device.h"
 #include "bdl/error.h"
 #include "bdl/executor.h"
 #include "bdl/model.h"
@@ -90,7 +91,10 @@ void loadBatch(ModelInstance &inst, const DataView &data, const uint32_t *order,
   if (m.lossTensor >= 0) {
     float *loss = inst.data(m.lossTensor);
     std::fill(loss, loss + count * inst.cols(m.lossTensor), std::bit_cast<float>(kUnwrittenBits));
+    exec::hostWrote(inst, m.lossTensor);
   }
+  exec::hostWrote(inst, m.inputTensor);
+  exec::hostWrote(inst, m.targetTensor);
 }
 
 struct BatchScore {
@@ -101,9 +105,12 @@ struct BatchScore {
   bool lossFinite = true; // true too when the blocks did not write the loss
 };
 
-BatchScore scoreBatch(const ModelInstance &inst, const DataView &data, const uint32_t *order,
+BatchScore scoreBatch(ModelInstance &inst, const DataView &data, const uint32_t *order,
                       int64_t start, int64_t count) {
   const BdlModel &m = inst.model();
+  exec::toHost(inst, m.predictTensor);
+  if (m.lossTensor >= 0)
+    exec::toHost(inst, m.lossTensor);
   BatchScore s;
   int64_t classes = data.data->classes;
   const float *predict = inst.data(m.predictTensor);
@@ -145,7 +152,7 @@ constexpr int64_t kLearnedScanInterval = 512;
 /// state) less often, because they are large.
 class DivergenceWatch {
 public:
-  explicit DivergenceWatch(const ModelInstance &inst) : inst(inst) {
+  explicit DivergenceWatch(ModelInstance &inst) : inst(inst) {
     const BdlModel &m = inst.model();
     for (int i = 0; i < m.numTensors; ++i)
       if (carriesAcrossBatches(m.tensors[i].role))
@@ -203,8 +210,10 @@ private:
   };
 
   /// The learned tensors holding a NaN or an infinity, in declaration order.
-  std::vector<Found> badLearned() const {
+  std::vector<Found> badLearned() {
     std::vector<Found> bad;
+    for (int t : learned)
+      exec::toHost(inst, t);
     for (int t : learned)
       if (!allFinite(inst.data(t), inst.capacity(t)))
         bad.push_back({roleName(inst.model().tensors[t].role), inst.model().tensors[t].name});
@@ -223,7 +232,7 @@ private:
     return s;
   }
 
-  const ModelInstance &inst;
+  ModelInstance &inst;
   std::vector<int> learned;
   int64_t verifiedBatch = 0; // learned tensors finite after this batch of the epoch
 };
@@ -258,7 +267,7 @@ EvalResult evaluate(ModelInstance &inst, const DataView &data, int64_t batch) {
     int64_t count = std::min(batch, data.count - start);
     loadBatch(inst, data, nullptr, start, count);
     inst.setExample0(start);
-    cpu::runBlocks(inst, m.evalBlocks, m.numEvalBlocks, /*evaluation=*/true);
+    exec::runBlocks(inst, m.evalBlocks, m.numEvalBlocks, /*evaluation=*/true);
     tally.add(scoreBatch(inst, data, nullptr, start, count), count);
   }
   return {tally.accuracy(), tally.loss(), tally.examples};
@@ -318,7 +327,7 @@ TrainResult train(ModelInstance &inst, const DataView &trainSet, const DataView 
           indices[size_t(r)] = fit.begin + order[size_t(start + r)];
         callbacks.batchBegin(indices, example0);
       }
-      cpu::runBlocks(inst, m.trainBlocks, m.numTrainBlocks);
+      exec::runBlocks(inst, m.trainBlocks, m.numTrainBlocks);
       if (callbacks.batchEnd)
         callbacks.batchEnd();
       BatchScore score = scoreBatch(inst, fit, order.data(), start, count);

@@ -1,4 +1,4 @@
-"""guerguiev_golden.py NET GOLDEN_DIR WORK_DIR [--spiking]
+"""guerguiev_golden.py NET GOLDEN_DIR WORK_DIR [--spiking] [--net-args "ARGS"]
 
 Runs the compiled examples/guerguiev.bdl (NET) from the reference code's
 initial weights (GOLDEN_DIR/init_*, ../shared/golden/guerguiev-*/README.md)
@@ -19,6 +19,8 @@ import npy  # noqa: E402
 TOLERANCE = 1e-5
 net, golden, work = sys.argv[1], sys.argv[2], sys.argv[3]
 spiking = "--spiking" in sys.argv
+# --net-args "ARGS": appended to every `net train` (e.g. "--device cuda").
+net_args = sys.argv[sys.argv.index("--net-args") + 1].split() if "--net-args" in sys.argv else []
 os.makedirs(work, exist_ok=True)
 
 
@@ -64,7 +66,7 @@ def compare(label, expected, actual):
 def run(examples, extra, out):
     cmd = [net, "train", "--set", "hidden=50", "--load", init, "--no-shuffle", "--limit",
            str(examples), "--batch", "1", "--epochs", "1", "--threads", "1", "--test-limit", "1",
-           "--out", out, "--quiet"] + extra
+           "--out", out, "--quiet"] + extra + net_args
     subprocess.run(cmd, check=True)
 
 

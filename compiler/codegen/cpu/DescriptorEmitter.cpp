@@ -35,9 +35,10 @@ StructType *namedStruct(LLVMContext &ctx, StringRef name, ArrayRef<Type *> field
 class DescriptorBuilder {
 public:
   DescriptorBuilder(Module &llvmModule, const ir::Module &m, ArrayRef<Function *> kernels,
-                    ArrayRef<Function *> stepsFns, Function *derive)
+                    ArrayRef<Function *> stepsFns, Function *derive, StringRef ptx,
+                    StringRef ptxArch)
       : mod(llvmModule), ctx(llvmModule.getContext()), m(m), kernels(kernels), stepsFns(stepsFns),
-        derive(derive), types(AbiTypes::get(ctx)) {}
+        derive(derive), ptx(ptx), ptxArch(ptxArch), types(AbiTypes::get(ctx)) {}
 
   Error build() {
     std::vector<Constant *> tensors, params;
@@ -87,7 +88,9 @@ public:
                                           i32(m.epochs),
                                           i32(m.batch),
                                           i32(m.validation),
-                                          deriveFn});
+                                          deriveFn,
+                                          ptx.empty() ? null() : str(ptx.str()),
+                                          ptx.empty() ? null() : str(ptxArch.str())});
     auto *gv = new GlobalVariable(mod, types.model, /*isConstant=*/true,
                                   GlobalValue::ExternalLinkage, model, "bdl_model");
     gv->setAlignment(Align(8));
@@ -148,9 +151,9 @@ private:
   /// An op that only names tensors (ROTATE, REPLAY).
   Constant *tensorOp(int kind, int32_t a, int32_t bField, int32_t c, const std::string &name) {
     Constant *one = ConstantStruct::get(types.dim, {i32(BDL_DIM_CONST), i32(1)});
-    return ConstantStruct::get(types.op,
-                               {i32(kind), i32(0), i32(a), i32(bField), i32(c), i32(0), i32(0),
-                                i32(-1), i32(-1), f32(0), f32(0), null(), str(name), one, one});
+    return ConstantStruct::get(types.op, {i32(kind), i32(0), i32(a), i32(bField), i32(c), i32(0),
+                                          i32(0), i32(-1), i32(-1), f32(0), f32(0), null(),
+                                          str(name), one, one, null()});
   }
 
   Error op(const ir::Op &o, Constant *&out) {
@@ -184,7 +187,7 @@ private:
       out = ConstantStruct::get(types.op, {i32(BDL_OP_GEMM), i32(0), i32(g->a), i32(g->b),
                                            i32(g->c), i32(g->transA), i32(g->transB),
                                            i32(g->alphaSlot), i32(g->betaSlot), f32(g->alpha),
-                                           f32(g->beta), null(), str(name), rows, cols});
+                                           f32(g->beta), null(), str(name), rows, cols, null()});
       return Error::success();
     }
     const auto &k = std::get<ir::KernelOp>(o);
@@ -196,9 +199,11 @@ private:
       return e;
     // ColReduce accumulates over all rows in one call: not row-parallel.
     bool parallel = k.kind != ir::KernelOp::Kind::ColReduce;
-    out = ConstantStruct::get(types.op, {i32(BDL_OP_KERNEL), i32(parallel), i32(-1), i32(-1),
-                                         i32(-1), i32(0), i32(0), i32(-1), i32(-1), f32(0), f32(0),
-                                         kernels[nextKernel++], str(k.name), rows, cols});
+    out = ConstantStruct::get(types.op,
+                              {i32(BDL_OP_KERNEL), i32(parallel), i32(-1), i32(-1), i32(-1), i32(0),
+                               i32(0), i32(-1), i32(-1), f32(0), f32(0), kernels[nextKernel],
+                               str(k.name), rows, cols, str(kernels[nextKernel]->getName().str())});
+    ++nextKernel;
     return Error::success();
   }
 
@@ -239,6 +244,7 @@ private:
   ArrayRef<Function *> kernels;
   ArrayRef<Function *> stepsFns;
   Function *derive;
+  StringRef ptx, ptxArch;
   AbiTypes types;
   size_t nextKernel = 0, nextBlock = 0;
   std::map<std::string, Constant *> strings;
@@ -253,19 +259,20 @@ AbiTypes AbiTypes::get(LLVMContext &ctx) {
   t.dim = namedStruct(ctx, "BdlDim", {i32, i32});
   t.tensor = namedStruct(ctx, "BdlTensorDesc", {ptr, i32, i32, t.dim, t.dim, f32, f32, i32, i32});
   t.param = namedStruct(ctx, "BdlParamDesc", {ptr, f64, f64, f64, i32, i32, i32});
-  t.op =
-      namedStruct(ctx, "BdlOp",
-                  {i32, i32, i32, i32, i32, i32, i32, i32, i32, f32, f32, ptr, ptr, t.dim, t.dim});
+  t.op = namedStruct(
+      ctx, "BdlOp",
+      {i32, i32, i32, i32, i32, i32, i32, i32, i32, f32, f32, ptr, ptr, t.dim, t.dim, ptr});
   t.block = namedStruct(ctx, "BdlBlock", {ptr, i32, i32, ptr, ptr, i32, i32, ptr});
-  t.model = namedStruct(ctx, "BdlModel", {ptr, ptr, ptr, ptr, ptr, ptr, ptr, i32, i32, i32,
-                                          i32, i32, i32, i32, i32, i32, i32, i32, i32, ptr});
+  t.model = namedStruct(ctx, "BdlModel", {ptr, ptr, ptr, ptr, ptr, ptr, ptr, i32, i32, i32, i32,
+                                          i32, i32, i32, i32, i32, i32, i32, i32, ptr, ptr, ptr});
   t.context = contextType(ctx);
   return t;
 }
 
 Error emitDescriptor(Module &llvmModule, const ir::Module &m, ArrayRef<Function *> kernels,
-                     ArrayRef<Function *> stepsFns, Function *derive) {
-  return DescriptorBuilder(llvmModule, m, kernels, stepsFns, derive).build();
+                     ArrayRef<Function *> stepsFns, Function *derive, StringRef ptx,
+                     StringRef ptxArch) {
+  return DescriptorBuilder(llvmModule, m, kernels, stepsFns, derive, ptx, ptxArch).build();
 }
 
 } // namespace cpu
@@ -297,7 +304,7 @@ std::vector<HostLayout> hostLayouts() {
        {OFF(BdlOp, kind), OFF(BdlOp, parallel), OFF(BdlOp, a), OFF(BdlOp, b), OFF(BdlOp, c),
         OFF(BdlOp, transA), OFF(BdlOp, transB), OFF(BdlOp, alphaSlot), OFF(BdlOp, betaSlot),
         OFF(BdlOp, alpha), OFF(BdlOp, beta), OFF(BdlOp, fn), OFF(BdlOp, name), OFF(BdlOp, rows),
-        OFF(BdlOp, cols)}},
+        OFF(BdlOp, cols), OFF(BdlOp, symbol)}},
       {"BdlBlock",
        sizeof(BdlBlock),
        {OFF(BdlBlock, name), OFF(BdlBlock, steps), OFF(BdlBlock, numOps), OFF(BdlBlock, ops),
@@ -311,7 +318,8 @@ std::vector<HostLayout> hostLayouts() {
         OFF(BdlModel, numParams),   OFF(BdlModel, numTrainBlocks), OFF(BdlModel, numEvalBlocks),
         OFF(BdlModel, inputTensor), OFF(BdlModel, targetTensor),   OFF(BdlModel, predictTensor),
         OFF(BdlModel, lossTensor),  OFF(BdlModel, epochs),         OFF(BdlModel, batch),
-        OFF(BdlModel, validation),  OFF(BdlModel, derive)}},
+        OFF(BdlModel, validation),  OFF(BdlModel, derive),         OFF(BdlModel, ptx),
+        OFF(BdlModel, ptxArch)}},
       {"BdlContext",
        sizeof(BdlContext),
        {OFF(BdlContext, seed), OFF(BdlContext, example0), OFF(BdlContext, time),

@@ -22,10 +22,12 @@ struct AbiTypes {
 /// Emits the external constant `bdl_model`. `kernels` holds the kernel
 /// function of every KernelOp in the kernel order of CodeGen.h; `stepsFns`
 /// the step function of every block (null for a constant count) in
-/// trainBlocks-then-evalBlocks order, or is empty; `derive` may be null.
+/// trainBlocks-then-evalBlocks order, or is empty; `derive` may be null;
+/// `ptx` (for `ptxArch`) is the kernels' PTX module to embed, or empty.
 llvm::Error emitDescriptor(llvm::Module &llvmModule, const ir::Module &m,
                            llvm::ArrayRef<llvm::Function *> kernels,
-                           llvm::ArrayRef<llvm::Function *> stepsFns, llvm::Function *derive);
+                           llvm::ArrayRef<llvm::Function *> stepsFns, llvm::Function *derive,
+                           llvm::StringRef ptx = {}, llvm::StringRef ptxArch = {});
 
 } // namespace bdl::codegen::cpu
 

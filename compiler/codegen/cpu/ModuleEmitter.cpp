@@ -71,7 +71,8 @@ Expected<std::unique_ptr<Module>> emitModule(const ir::Module &m, LLVMContext &c
     if (std::vector<ir::Problem> problems = ir::verifyDerivations(m); !problems.empty())
       return createStringError(inconvertibleErrorCode(), problems.front().message);
     Function *derive = emitDeriveFunction(*mod, m, opts);
-    if (Error e = cpu::emitDescriptor(*mod, m, kernels, stepsFns, derive))
+    if (Error e = cpu::emitDescriptor(*mod, m, kernels, stepsFns, derive, opts.embeddedPtx,
+                                      opts.embeddedPtxArch))
       return e;
   }
 

@@ -118,19 +118,23 @@ void optimize(Module &m, TargetMachine &tm, int optLevel, bool libmvec) {
 
 namespace {
 
-Error emitFile(Module &m, TargetMachine &tm, StringRef path, CodeGenFileType type) {
+Error emitTo(Module &m, TargetMachine &tm, raw_pwrite_stream &os, CodeGenFileType type) {
   configure(m, tm);
+  // The assembly printer flushes into `os` when the pass manager goes.
+  legacy::PassManager pm;
+  if (tm.addPassesToEmitFile(pm, os, nullptr, type))
+    return createStringError(inconvertibleErrorCode(), "the target cannot emit this file type");
+  pm.run(m);
+  return Error::success();
+}
+
+Error emitFile(Module &m, TargetMachine &tm, StringRef path, CodeGenFileType type) {
   std::error_code ec;
   raw_fd_ostream os(path, ec, sys::fs::OF_None);
   if (ec)
     return createStringError(ec, "cannot open '" + path + "': " + ec.message());
-  {
-    // The assembly printer flushes into `os` when the pass manager goes.
-    legacy::PassManager pm;
-    if (tm.addPassesToEmitFile(pm, os, nullptr, type))
-      return createStringError(inconvertibleErrorCode(), "the target cannot emit this file type");
-    pm.run(m);
-  }
+  if (Error e = emitTo(m, tm, os, type))
+    return e;
   os.close();
   if (os.has_error())
     return createStringError(os.error(), "error writing '" + path + "'");
@@ -149,6 +153,14 @@ Error emitObject(Module &m, TargetMachine &tm, StringRef path) {
 
 Error emitAssembly(Module &m, TargetMachine &tm, StringRef path) {
   return emitFile(m, tm, path, CodeGenFileType::AssemblyFile);
+}
+
+Expected<std::string> emitAssemblyText(Module &m, TargetMachine &tm) {
+  SmallString<0> text;
+  raw_svector_ostream os(text);
+  if (Error e = emitTo(m, tm, os, CodeGenFileType::AssemblyFile))
+    return e;
+  return std::string(text);
 }
 
 } // namespace bdl::codegen

@@ -22,6 +22,14 @@
 #include <unordered_map>
 #include <vector>
 
+namespace bdl {
+
+static std::string shapeStr(int64_t r, int64_t c) {
+  return "[" + std::to_string(r) + ", " + std::to_string(c) + "]";
+}
+
+} // namespace bdl
+
 namespace bdl::cpu {
 
 static std::unique_ptr<ThreadPool> &pool() {
@@ -33,14 +41,6 @@ static ThreadPool &kernelPool() {
   if (!pool())
     setThreads(int(std::max(1u, std::thread::hardware_concurrency())));
   return *pool();
-}
-
-static std::string shapeStr(int64_t r, int64_t c) {
-  return "[" + std::to_string(r) + ", " + std::to_string(c) + "]";
-}
-
-static float scaled(float factor, int32_t slot, const ModelInstance &inst) {
-  return factor * (slot >= 0 ? inst.hp()[slot] : 1.0f);
 }
 
 /// Counts the runs of blocks that may change weights: learning and readout
@@ -189,10 +189,11 @@ static bool memoisable(const ModelInstance &inst, const BdlBlock &block, const B
          (role == BDL_ROLE_WEIGHT || role == BDL_ROLE_FIXED);
 }
 
-/// The arguments of a GEMM op over the tensors of `table`; throws when the
-/// shapes do not agree.
-static GemmArgs gemmArgs(const ModelInstance &inst, const BdlBlock &block, const BdlOp &op,
-                         float *const *table) {
+} // namespace bdl::cpu
+
+namespace bdl {
+
+GemmShape gemmShape(const ModelInstance &inst, const BdlBlock &block, const BdlOp &op) {
   int64_t ra = inst.rows(op.a), ca = inst.cols(op.a);
   int64_t rb = inst.rows(op.b), cb = inst.cols(op.b);
   int64_t rc = inst.rows(op.c), cc = inst.cols(op.c);
@@ -206,14 +207,47 @@ static GemmArgs gemmArgs(const ModelInstance &inst, const BdlBlock &block, const
                 (op.transA ? "^T" : "") + " * " + t[op.b].name + shapeStr(rb, cb) +
                 (op.transB ? "^T" : ""));
   }
-  GemmArgs g;
+  GemmShape g;
   g.transA = op.transA != 0, g.transB = op.transB != 0;
   g.m = m, g.n = n, g.k = k;
-  g.alpha = scaled(op.alpha, op.alphaSlot, inst);
-  g.a = table[op.a], g.lda = ca;
-  g.b = table[op.b], g.ldb = cb;
-  g.beta = scaled(op.beta, op.betaSlot, inst);
-  g.c = table[op.c], g.ldc = cc;
+  g.lda = ca, g.ldb = cb, g.ldc = cc;
+  g.alpha = op.alpha * (op.alphaSlot >= 0 ? inst.hp()[op.alphaSlot] : 1.0f);
+  g.beta = op.beta * (op.betaSlot >= 0 ? inst.hp()[op.betaSlot] : 1.0f);
+  return g;
+}
+
+void applyReplay(ModelInstance &inst, const BdlBlock &block, const BdlOp &op) {
+  ModelInstance::Replay *r = inst.replay(op.c);
+  if (!r)
+    return;
+  const BdlTensorDesc &t = inst.model().tensors[op.c];
+  if (t.rows.kind == BDL_DIM_BATCH && inst.batch() != 1)
+    throw Error("--replay of '" + std::string(t.name) + "' needs batch 1 (one recorded example " +
+                "per step), but the batch has " + std::to_string(inst.batch()) + " rows");
+  if (r->next >= r->rows)
+    throw Error(r->source + ": ran out of recorded steps: it has " + std::to_string(r->rows) +
+                " rows, and block '" + (block.name ? block.name : "?") + "' needs row " +
+                std::to_string(r->next + 1) + " for '" + t.name + "'");
+  std::copy_n(r->values.data() + r->next * r->cols, r->cols, inst.data(op.c));
+  ++r->next;
+}
+
+} // namespace bdl
+
+namespace bdl::cpu {
+
+/// The arguments of a GEMM op over the tensors of `table`.
+static GemmArgs gemmArgs(const ModelInstance &inst, const BdlBlock &block, const BdlOp &op,
+                         float *const *table) {
+  GemmShape shape = gemmShape(inst, block, op);
+  GemmArgs g;
+  g.transA = shape.transA, g.transB = shape.transB;
+  g.m = shape.m, g.n = shape.n, g.k = shape.k;
+  g.alpha = shape.alpha;
+  g.a = table[op.a], g.lda = shape.lda;
+  g.b = table[op.b], g.ldb = shape.ldb;
+  g.beta = shape.beta;
+  g.c = table[op.c], g.ldc = shape.ldc;
   return g;
 }
 
@@ -241,25 +275,11 @@ static void runKernel(ModelInstance &inst, const BdlOp &op, const BdlContext &ct
   runKernelSlices(threads, slices, op.fn, rows, cols, inst.tensorTable(), inst.hp(), &ctx);
 }
 
-static void runReplay(ModelInstance &inst, const BdlBlock &block, const BdlOp &op) {
-  ModelInstance::Replay *r = inst.replay(op.c);
-  if (!r)
-    return;
-  const BdlTensorDesc &t = inst.model().tensors[op.c];
-  if (t.rows.kind == BDL_DIM_BATCH && inst.batch() != 1)
-    throw Error("--replay of '" + std::string(t.name) + "' needs batch 1 (one recorded example " +
-                "per step), but the batch has " + std::to_string(inst.batch()) + " rows");
-  if (r->next >= r->rows)
-    throw Error(r->source + ": ran out of recorded steps: it has " + std::to_string(r->rows) +
-                " rows, and block '" + (block.name ? block.name : "?") + "' needs row " +
-                std::to_string(r->next + 1) + " for '" + t.name + "'");
-  std::copy_n(r->values.data() + r->next * r->cols, r->cols, inst.data(op.c));
-  ++r->next;
-}
-
 static StepObserver *stepObserver = nullptr;
 
 void setStepObserver(StepObserver *observer) { stepObserver = observer; }
+
+StepObserver *currentStepObserver() { return stepObserver; }
 
 static void runOps(ModelInstance &inst, const BdlBlock &block, const BdlOp *ops, int32_t n,
                    const BdlContext &ctx, bool evaluation) {
@@ -277,7 +297,7 @@ static void runOps(ModelInstance &inst, const BdlBlock &block, const BdlOp *ops,
       break;
     case BDL_OP_REPLAY:
       if (!evaluation)
-        runReplay(inst, block, op);
+        applyReplay(inst, block, op);
       break;
     }
   }

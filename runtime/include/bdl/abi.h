@@ -20,7 +20,7 @@
 extern "C" {
 #endif
 
-#define BDL_ABI_VERSION 4u
+#define BDL_ABI_VERSION 5u
 
 /* Slots of the runtime scalar array `hp` every kernel receives. Model
  * hyperparameter i lives at hp[BDL_HP_FIRST_PARAM + i]. */
@@ -162,6 +162,9 @@ typedef struct {
   const char *name;
   BdlDim rows; /* KERNEL iteration space */
   BdlDim cols;
+  /* KERNEL: the kernel's symbol, also the name of its PTX entry when the
+   * model carries PTX (BdlModel.ptx); null otherwise. */
+  const char *symbol;
 } BdlOp;
 
 /* A stretch of simulated time: the prologue once, then `steps` repetitions
@@ -198,6 +201,11 @@ typedef struct {
   int32_t batch;
   int32_t validation; /* training examples held out for validation */
   BdlDeriveFn derive; /* null when no parameter is derived */
+  /* `bdlc --target=cuda`: the kernels as one PTX module (NUL-terminated
+   * text) for GPU architecture ptxArch ("sm_80"), entries named like the
+   * CPU kernels (BdlOp.symbol); both null otherwise. */
+  const char *ptx;
+  const char *ptxArch;
 } BdlModel;
 
 /* Provided by the runtime for generated step functions (host only): a

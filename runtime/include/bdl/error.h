@@ -3,7 +3,7 @@
 // Every failure the runtime can explain is an exception derived from
 // bdl::Error; main catches them and turns the kind into the exit code, so
 // scripts driving experiments can tell a bad command line (2) from a bad
-// file (1) from a run that diverged (3).
+// file (1) from a run that diverged (3) from a GPU that is not there (4).
 //
 //===----------------------------------------------------------------------===//
 #ifndef BDL_ERROR_H
@@ -20,6 +20,7 @@ enum ExitCode : int {
   ExitFailure = 1,
   ExitUsage = 2,
   ExitDiverged = 3,
+  ExitNoDevice = 4, // --device cuda where there is no usable GPU (bdl/device.h)
 };
 
 /// A failure reading data, loading weights or running the model.

@@ -56,6 +56,8 @@ void invalidateCaches();
 
 /// Installs (or, with null, removes) the observer of every step.
 void setStepObserver(StepObserver *observer);
+/// The installed observer, or null (every backend calls it).
+StepObserver *currentStepObserver();
 
 /// Sets the size of the thread pool that runs kernels and GEMMs; OpenBLAS
 /// itself is kept single-threaded (docs/threads.md). Until called, the pool
@@ -66,6 +68,22 @@ void setThreads(int threads);
 int threads();
 
 } // namespace cpu
+
+/// A GEMM op's shape under the current batch and params, for every backend:
+/// row-major C[m, n] = alpha op(A)[m, k] op(B)[k, n] + beta C, leading
+/// dimensions lda, ldb, ldc, alpha and beta scaled by their hp slots.
+/// Throws Error naming the op when the shapes disagree.
+struct GemmShape {
+  bool transA = false, transB = false;
+  int64_t m = 0, n = 0, k = 0, lda = 0, ldb = 0, ldc = 0;
+  float alpha = 1, beta = 0;
+};
+GemmShape gemmShape(const ModelInstance &instance, const BdlBlock &block, const BdlOp &op);
+
+/// A REPLAY op (in a train block): overwrites the host buffer of op.c with
+/// the next recorded row when --replay named it; a no-op otherwise.
+void applyReplay(ModelInstance &instance, const BdlBlock &block, const BdlOp &op);
+
 } // namespace bdl
 
 #endif // BDL_EXECUTOR_H
