@@ -85,3 +85,15 @@ def has_cuda_driver():
 
 if has_cuda_driver():
     config.available_features.add("cuda-driver")
+
+# libdevice (the toolkit's math library for PTX): models that call log or pow
+# need it for --target=cuda.
+def find_libdevice():
+    for home in [os.environ.get("CUDA_HOME", ""), "/usr/local/cuda"]:
+        path = os.path.join(home, "nvvm", "libdevice", "libdevice.10.bc") if home else ""
+        if path and os.path.exists(path):
+            return path
+    return None
+
+if find_libdevice():
+    config.available_features.add("libdevice")

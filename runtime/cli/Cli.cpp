@@ -8,6 +8,7 @@
 #include "bdl/executor.h"
 #include "bdl/model.h"
 #include "bdl/report.h"
+#include "bdl/selftest.h"
 #include "bdl/trace.h"
 #include "bdl/train.h"
 
@@ -61,6 +62,7 @@ struct Options {
   std::string traceDir;
   std::vector<std::string> replays; // --replay NAME=FILE.npy
   std::string device = "cpu";       // --device cpu|cuda|cuda:N
+  double tolerance = 1e-5;          // selftest
   std::set<std::string> given;      // the options typed, e.g. "--batch"
 };
 
@@ -423,6 +425,17 @@ void printBlocks(const ModelInstance &inst, const char *title, const BdlBlock *b
   }
 }
 
+int runSelfTestCommand(const BdlModel &model, const Options &o) {
+  Device device = parseDevice(o.device);
+  if (device.kind != Device::Kind::Cuda)
+    throw UsageError("selftest compares a GPU with the CPU: give --device cuda or cuda:N");
+  exec::probeDevice(model, device);
+  ModelInstance inst = makeInstance(model, o);
+  inst.allocate(o.batch);
+  inst.initialise(o.seed);
+  return runSelfTest(inst, device, o.tolerance, o.quiet);
+}
+
 int runInfo(const BdlModel &model, const Options &o) {
   ModelInstance inst = makeInstance(model, o);
   const BdlModel &m = model;
@@ -496,8 +509,20 @@ int runMain(const BdlModel &model, int argc, const char *const *argv) {
   CLI::App *train = app.add_subcommand("train", "Train, evaluating on the test set each epoch");
   CLI::App *eval = app.add_subcommand("eval", "Evaluate saved weights on the test set");
   CLI::App *info = app.add_subcommand("info", "Describe the model: parameters, tensors, blocks");
+  CLI::App *selftest = app.add_subcommand(
+      "selftest", "Run every kernel once on the GPU and once on the CPU, and compare");
+  selftest->add_option("--device", o.device, "The GPU: cuda or cuda:N")->required();
+  selftest->add_option("--batch", o.batch, "Rows of the batch dimension")
+      ->check(atLeast(1))
+      ->capture_default_str();
+  selftest->add_option("--seed", o.seed, "Seed of the inputs and of the draws")
+      ->check(atLeast(0))
+      ->capture_default_str();
+  selftest->add_option("--tolerance", o.tolerance, "Largest difference allowed, relative")
+      ->capture_default_str();
+  selftest->add_flag("--quiet", o.quiet, "Print only failing kernels and the summary");
 
-  for (CLI::App *cmd : {train, eval, info})
+  for (CLI::App *cmd : {train, eval, info, selftest})
     cmd->add_option("--set", o.sets, "Override a parameter: name=value (repeatable)")
         ->allow_extra_args(false);
   for (CLI::App *cmd : {train, eval}) {
@@ -572,6 +597,8 @@ int runMain(const BdlModel &model, int argc, const char *const *argv) {
       return runTrain(model, o);
     if (*eval)
       return runEval(model, o);
+    if (*selftest)
+      return runSelfTestCommand(model, o);
     return runInfo(model, o);
   } catch (const Error &e) {
     std::fflush(stdout);

@@ -162,6 +162,17 @@ void DeviceModel::launch(ModelInstance &inst, const BdlOp &op, CUdeviceptr ctx) 
         std::string("launching kernel '") + (op.name ? op.name : "?") + "'");
 }
 
+void DeviceModel::runKernel(ModelInstance &inst, const BdlOp &op, const BdlContext &ctx) {
+  check(api.cuMemcpyHtoD(hp, inst.hp(), hpBytes), "uploading hp");
+  if (contextCapacity < 1) {
+    contextCapacity = 1;
+    check(api.cuMemAlloc(&contexts, sizeof(BdlContext)), "contexts");
+  }
+  check(api.cuMemcpyHtoD(contexts, &ctx, sizeof ctx), "uploading a context");
+  launch(inst, op, contexts);
+  check(api.cuCtxSynchronize(), std::string("kernel '") + (op.name ? op.name : "?") + "'");
+}
+
 void DeviceModel::gemm(ModelInstance &inst, const BdlBlock &block, const BdlOp &op) {
   GemmShape g = gemmShape(inst, block, op);
   if (g.m == 0 || g.n == 0)

@@ -43,6 +43,8 @@ public:
   DeviceModel &operator=(const DeviceModel &) = delete;
 
   void run(ModelInstance &inst, const BdlBlock *blocks, int32_t numBlocks, bool evaluation);
+  /// One kernel op alone, with context `ctx`, then waits for it (selftest).
+  void runKernel(ModelInstance &inst, const BdlOp &op, const BdlContext &ctx);
   void upload(const ModelInstance &inst, int tensor);
   void download(ModelInstance &inst, int tensor);
   /// "cuda:0 NVIDIA H200 (sm_90), PTX sm_80 (the driver JIT-compiles it)".

@@ -45,6 +45,8 @@ namespace rng_stream {
 inline uint64_t tensorInit(int32_t tensor) { return uint64_t(uint32_t(tensor)); }
 /// The permutation of training examples in epoch e.
 inline uint64_t shuffle(int epoch) { return (uint64_t(1) << 62) | uint32_t(epoch); }
+/// The inputs `net selftest` gives every kernel.
+inline uint64_t selfTest() { return uint64_t(1) << 61; }
 } // namespace rng_stream
 
 /// One stream of numbers: key = seed, counter = (block index, stream id).
