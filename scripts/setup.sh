@@ -11,6 +11,7 @@ packages=(
   antlr4 libantlr4-runtime-dev default-jre-headless  # grammar -> C++ parser (the tool is Java)
   libopenblas-dev                         # sgemm for every matrix product
   libeigen3-dev                           # linear algebra for the tuner's Gaussian process
+  libopenmpi-dev openmpi-bin              # net tune's trials in parallel over MPI ranks (mpirun)
   zlib1g-dev                              # reading .gz IDX files
   libcli11-dev                            # command lines of bdlc and the experiment binaries
   nlohmann-json3-dev                      # summary.json, JSON-lines logs

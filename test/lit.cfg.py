@@ -97,3 +97,10 @@ def find_libdevice():
 
 if find_libdevice():
     config.available_features.add("libdevice")
+
+# OpenMPI's launcher, for `net tune` over ranks. As root it refuses to run
+# without --allow-run-as-root; --oversubscribe lets 2 ranks share fewer cores.
+if shutil.which("mpirun"):
+    config.available_features.add("mpirun")
+    flags = " --allow-run-as-root" if os.geteuid() == 0 else ""
+    config.substitutions.append(("%mpirun", "mpirun" + flags + " --oversubscribe"))

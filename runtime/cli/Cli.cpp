@@ -11,6 +11,7 @@
 #include "bdl/selftest.h"
 #include "bdl/trace.h"
 #include "bdl/train.h"
+#include "tune/Tuner.h"
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
@@ -63,7 +64,10 @@ struct Options {
   std::vector<std::string> replays; // --replay NAME=FILE.npy
   std::string device = "cpu";       // --device cpu|cuda|cuda:N
   double tolerance = 1e-5;          // selftest
-  std::set<std::string> given;      // the options typed, e.g. "--batch"
+  tune::TuneOptions tune;           // tune's own options
+  std::string strategy = "gp", objective = "accuracy";
+  bool printSpace = false;
+  std::set<std::string> given; // the options typed, e.g. "--batch"
 };
 
 /// Parameters first (they may size tensors), then everything that needs
@@ -436,6 +440,44 @@ int runSelfTestCommand(const BdlModel &model, const Options &o) {
   return runSelfTest(inst, device, o.tolerance, o.quiet);
 }
 
+/// Threads per process: the cores a host's MPI ranks share evenly, unless
+/// --threads says otherwise.
+int threadsPerRank(const Options &o) {
+  if (o.given.count("--threads"))
+    return o.threads;
+  for (const char *v : {"OMPI_COMM_WORLD_LOCAL_SIZE", "MPI_LOCALNRANKS", "SLURM_NTASKS_PER_NODE"})
+    if (const char *s = std::getenv(v); s && std::atoi(s) > 0)
+      return std::max(1, o.threads / std::atoi(s));
+  return o.threads;
+}
+
+int runTuneCommand(const BdlModel &model, const Options &o) {
+  tune::TuneOptions t = o.tune;
+  if (o.printSpace) {
+    tune::printSpace(tune::searchSpace(model, t.fixes));
+    return ExitOk;
+  }
+  if (o.strategy != "gp" && o.strategy != "random")
+    throw UsageError("--strategy: '" + o.strategy + "' is not gp or random");
+  if (o.objective != "accuracy" && o.objective != "loss")
+    throw UsageError("--objective: '" + o.objective + "' is not accuracy or loss");
+  t.strategy = o.strategy == "gp" ? tune::Strategy::Gp : tune::Strategy::Random;
+  t.minimiseLoss = o.objective == "loss";
+  t.sets = o.sets;
+  t.out = o.out;
+  t.batch = o.batch;
+  t.seed = o.seed;
+  t.epochs = o.epochs;
+  t.quiet = o.quiet;
+  t.threads = threadsPerRank(o);
+  tune::searchSpace(model, t.fixes); // usage errors before the data is read
+  LoadedData data = loadData(o);
+  DataView trainSet(data.sets.train);
+  if (o.limit > 0 && o.limit < trainSet.count)
+    trainSet.count = o.limit;
+  return tune::runTune(model, trainSet, t);
+}
+
 int runInfo(const BdlModel &model, const Options &o) {
   ModelInstance inst = makeInstance(model, o);
   const BdlModel &m = model;
@@ -509,6 +551,33 @@ int runMain(const BdlModel &model, int argc, const char *const *argv) {
   CLI::App *train = app.add_subcommand("train", "Train, evaluating on the test set each epoch");
   CLI::App *eval = app.add_subcommand("eval", "Evaluate saved weights on the test set");
   CLI::App *info = app.add_subcommand("info", "Describe the model: parameters, tensors, blocks");
+  CLI::App *tune = app.add_subcommand(
+      "tune", "Search the model's tuned params: trials trained and scored on held-out data");
+  tune->add_option("--trials", o.tune.trials,
+                   "Trials in all (a resumed run counts the logged ones)")
+      ->check(atLeast(1))
+      ->capture_default_str();
+  tune->add_option("--folds", o.tune.folds,
+                   "Score each trial by k-fold cross-validation (k >= 2; 0: a validation split)")
+      ->check(atLeast(0))
+      ->capture_default_str();
+  tune->add_option("--validation", o.tune.validation,
+                   "Without --folds: the held-out training examples (default: a sixth)")
+      ->check(atLeast(0));
+  tune->add_option("--strategy", o.strategy, "gp (Bayesian optimisation) or random")
+      ->capture_default_str();
+  tune->add_option("--objective", o.objective, "accuracy (maximised) or loss (minimised)")
+      ->capture_default_str();
+  tune->add_option("--fix", o.tune.fixes, "Pin a tuned param: name=value (repeatable)")
+      ->allow_extra_args(false);
+  tune->add_flag("--space", o.printSpace, "Print the search space and stop");
+  tune->add_flag("--resume", o.tune.resume, "Continue the search logged in --out DIR");
+  tune->add_flag("--progress", o.tune.progress,
+                 "A live line: trials done, what runs, the best so far, the time left");
+  tune->add_option("--epochs", o.epochs, "Training epochs per trial (and fold)")
+      ->check(atLeast(1))
+      ->capture_default_str();
+  tune->add_option("--limit", o.limit, "Use only the first N training examples")->check(atLeast(1));
   CLI::App *selftest = app.add_subcommand(
       "selftest", "Run every kernel once on the GPU and once on the CPU, and compare");
   selftest->add_option("--device", o.device, "The GPU: cuda or cuda:N")->required();
@@ -522,10 +591,10 @@ int runMain(const BdlModel &model, int argc, const char *const *argv) {
       ->capture_default_str();
   selftest->add_flag("--quiet", o.quiet, "Print only failing kernels and the summary");
 
-  for (CLI::App *cmd : {train, eval, info, selftest})
+  for (CLI::App *cmd : {train, eval, info, selftest, tune})
     cmd->add_option("--set", o.sets, "Override a parameter: name=value (repeatable)")
         ->allow_extra_args(false);
-  for (CLI::App *cmd : {train, eval}) {
+  for (CLI::App *cmd : {train, eval, tune}) {
     cmd->add_option("--dataset", o.dataset, "fashion_mnist, mnist or cifar10")
         ->capture_default_str();
     cmd->add_option("--data-dir", o.dataDir, "Directory of the dataset's files");
@@ -588,9 +657,10 @@ int runMain(const BdlModel &model, int argc, const char *const *argv) {
     return code == 0 ? ExitOk : ExitUsage;
   }
 
-  for (const CLI::Option *opt : train->get_options())
-    if (*train && opt->count() > 0)
-      o.given.insert(opt->get_name());
+  for (CLI::App *cmd : {train, tune})
+    for (const CLI::Option *opt : cmd->get_options())
+      if (*cmd && opt->count() > 0)
+        o.given.insert(opt->get_name());
 
   try {
     if (*train)
@@ -599,6 +669,8 @@ int runMain(const BdlModel &model, int argc, const char *const *argv) {
       return runEval(model, o);
     if (*selftest)
       return runSelfTestCommand(model, o);
+    if (*tune)
+      return runTuneCommand(model, o);
     return runInfo(model, o);
   } catch (const Error &e) {
     std::fflush(stdout);

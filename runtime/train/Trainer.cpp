@@ -296,8 +296,8 @@ TrainResult train(ModelInstance &inst, const DataView &trainSet, const DataView 
     checkDatasetFits(inst, *test.data);
 
   int64_t n = trainSet.count - opts.validation;
-  DataView fit(*trainSet.data, trainSet.begin, n);
-  DataView val(*trainSet.data, trainSet.begin + n, opts.validation);
+  DataView fit = trainSet.slice(0, n);
+  DataView val = trainSet.slice(n, opts.validation);
 
   TrainResult result;
   result.trainExamples = n;
@@ -324,7 +324,7 @@ TrainResult train(ModelInstance &inst, const DataView &trainSet, const DataView 
       if (callbacks.batchBegin) {
         indices.resize(size_t(count));
         for (int64_t r = 0; r < count; ++r)
-          indices[size_t(r)] = fit.begin + order[size_t(start + r)];
+          indices[size_t(r)] = fit.index(order[size_t(start + r)]);
         callbacks.batchBegin(indices, example0);
       }
       exec::runBlocks(inst, m.trainBlocks, m.numTrainBlocks);

@@ -27,18 +27,31 @@ struct Dataset {
   const float *image(int64_t i) const { return images.data() + i * features; }
 };
 
-/// A contiguous range of a dataset's examples (a validation split, a
-/// --limit prefix) without copying them.
+/// A range of a dataset's examples (a validation split, a --limit prefix,
+/// a cross-validation fold) without copying them: examples begin ..
+/// begin + count - 1 of the dataset, or, when `rows` is set, of the list of
+/// example numbers it points to (owned by the caller).
 struct DataView {
   const Dataset *data = nullptr;
   int64_t begin = 0;
   int64_t count = 0;
+  const uint32_t *rows = nullptr;
 
   DataView() = default;
   DataView(const Dataset &d) : data(&d), begin(0), count(d.size()) {}
   DataView(const Dataset &d, int64_t begin, int64_t count) : data(&d), begin(begin), count(count) {}
-  const float *image(int64_t i) const { return data->image(begin + i); }
-  uint8_t label(int64_t i) const { return data->labels[begin + i]; }
+  DataView(const Dataset &d, const uint32_t *rows, int64_t count)
+      : data(&d), begin(0), count(count), rows(rows) {}
+  /// The view's examples [from, from + n).
+  DataView slice(int64_t from, int64_t n) const {
+    DataView v = *this;
+    v.begin = begin + from, v.count = n;
+    return v;
+  }
+  /// The dataset's number of the view's example i.
+  int64_t index(int64_t i) const { return rows ? int64_t(rows[begin + i]) : begin + i; }
+  const float *image(int64_t i) const { return data->image(index(i)); }
+  uint8_t label(int64_t i) const { return data->labels[size_t(index(i))]; }
 };
 
 struct TrainTest {

@@ -1,0 +1,678 @@
+//===- tune/Tuner.cpp - `net tune`: trials, their log, resumption, MPI ----===//
+#include "tune/Tuner.h"
+
+#include "bdl/error.h"
+#include "bdl/executor.h"
+#include "bdl/model.h"
+#include "bdl/rng.h"
+#include "bdl/train.h"
+
+#include <nlohmann/json.hpp>
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <map>
+#include <optional>
+#include <thread>
+
+#ifdef BDL_HAVE_MPI
+// The C API only: OpenMPI's deprecated C++ bindings need libmpi_cxx.
+#define OMPI_SKIP_MPICXX 1
+#define MPICH_SKIP_MPICXX 1
+#include <mpi.h>
+#endif
+
+namespace bdl::tune {
+namespace {
+
+using json = nlohmann::json;
+using Clock = std::chrono::steady_clock;
+
+const char *kindName(Dimension::Kind k) {
+  switch (k) {
+  case Dimension::Kind::Real:
+    return "real";
+  case Dimension::Kind::LogReal:
+    return "log";
+  case Dimension::Kind::Int:
+    return "int";
+  case Dimension::Kind::Bool:
+    return "bool";
+  case Dimension::Kind::Choice:
+    return "choice";
+  }
+  return "?";
+}
+
+json spaceJson(const Space &space) {
+  json dims = json::array();
+  for (const Dimension &d : space.dims) {
+    json j{{"name", d.name}, {"kind", kindName(d.kind)}};
+    if (d.kind == Dimension::Kind::Choice)
+      j["choices"] = d.choices;
+    else if (d.kind != Dimension::Kind::Bool)
+      j["lo"] = d.lo, j["hi"] = d.hi;
+    dims.push_back(j);
+  }
+  return dims;
+}
+
+//===-- Held-out data --------------------------------------------------------===//
+
+/// One way to score a point: train on `train`, evaluate on `heldOut`.
+struct Split {
+  std::vector<uint32_t> trainRows, heldOutRows;
+  DataView train, heldOut;
+};
+
+/// k stratified folds: each class's examples, in an order shuffled with the
+/// seed, are dealt round-robin to the folds, so every fold holds each class
+/// in the proportion of the whole.
+std::vector<Split> makeFolds(const DataView &data, int k, uint64_t seed) {
+  std::map<int, std::vector<uint32_t>> byClass;
+  for (int64_t i = 0; i < data.count; ++i)
+    byClass[data.label(i)].push_back(uint32_t(data.index(i)));
+  std::vector<int> fold(size_t(data.data->size()), -1);
+  Philox rng(seed, rng_stream::shuffle(-1));
+  for (auto &[label, members] : byClass) {
+    for (size_t i = members.size(); i > 1; --i)
+      std::swap(members[i - 1], members[rng.below(uint32_t(i))]);
+    for (size_t j = 0; j < members.size(); ++j)
+      fold[members[j]] = int(j % size_t(k));
+  }
+  std::vector<Split> splits(static_cast<size_t>(k));
+  for (int64_t i = 0; i < data.count; ++i) {
+    uint32_t row = uint32_t(data.index(i));
+    for (int f = 0; f < k; ++f)
+      (fold[row] == f ? splits[size_t(f)].heldOutRows : splits[size_t(f)].trainRows).push_back(row);
+  }
+  for (Split &s : splits) {
+    s.train = DataView(*data.data, s.trainRows.data(), int64_t(s.trainRows.size()));
+    s.heldOut = DataView(*data.data, s.heldOutRows.data(), int64_t(s.heldOutRows.size()));
+  }
+  return splits;
+}
+
+std::vector<Split> makeSplits(const DataView &data, const TuneOptions &o) {
+  if (o.folds >= 2) {
+    if (data.count < 2 * o.folds)
+      throw UsageError("--folds " + std::to_string(o.folds) + " needs at least " +
+                       std::to_string(2 * o.folds) + " training examples");
+    return makeFolds(data, o.folds, o.seed);
+  }
+  if (o.folds == 1)
+    throw UsageError("--folds must be at least 2 (or 0 for a validation split)");
+  int64_t held = o.validation >= 0 ? o.validation : data.count / 6;
+  checkValidationSplit(data.count, held, "--validation " + std::to_string(held));
+  if (held == 0)
+    throw UsageError("--validation 0 leaves nothing to score a trial on");
+  std::vector<Split> one(1);
+  one[0].train = data.slice(0, data.count - held);
+  one[0].heldOut = data.slice(data.count - held, held);
+  return one;
+}
+
+//===-- One trial ------------------------------------------------------------===//
+
+struct Outcome {
+  std::string status = "ok"; // ok, diverged, failed
+  std::optional<double> objective;
+  std::vector<double> folds;
+  double seconds = 0;
+  std::string error;
+};
+
+/// Called per training batch: (trial's split, epoch, examples done, total).
+using Progress = std::function<void(size_t split, int epoch, int64_t done, int64_t total)>;
+
+Outcome runTrial(const BdlModel &model, const Space &space, const Point &x,
+                 const std::vector<Split> &splits, const TuneOptions &o, const Progress &progress) {
+  Outcome out;
+  auto begin = Clock::now();
+  try {
+    for (size_t s = 0; s < splits.size(); ++s) {
+      ModelInstance inst(model);
+      for (const std::string &a : o.sets)
+        inst.applyAssignment(a);
+      for (const std::string &a : o.fixes)
+        inst.applyAssignment(a);
+      for (size_t d = 0; d < space.dims.size(); ++d)
+        inst.setParamValue(inst.findParam(space.dims[d].name), x[d]);
+      const Split &split = splits[s];
+      int64_t batch = std::min(o.batch, std::max(split.train.count, split.heldOut.count));
+      inst.allocate(batch);
+      checkDatasetFits(inst, *split.train.data);
+      inst.initialise(o.seed);
+      TrainOptions t;
+      t.epochs = o.epochs;
+      t.batch = std::min(o.batch, split.train.count);
+      t.seed = o.seed;
+      TrainCallbacks callbacks;
+      if (progress)
+        callbacks.progress = [&](int epoch, int64_t done, int64_t total) {
+          progress(s, epoch, done, total);
+        };
+      TrainResult r = train(inst, split.train, split.heldOut, t, callbacks);
+      const EpochMetrics &last = r.epochs.back();
+      std::optional<double> score = o.minimiseLoss ? last.testLoss : last.testAccuracy;
+      if (!score)
+        throw Error("the model reports no held-out " +
+                    std::string(o.minimiseLoss ? "loss (it declares none)" : "accuracy"));
+      out.folds.push_back(*score);
+    }
+    double sum = 0;
+    for (double f : out.folds)
+      sum += f;
+    out.objective = sum / double(out.folds.size());
+    if (!std::isfinite(*out.objective))
+      out.status = "failed", out.error = "the objective is not finite", out.objective.reset();
+  } catch (const DivergedError &e) {
+    out.status = "diverged", out.error = e.what();
+  } catch (const Error &e) {
+    out.status = "failed", out.error = e.what();
+  } catch (const std::exception &e) {
+    out.status = "failed", out.error = e.what();
+  }
+  out.seconds = std::chrono::duration<double>(Clock::now() - begin).count();
+  return out;
+}
+
+std::string hostName() {
+  char name[256] = {};
+  if (gethostname(name, sizeof name - 1) != 0)
+    return "?";
+  return name;
+}
+
+json trialLine(int id, const Space &space, const Point &x, const Outcome &r, const TuneOptions &o,
+               int rank) {
+  json params = json::object();
+  for (size_t d = 0; d < space.dims.size(); ++d) {
+    const Dimension &dim = space.dims[d];
+    if (dim.kind == Dimension::Kind::Bool)
+      params[dim.name] = x[d] != 0;
+    else if (dim.kind == Dimension::Kind::Int)
+      params[dim.name] = int64_t(std::llround(x[d]));
+    else
+      params[dim.name] = x[d];
+  }
+  json line{{"trial", id},
+            {"status", r.status},
+            {"objective", r.objective ? json(*r.objective) : json(nullptr)},
+            {"params", params},
+            {"folds", r.folds},
+            {"seconds", r.seconds},
+            {"seed", o.seed},
+            {"host", hostName()},
+            {"rank", rank},
+            {"maximise", !o.minimiseLoss}};
+  if (!r.error.empty())
+    line["error"] = r.error;
+  return line;
+}
+
+Point pointOf(const Space &space, const json &line) {
+  Point x;
+  for (const Dimension &d : space.dims) {
+    const json &v = line.at("params").at(d.name);
+    x.push_back(v.is_boolean() ? double(v.get<bool>()) : v.get<double>());
+  }
+  return x;
+}
+
+//===-- The coordinator: the history, the log, the next point ---------------===//
+
+class Coordinator {
+public:
+  Coordinator(const BdlModel &model, Space space, const TuneOptions &o)
+      : model(model), space(std::move(space)), o(o),
+        optimizer(this->space, o.strategy, o.seed, !o.minimiseLoss) {}
+
+  /// Creates DIR, checks or writes DIR/tune.json, reads back a resumed log.
+  void open() {
+    namespace fs = std::filesystem;
+    std::error_code ec;
+    fs::create_directories(o.out, ec);
+    if (ec)
+      throw Error(o.out + ": cannot create directory: " + ec.message());
+    logPath = o.out + "/tune.jsonl";
+    json settings{{"model", model.name},
+                  {"space", spaceJson(space)},
+                  {"fixed", o.fixes},
+                  {"set", o.sets},
+                  {"trials", o.trials},
+                  {"epochs", o.epochs},
+                  {"folds", o.folds},
+                  {"validation", o.validation},
+                  {"batch", o.batch},
+                  {"seed", o.seed},
+                  {"strategy", o.strategy == Strategy::Gp ? "gp" : "random"},
+                  {"objective", o.minimiseLoss ? "loss" : "accuracy"}};
+    std::string settingsPath = o.out + "/tune.json";
+    bool logExists = fs::exists(logPath, ec) && fs::file_size(logPath, ec) > 0;
+    if (o.resume) {
+      std::ifstream in(settingsPath);
+      if (!in)
+        throw UsageError("--resume: " + settingsPath + " is missing: nothing to resume in " +
+                         o.out);
+      json old = json::parse(in, nullptr, /*allow_exceptions=*/false);
+      json compared = settings;
+      compared.erase("trials"); // a resumed run may ask for more
+      json before = old.is_object() ? old : json::object();
+      before.erase("trials");
+      if (before != compared)
+        throw UsageError("--resume: " + settingsPath +
+                         " describes another search (space, data or training settings differ)");
+      readLog();
+    } else if (logExists) {
+      throw UsageError(logPath + " already holds trials: --resume continues that search, or "
+                                 "choose another --out");
+    }
+    std::ofstream(settingsPath) << settings.dump(2) << "\n";
+  }
+
+  /// The next trial and its point, or nothing when every trial is done or
+  /// being run.
+  std::optional<std::pair<int, Point>> next() {
+    for (int id = 0; id < o.trials; ++id)
+      if (!finished.count(id) && !pending.count(id)) {
+        std::vector<Observation> done;
+        for (const auto &[i, obs] : finished)
+          done.push_back(obs);
+        std::vector<Point> running;
+        for (const auto &[i, p] : pending)
+          running.push_back(p);
+        Point x = optimizer.ask(done, running);
+        pending[id] = x;
+        return std::pair{id, x};
+      }
+    return std::nullopt;
+  }
+
+  void finish(int id, const json &line) {
+    pending.erase(id);
+    if (finished.count(id))
+      return; // already logged (cannot happen: ids are handed out once)
+    append(line);
+    finished[id] = observation(line);
+    lastLine = line;
+  }
+
+  const std::map<int, Observation> &done() const { return finished; }
+  const std::map<int, Point> &running() const { return pending; }
+  const Space &searchSpace() const { return space; }
+  bool maximise() const { return !o.minimiseLoss; }
+  const json &last() const { return lastLine; }
+
+  /// The best finished trial's id, or -1.
+  int best() const {
+    int b = -1;
+    for (const auto &[id, obs] : finished)
+      if (!obs.failed && (b < 0 || (maximise() ? obs.value > finished.at(b).value
+                                               : obs.value < finished.at(b).value)))
+        b = id;
+    return b;
+  }
+
+private:
+  Observation observation(const json &line) const {
+    Observation obs;
+    obs.x = pointOf(space, line);
+    obs.failed = line.value("status", "") != "ok" || !line["objective"].is_number();
+    if (!obs.failed)
+      obs.value = line["objective"].get<double>();
+    return obs;
+  }
+
+  /// Trials already in the log: every whole, valid line, the first of each
+  /// id (a line cut by a kill is skipped, and its trial runs again).
+  void readLog() {
+    std::ifstream in(logPath);
+    std::string text;
+    int lineNo = 0;
+    while (std::getline(in, text)) {
+      ++lineNo;
+      json line = json::parse(text, nullptr, /*allow_exceptions=*/false);
+      if (!line.is_object() || !line.contains("trial") || !line.contains("params"))
+        continue;
+      int id = line["trial"].get<int>();
+      if (id < 0 || finished.count(id))
+        continue;
+      try {
+        finished[id] = observation(line);
+      } catch (const json::exception &) {
+        throw Error(logPath + ":" + std::to_string(lineNo) + ": trial " + std::to_string(id) +
+                    " does not have this search's params");
+      }
+    }
+  }
+
+  /// One write(2) of a whole line on an O_APPEND descriptor: a killed run
+  /// leaves whole lines, and a reader never sees half of one.
+  void append(const json &line) {
+    std::string text = line.dump() + "\n";
+    int fd = ::open(logPath.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0)
+      throw Error(logPath + ": cannot open for appending");
+    ssize_t n = ::write(fd, text.data(), text.size());
+    ::fsync(fd);
+    ::close(fd);
+    if (n != ssize_t(text.size()))
+      throw Error(logPath + ": short write");
+  }
+
+  const BdlModel &model;
+  Space space;
+  const TuneOptions &o;
+  Optimizer optimizer;
+  std::string logPath;
+  std::map<int, Observation> finished;
+  std::map<int, Point> pending;
+  json lastLine;
+};
+
+//===-- Progress ---------------------------------------------------------------===//
+
+/// One live line on a terminal: trials done, what each rank runs, the best
+/// so far, an estimate of the time left.
+class ProgressLine {
+public:
+  ProgressLine(bool on, int ranks) : on(on && isatty(STDOUT_FILENO)), ranks(ranks) {}
+
+  void show(const Coordinator &c, const std::string &own) {
+    if (!on)
+      return;
+    auto now = Clock::now();
+    if (now - lastShown < std::chrono::milliseconds(200))
+      return;
+    lastShown = now;
+    std::string text = "tune: " + std::to_string(c.done().size()) + " done";
+    text += " | " + own;
+    for (const auto &[id, x] : c.running())
+      if (id != ownTrial)
+        text += " | #" + std::to_string(id);
+    if (int b = c.best(); b >= 0) {
+      char buf[64];
+      std::snprintf(buf, sizeof buf, " | best %.4f (#%d)", c.done().at(b).value, b);
+      text += buf;
+    }
+    double elapsed = std::chrono::duration<double>(now - start).count();
+    size_t doneCount = c.done().size() - resumedCount;
+    if (doneCount > 0 && remaining > 0) {
+      double eta = elapsed / double(doneCount) * double(remaining);
+      char buf[48];
+      std::snprintf(buf, sizeof buf, " | ETA %.0f min", eta / 60);
+      text += buf;
+    }
+    std::printf("\r\033[K%s", text.c_str());
+    std::fflush(stdout);
+  }
+
+  void clear() {
+    if (on)
+      std::printf("\r\033[K"), std::fflush(stdout);
+  }
+
+  int ownTrial = -1;
+  size_t resumedCount = 0;
+  int remaining = 0;
+
+private:
+  bool on;
+  int ranks;
+  Clock::time_point start = Clock::now();
+  Clock::time_point lastShown{};
+};
+
+void printTrial(const json &line) {
+  std::string status = line["status"];
+  std::printf("trial %3d  %-8s", line["trial"].get<int>(), status.c_str());
+  if (line["objective"].is_number())
+    std::printf(" %.4f", line["objective"].get<double>());
+  else
+    std::printf("       -");
+  std::printf("  %6.1f s  rank %d ", line["seconds"].get<double>(), line["rank"].get<int>());
+  std::printf(" %s\n", line["params"].dump().c_str());
+  std::fflush(stdout);
+}
+
+//===-- MPI ---------------------------------------------------------------------===//
+
+#ifdef BDL_HAVE_MPI
+constexpr int kTagRequest = 1, kTagAssign = 2;
+
+void sendString(const std::string &s, int to, int tag) {
+  MPI_Send(s.data(), int(s.size()), MPI_CHAR, to, tag, MPI_COMM_WORLD);
+}
+
+std::string receiveString(int from, int tag, int *source) {
+  MPI_Status status;
+  MPI_Probe(from, tag, MPI_COMM_WORLD, &status);
+  int n = 0;
+  MPI_Get_count(&status, MPI_CHAR, &n);
+  std::string s(size_t(n), '\0');
+  MPI_Recv(s.data(), n, MPI_CHAR, status.MPI_SOURCE, tag, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+  if (source)
+    *source = status.MPI_SOURCE;
+  return s;
+}
+#endif
+
+/// Whether this process was started by mpirun or srun with other ranks.
+bool launchedWithRanks() {
+  for (const char *v : {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_SIZE"})
+    if (const char *s = std::getenv(v); s && std::atoi(s) > 1)
+      return true;
+  return false;
+}
+
+} // namespace
+
+Space searchSpace(const BdlModel &model, const std::vector<std::string> &fixes) {
+  std::vector<std::string> fixedNames;
+  for (const std::string &f : fixes) {
+    size_t eq = f.find('=');
+    if (eq == std::string::npos || eq == 0)
+      throw UsageError("--fix '" + f + "': expected name=value");
+    fixedNames.push_back(f.substr(0, eq));
+  }
+  Space space;
+  std::string tuned;
+  for (int i = 0; i < model.numParams; ++i) {
+    const BdlParamDesc &p = model.params[i];
+    if (p.tune == BDL_TUNE_NONE || p.derived)
+      continue;
+    tuned += std::string(tuned.empty() ? "" : ", ") + p.name;
+    if (std::count(fixedNames.begin(), fixedNames.end(), p.name))
+      continue;
+    Dimension d;
+    d.name = p.name;
+    d.lo = p.lo, d.hi = p.hi;
+    switch (p.tune) {
+    case BDL_TUNE_LOG:
+      d.kind = Dimension::Kind::LogReal;
+      break;
+    case BDL_TUNE_INT:
+      d.kind = Dimension::Kind::Int;
+      break;
+    case BDL_TUNE_BOOL:
+      d.kind = Dimension::Kind::Bool, d.lo = 0, d.hi = 1;
+      break;
+    default:
+      d.kind = Dimension::Kind::Real;
+    }
+    space.dims.push_back(d);
+  }
+  for (const std::string &name : fixedNames) {
+    bool found = false;
+    for (int i = 0; i < model.numParams; ++i)
+      found |= name == model.params[i].name && model.params[i].tune != BDL_TUNE_NONE &&
+               !model.params[i].derived;
+    if (!found)
+      throw UsageError("--fix " + name + ": not a tuned param of model '" + model.name +
+                       "' (tuned: " + (tuned.empty() ? "none" : tuned) + ")");
+  }
+  return space;
+}
+
+void printSpace(const Space &space) {
+  if (space.dims.empty())
+    std::printf("(no tuned params)\n");
+  for (const Dimension &d : space.dims) {
+    std::printf("%-20s %-6s", d.name.c_str(), kindName(d.kind));
+    if (d.kind == Dimension::Kind::Bool)
+      std::printf(" {false, true}");
+    else if (d.kind == Dimension::Kind::Choice) {
+      std::printf(" {");
+      for (size_t i = 0; i < d.choices.size(); ++i)
+        std::printf("%s%g", i ? ", " : "", d.choices[i]);
+      std::printf("}");
+    } else
+      std::printf(" [%g, %g]", d.lo, d.hi);
+    std::printf("\n");
+  }
+}
+
+int runTune(const BdlModel &model, const DataView &train, const TuneOptions &o) {
+  if (o.trials < 1)
+    throw UsageError("--trials must be at least 1");
+  if (o.out.empty())
+    throw UsageError("tune needs --out DIR: the trials go to DIR/tune.jsonl");
+  Space space = searchSpace(model, o.fixes);
+  if (space.dims.empty())
+    throw UsageError(std::string("model '") + model.name +
+                     "' has no tuned params left to search (declare `param x = v tune [lo, hi]`)");
+  std::vector<Split> splits = makeSplits(train, o);
+
+  int rank = 0, ranks = 1;
+#ifdef BDL_HAVE_MPI
+  bool mpi = launchedWithRanks();
+  if (mpi) {
+    MPI_Init(nullptr, nullptr);
+    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+    MPI_Comm_size(MPI_COMM_WORLD, &ranks);
+  }
+#else
+  if (launchedWithRanks())
+    throw UsageError("this runtime was built without MPI: run tune as one process, or rebuild "
+                     "with libopenmpi-dev installed");
+#endif
+  cpu::setThreads(o.threads);
+  auto run = [&](int id, const Point &x, const Progress &progress) {
+    return trialLine(id, space, x, runTrial(model, space, x, splits, o, progress), o, rank);
+  };
+
+#ifdef BDL_HAVE_MPI
+  if (mpi && rank > 0) {
+    // A worker: report the last result, receive the next trial, until told to stop.
+    std::string result;
+    for (;;) {
+      sendString(result, 0, kTagRequest);
+      std::string assignment = receiveString(0, kTagAssign, nullptr);
+      if (assignment.empty())
+        break;
+      json a = json::parse(assignment);
+      result = run(a["trial"].get<int>(), a["point"].get<Point>(), nullptr).dump();
+    }
+    MPI_Finalize();
+    return ExitOk;
+  }
+#endif
+
+  Coordinator c(model, space, o);
+  c.open();
+  size_t resumed = c.done().size();
+  if (!o.quiet) {
+    std::printf("tuning %s: %d trials (%zu in the log), %zu dimensions, %s, %s, %d epoch%s per "
+                "trial, %d rank%s\n",
+                model.name, o.trials, resumed, space.dims.size(),
+                o.strategy == Strategy::Gp ? "Gaussian process" : "random search",
+                o.folds >= 2 ? (std::to_string(o.folds) + "-fold cross-validation").c_str()
+                             : ("validation on " + std::to_string(splits[0].heldOut.count) +
+                                " held-out examples")
+                                   .c_str(),
+                o.epochs, o.epochs == 1 ? "" : "s", ranks, ranks == 1 ? "" : "s");
+    std::fflush(stdout);
+  }
+  ProgressLine progress(o.progress && !o.quiet, ranks);
+  progress.resumedCount = resumed;
+  auto report = [&](const json &line) {
+    progress.clear();
+    if (!o.quiet)
+      printTrial(line);
+  };
+
+  int stopped = 0; // workers told to stop
+  std::function<void()> serve = [] {};
+#ifdef BDL_HAVE_MPI
+  // Rank 0 answers the other ranks between its own batches.
+  auto answer = [&](int source, const std::string &result) {
+    if (!result.empty()) {
+      json line = json::parse(result);
+      c.finish(line["trial"].get<int>(), line);
+      report(line);
+    }
+    std::optional<std::pair<int, Point>> next = c.next();
+    if (next)
+      sendString(json{{"trial", next->first}, {"point", next->second}}.dump(), source, kTagAssign);
+    else
+      sendString("", source, kTagAssign), ++stopped;
+  };
+  if (mpi)
+    serve = [&] {
+      int flag = 0;
+      MPI_Status status;
+      while (MPI_Iprobe(MPI_ANY_SOURCE, kTagRequest, MPI_COMM_WORLD, &flag, &status), flag) {
+        int source = 0;
+        std::string result = receiveString(status.MPI_SOURCE, kTagRequest, &source);
+        answer(source, result);
+      }
+    };
+#endif
+
+  while (std::optional<std::pair<int, Point>> next = c.next()) {
+    auto [id, x] = *next;
+    progress.ownTrial = id;
+    progress.remaining = o.trials - int(c.done().size());
+    json line = run(id, x, [&](size_t split, int epoch, int64_t done, int64_t total) {
+      serve();
+      char own[96];
+      std::snprintf(own, sizeof own, "#%d fold %zu/%zu epoch %d/%d %3.0f%%", id, split + 1,
+                    splits.size(), epoch, o.epochs, 100.0 * double(done) / double(total));
+      progress.show(c, own);
+    });
+    c.finish(id, line);
+    report(line);
+    serve();
+  }
+#ifdef BDL_HAVE_MPI
+  // Every trial is handed out: collect the others' results and stop them.
+  while (mpi && stopped < ranks - 1) {
+    int source = 0;
+    std::string result = receiveString(MPI_ANY_SOURCE, kTagRequest, &source);
+    answer(source, result);
+  }
+  if (mpi)
+    MPI_Finalize();
+#endif
+  progress.clear();
+  int best = c.best();
+  if (!o.quiet) {
+    if (best >= 0)
+      std::printf("best: trial %d, %s %.4f; log: %s/tune.jsonl\n", best,
+                  o.minimiseLoss ? "loss" : "accuracy", c.done().at(best).value, o.out.c_str());
+    else
+      std::printf("no trial succeeded; log: %s/tune.jsonl\n", o.out.c_str());
+  }
+  return ExitOk;
+}
+
+} // namespace bdl::tune
