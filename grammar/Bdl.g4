@@ -60,9 +60,10 @@ evaluateStmt
   | 'predict' value=expr                        # EvaluatePredict
   ;
 
-// `param lr = 0.05 tune log [1e-4, 0.05]`: a runtime scalar (--set, tuning).
+// `param lr = 0.05 tune log [1e-4, 0.05]`: a runtime scalar (--set, tuning);
+// `tune choice [16, 32, 64]` lists the values to try.
 paramDecl : 'param' name=ID '=' value=expr tuneSpec? ;
-tuneSpec  : 'tune' kind=ID? ('[' lo=expr ',' hi=expr ']')? ;
+tuneSpec  : 'tune' kind=ID? ('[' values+=expr (',' values+=expr)* ']')? ;
 // `const k = 0.5`: folded by the compiler.
 constDecl : 'const' name=ID '=' value=expr ;
 

@@ -135,8 +135,8 @@ struct Ident {
 };
 
 struct TuneSpec {
-  std::optional<Ident> kind; // linear when absent; "log", "int", "bool"
-  ExprPtr lo, hi;            // absent for bool
+  std::optional<Ident> kind;   // linear when absent; "log", "int", "bool", "choice"
+  std::vector<ExprPtr> values; // [lo, hi], or a choice's values; none for bool
   SMRange range;
 };
 

@@ -23,8 +23,8 @@ public:
       if (p.tune) {
         line(2, "Tune " + (p.tune->kind ? p.tune->kind->name : std::string("linear")),
              p.tune->range);
-        if (p.tune->lo)
-          expr(3, p.tune->lo.get()), expr(3, p.tune->hi.get());
+        for (const ExprPtr &v : p.tune->values)
+          expr(3, v.get());
       }
     }
     for (const ConstDecl &c : f.consts) {

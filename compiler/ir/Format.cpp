@@ -105,7 +105,7 @@ constexpr const char *kRoles[] = {"input", "target", "weight",   "fixed",
                                   "state", "temp",   "optimizer"};
 constexpr const char *kInits[] = {"zero", "const", "uniform", "normal", "xavier", "kaiming"};
 constexpr const char *kParamTypes[] = {"real", "int", "bool"};
-constexpr const char *kTunes[] = {"", "linear", "log", "int", "bool"};
+constexpr const char *kTunes[] = {"", "linear", "log", "int", "bool", "choice"};
 constexpr const char *kKernelKinds[] = {"map", "rowreduce", "colreduce"};
 constexpr const char *kReduces[] = {"sum", "max"};
 constexpr const char *kAccesses[] = {"", "row", "col", "0"};

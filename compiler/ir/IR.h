@@ -42,7 +42,7 @@ enum class Role : uint8_t { Input, Target, Weight, Fixed, State, Temp, Optimizer
 enum class InitKind : uint8_t { Zero, Const, Uniform, Normal, Xavier, Kaiming };
 // Mirror BdlParamType / BdlTuneKind.
 enum class ParamType : uint8_t { Real, Int, Bool };
-enum class TuneKind : uint8_t { None, Linear, Log, Int, Bool };
+enum class TuneKind : uint8_t { None, Linear, Log, Int, Bool, Choice };
 
 using TensorId = int32_t;
 
@@ -68,6 +68,7 @@ struct Param {
   ParamType type = ParamType::Real;
   TuneKind tune = TuneKind::None;
   double lo = 0, hi = 0;
+  std::vector<double> choices; // TuneKind::Choice: the listed values, in order
   // A derived parameter: recomputed from earlier slots after every change
   // (Module::derive). Null for one the user sets.
   std::shared_ptr<const Expr> derivation;

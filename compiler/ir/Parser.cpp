@@ -13,6 +13,7 @@
 
 #include "llvm/ADT/Twine.h"
 
+#include <algorithm>
 #include <bit>
 #include <charconv>
 #include <cmath>
@@ -224,10 +225,23 @@ private:
       return false;
     if (tok.isWord("tune")) {
       advance();
-      if (!enumWord(p.tune, "a tune kind (linear, log, int or bool)") || !punct('[') ||
-          !real(p.lo, "the lower bound") || !punct(',') || !real(p.hi, "the upper bound") ||
-          !punct(']'))
+      if (!enumWord(p.tune, "a tune kind (linear, log, int, bool or choice)") || !punct('['))
         return false;
+      if (p.tune == TuneKind::Choice) {
+        do {
+          double v = 0;
+          if (!real(v, "a choice"))
+            return false;
+          p.choices.push_back(v);
+        } while (tok.isPunct(',') && (advance(), true));
+        if (!punct(']'))
+          return false;
+        p.lo = *std::min_element(p.choices.begin(), p.choices.end());
+        p.hi = *std::max_element(p.choices.begin(), p.choices.end());
+      } else if (!real(p.lo, "the lower bound") || !punct(',') || !real(p.hi, "the upper bound") ||
+                 !punct(']')) {
+        return false;
+      }
     }
     if (tok.isWord("derive")) {
       advance();

@@ -82,9 +82,15 @@ private:
     os << "param " << formatName(p.name) << " : " << spelling(p.type) << " = "
        << formatExact(p.value);
     // The range of an untuned param means nothing and is not kept.
-    if (p.tune != TuneKind::None)
+    if (p.tune == TuneKind::Choice) {
+      os << " tune choice [";
+      for (size_t i = 0; i < p.choices.size(); ++i)
+        os << (i ? ", " : "") << formatExact(p.choices[i]);
+      os << "]";
+    } else if (p.tune != TuneKind::None) {
       os << " tune " << spelling(p.tune) << " [" << formatExact(p.lo) << ", " << formatExact(p.hi)
          << "]";
+    }
     if (p.derivation) {
       os << " derive ";
       expr(*p.derivation);

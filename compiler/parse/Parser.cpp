@@ -131,8 +131,8 @@ private:
       ast::TuneSpec tune;
       if (t->kind)
         tune.kind = ident(t->kind);
-      tune.lo = t->lo ? expr(t->lo) : nullptr;
-      tune.hi = t->hi ? expr(t->hi) : nullptr;
+      for (P::ExprContext *v : t->values)
+        tune.values.push_back(expr(v));
       tune.range = range(t);
       decl.tune = std::move(tune);
     }

@@ -49,6 +49,7 @@ private:
   //===-- Constants.cpp ---------------------------------------------------===//
   void checkParams();
   void checkTune(const ast::ParamDecl &p, ir::Param &param);
+  void checkChoices(const ast::ParamDecl &p, ir::Param &param);
   void checkConsts();
   /// Whether `e` names a param anywhere (a derived param's definition).
   bool usesParam(const ast::Expr *e);

@@ -4,6 +4,7 @@
 
 #include "llvm/Support/Casting.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <limits>
@@ -51,22 +52,32 @@ void Checker::checkTune(const ast::ParamDecl &p, ir::Param &param) {
     param.tune = ir::TuneKind::Int, param.type = ir::ParamType::Int;
   else if (kind == "bool")
     param.tune = ir::TuneKind::Bool, param.type = ir::ParamType::Bool;
+  else if (kind == "choice")
+    param.tune = ir::TuneKind::Choice;
   else {
     diags.report(t.kind->range, DiagID::err_invalid_tune,
-                 "unknown tune kind '" + kind + "'; expected 'log', 'int' or 'bool'");
+                 "unknown tune kind '" + kind + "'; expected 'log', 'int', 'bool' or 'choice'");
     return;
   }
   if (param.tune == ir::TuneKind::Bool) {
-    if (t.lo)
+    if (!t.values.empty())
       diags.report(t.range, DiagID::err_invalid_tune, "a bool param takes no range");
     param.lo = 0, param.hi = 1;
     return;
   }
-  if (!t.lo) {
-    diags.report(t.range, DiagID::err_invalid_tune, "'tune' needs a range: tune [lo, hi]");
+  if (param.tune == ir::TuneKind::Choice) {
+    checkChoices(p, param);
     return;
   }
-  auto lo = constant(t.lo.get(), "a tune bound"), hi = constant(t.hi.get(), "a tune bound");
+  if (t.values.size() != 2) {
+    diags.report(t.range, DiagID::err_invalid_tune,
+                 t.values.empty() ? "'tune' needs a range: tune [lo, hi]"
+                                  : "a range has two bounds, [lo, hi]; `tune choice [a, b, c]` "
+                                    "lists values");
+    return;
+  }
+  const ast::ExprPtr &loExpr = t.values[0], &hiExpr = t.values[1];
+  auto lo = constant(loExpr.get(), "a tune bound"), hi = constant(hiExpr.get(), "a tune bound");
   if (!lo || !hi)
     return;
   param.lo = *lo, param.hi = *hi;
@@ -74,12 +85,42 @@ void Checker::checkTune(const ast::ParamDecl &p, ir::Param &param) {
     diags.report(t.range, DiagID::err_invalid_tune,
                  "empty range: the lower bound must be below the upper bound");
   else if (param.tune == ir::TuneKind::Log && *lo <= 0)
-    diags.report(t.lo->getRange(), DiagID::err_invalid_tune, "a log-scale range must be positive");
+    diags.report(loExpr->getRange(), DiagID::err_invalid_tune,
+                 "a log-scale range must be positive");
   else if (param.tune == ir::TuneKind::Int && (*lo != std::floor(*lo) || *hi != std::floor(*hi)))
     diags.report(t.range, DiagID::err_invalid_tune, "an int range needs integer bounds");
   else if (param.value < *lo || param.value > *hi)
     diags.report(p.value->getRange(), DiagID::err_invalid_tune,
                  "default " + formatNumber(param.value) + " lies outside the tune range");
+}
+
+void Checker::checkChoices(const ast::ParamDecl &p, ir::Param &param) {
+  const ast::TuneSpec &t = *p.tune;
+  if (t.values.size() < 2) {
+    diags.report(t.range, DiagID::err_invalid_tune,
+                 "a choice lists at least two values: tune choice [a, b, ...]");
+    return;
+  }
+  for (const ast::ExprPtr &v : t.values) {
+    std::optional<double> value = constant(v.get(), "a choice");
+    if (!value)
+      return;
+    if (std::count(param.choices.begin(), param.choices.end(), *value)) {
+      diags.report(v->getRange(), DiagID::err_invalid_tune,
+                   "value " + formatNumber(*value) + " is listed twice");
+      return;
+    }
+    param.choices.push_back(*value);
+  }
+  param.lo = *std::min_element(param.choices.begin(), param.choices.end());
+  param.hi = *std::max_element(param.choices.begin(), param.choices.end());
+  if (!std::count(param.choices.begin(), param.choices.end(), param.value))
+    diags.report(p.value->getRange(), DiagID::err_invalid_tune,
+                 "default " + formatNumber(param.value) + " is not one of the listed choices");
+  bool integral = std::all_of(param.choices.begin(), param.choices.end(),
+                              [](double c) { return c == std::floor(c); });
+  if (integral && param.value == std::floor(param.value))
+    param.type = ir::ParamType::Int; // a choice of sizes may size tensors
 }
 
 bool Checker::usesParam(const ast::Expr *e) {

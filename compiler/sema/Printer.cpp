@@ -56,7 +56,12 @@ private:
       os << " derived = " << text(derivation);
     if (p.tune == ir::TuneKind::Bool)
       os << " tune bool";
-    else if (p.tune != ir::TuneKind::None)
+    else if (p.tune == ir::TuneKind::Choice) {
+      os << " tune choice [";
+      for (size_t i = 0; i < p.choices.size(); ++i)
+        os << (i ? ", " : "") << formatNumber(p.choices[i]);
+      os << "]";
+    } else if (p.tune != ir::TuneKind::None)
       os << " tune " << ir::spelling(p.tune) << " [" << formatNumber(p.lo) << ", "
          << formatNumber(p.hi) << "]";
     os << "\n";

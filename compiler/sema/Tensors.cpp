@@ -79,7 +79,8 @@ ir::Dim Checker::checkDim(const ast::Expr *e) {
       ir::Param &p = model->params[s->index];
       bool integral = p.value == std::floor(p.value) && p.value >= 1;
       if (integral && p.type != ir::ParamType::Bool &&
-          (p.tune == ir::TuneKind::None || p.tune == ir::TuneKind::Int)) {
+          (p.tune == ir::TuneKind::None || p.tune == ir::TuneKind::Int ||
+           (p.tune == ir::TuneKind::Choice && p.type == ir::ParamType::Int && p.lo >= 1))) {
         p.type = ir::ParamType::Int;
         return ir::Dim::param(s->index);
       }

@@ -495,7 +495,7 @@ int runInfo(const BdlModel &model, const Options &o) {
   std::printf("params:\n");
   if (m.numParams == 0)
     std::printf("  (none)\n");
-  static const char *tuneNames[] = {"", "linear", "log", "int", "bool"};
+  static const char *tuneNames[] = {"", "linear", "log", "int", "bool", "choice"};
   for (int i = 0; i < m.numParams; ++i) {
     const BdlParamDesc &p = m.params[i];
     std::printf("  %-20s %-4s %-12g", p.name, paramTypeName(p.type), inst.param(i));
@@ -503,8 +503,14 @@ int runInfo(const BdlModel &model, const Options &o) {
       std::printf(" (derived)");
     else if (inst.param(i) != p.value)
       std::printf(" (default %g)", p.value);
-    if (p.tune > BDL_TUNE_NONE && p.tune <= BDL_TUNE_BOOL)
+    if (p.tune == BDL_TUNE_CHOICE) {
+      std::printf(" tune choice [");
+      for (int c = 0; c < p.numChoices; ++c)
+        std::printf("%s%g", c ? ", " : "", p.choices[c]);
+      std::printf("]");
+    } else if (p.tune > BDL_TUNE_NONE && p.tune <= BDL_TUNE_BOOL) {
       std::printf(" tune %s [%g, %g]", tuneNames[p.tune], p.lo, p.hi);
+    }
     std::printf("\n");
   }
   std::printf("tensors:\n");

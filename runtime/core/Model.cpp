@@ -151,9 +151,14 @@ void verifyModel(const BdlModel &m) {
   }
   bool anyDerived = false;
   for (int i = 0; i < m.numParams; ++i) {
-    if (!m.params[i].name)
+    const BdlParamDesc &p = m.params[i];
+    if (!p.name)
       fail("parameter " + std::to_string(i) + " has no name");
-    anyDerived = anyDerived || m.params[i].derived;
+    if (p.tune < BDL_TUNE_NONE || p.tune > BDL_TUNE_CHOICE)
+      fail("parameter '" + str(p.name) + "' has unknown tune kind " + std::to_string(p.tune));
+    if (p.tune == BDL_TUNE_CHOICE && (p.numChoices < 1 || !p.choices))
+      fail("parameter '" + str(p.name) + "' is a choice without values");
+    anyDerived = anyDerived || p.derived;
   }
   if (anyDerived && !m.derive)
     fail("has derived parameters but no derive function");

@@ -506,6 +506,10 @@ Space searchSpace(const BdlModel &model, const std::vector<std::string> &fixes) 
     case BDL_TUNE_BOOL:
       d.kind = Dimension::Kind::Bool, d.lo = 0, d.hi = 1;
       break;
+    case BDL_TUNE_CHOICE:
+      d.kind = Dimension::Kind::Choice;
+      d.choices.assign(p.choices, p.choices + p.numChoices);
+      break;
     default:
       d.kind = Dimension::Kind::Real;
     }

@@ -53,11 +53,23 @@ public:
           {str(t.name), i32(static_cast<int>(t.role)), i32(static_cast<int>(t.init)), rows, cols,
            f32(t.initA), f32(t.initB), i32(t.initASlot), i32(t.initBSlot)}));
     }
-    for (const ir::Param &p : m.params)
-      params.push_back(ConstantStruct::get(types.param, {str(p.name), f64(p.value), f64(p.lo),
-                                                         f64(p.hi), i32(static_cast<int>(p.type)),
-                                                         i32(static_cast<int>(p.tune)),
-                                                         i32(p.derivation != nullptr)}));
+    for (const ir::Param &p : m.params) {
+      Constant *choices = null();
+      if (!p.choices.empty()) {
+        std::vector<Constant *> values;
+        for (double c : p.choices)
+          values.push_back(f64(c));
+        ArrayType *ty = ArrayType::get(Type::getDoubleTy(ctx), values.size());
+        auto *gv = new GlobalVariable(mod, ty, true, GlobalValue::PrivateLinkage,
+                                      ConstantArray::get(ty, values), "bdl_model.choices");
+        gv->setAlignment(Align(8));
+        choices = gv;
+      }
+      params.push_back(ConstantStruct::get(
+          types.param, {str(p.name), f64(p.value), f64(p.lo), f64(p.hi),
+                        i32(static_cast<int>(p.type)), i32(static_cast<int>(p.tune)),
+                        i32(p.derivation != nullptr), i32(int64_t(p.choices.size())), choices}));
+    }
 
     Constant *train = nullptr, *eval = nullptr;
     if (Error e = blocks(m.trainBlocks, "train", train))
@@ -258,7 +270,7 @@ AbiTypes AbiTypes::get(LLVMContext &ctx) {
   AbiTypes t;
   t.dim = namedStruct(ctx, "BdlDim", {i32, i32});
   t.tensor = namedStruct(ctx, "BdlTensorDesc", {ptr, i32, i32, t.dim, t.dim, f32, f32, i32, i32});
-  t.param = namedStruct(ctx, "BdlParamDesc", {ptr, f64, f64, f64, i32, i32, i32});
+  t.param = namedStruct(ctx, "BdlParamDesc", {ptr, f64, f64, f64, i32, i32, i32, i32, ptr});
   t.op = namedStruct(
       ctx, "BdlOp",
       {i32, i32, i32, i32, i32, i32, i32, i32, i32, f32, f32, ptr, ptr, t.dim, t.dim, ptr});
@@ -298,7 +310,7 @@ std::vector<HostLayout> hostLayouts() {
        sizeof(BdlParamDesc),
        {OFF(BdlParamDesc, name), OFF(BdlParamDesc, value), OFF(BdlParamDesc, lo),
         OFF(BdlParamDesc, hi), OFF(BdlParamDesc, type), OFF(BdlParamDesc, tune),
-        OFF(BdlParamDesc, derived)}},
+        OFF(BdlParamDesc, derived), OFF(BdlParamDesc, numChoices), OFF(BdlParamDesc, choices)}},
       {"BdlOp",
        sizeof(BdlOp),
        {OFF(BdlOp, kind), OFF(BdlOp, parallel), OFF(BdlOp, a), OFF(BdlOp, b), OFF(BdlOp, c),

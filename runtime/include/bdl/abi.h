@@ -20,7 +20,7 @@
 extern "C" {
 #endif
 
-#define BDL_ABI_VERSION 5u
+#define BDL_ABI_VERSION 6u
 
 /* Slots of the runtime scalar array `hp` every kernel receives. Model
  * hyperparameter i lives at hp[BDL_HP_FIRST_PARAM + i]. */
@@ -83,7 +83,8 @@ typedef enum {
   BDL_TUNE_LINEAR = 1,
   BDL_TUNE_LOG = 2,
   BDL_TUNE_INT = 3,
-  BDL_TUNE_BOOL = 4
+  BDL_TUNE_BOOL = 4,
+  BDL_TUNE_CHOICE = 5 /* one of BdlParamDesc.choices */
 } BdlTuneKind;
 
 typedef struct {
@@ -96,6 +97,8 @@ typedef struct {
   /* Nonzero: the value is an expression of earlier parameters, recomputed by
    * BdlModel.derive after every change; --set on it is an error. */
   int32_t derived;
+  int32_t numChoices;    /* BDL_TUNE_CHOICE: how many values choices lists */
+  const double *choices; /* BDL_TUNE_CHOICE: the values, in order; null otherwise */
 } BdlParamDesc;
 
 /* The integer context of a call: where in simulated time and in the data the
