@@ -10,6 +10,7 @@
 #include "bdl/model.h"
 
 #include "Parallel.h"
+#include "Saxpy.h"
 #include "ThreadPool.h"
 
 #include <algorithm>
@@ -100,27 +101,34 @@ static const Transposed &transposed(int32_t tensor, const GemmArgs &g) {
   return t;
 }
 
-/// The non-zeros of A's rows, or false when there are too many for the
-/// sparse product to pay (more than one in 8: the scan is cheap next to a GEMV).
+/// The non-zeros of A's rows (nonzero[0, rowEnd.back()); the entries past
+/// it are scratch), or false when there are too many for the sparse product
+/// to pay (more than one in 8: the scan is cheap next to a GEMV).
 static bool scanSparse(const GemmArgs &g, std::vector<int32_t> &nonzero,
                        std::vector<int64_t> &rowEnd) {
-  int64_t budget = g.m * g.k / 8;
-  nonzero.clear(), rowEnd.clear();
+  int64_t budget = g.m * g.k / 8, count = 0;
+  // Room for one whole row past the budget.
+  nonzero.resize(size_t(budget + g.k));
+  rowEnd.clear();
+  int32_t *out = nonzero.data();
   for (int64_t r = 0; r < g.m; ++r) {
     const float *a = g.a + r * g.lda;
-    for (int64_t i = 0; i < g.k; ++i)
-      if (a[i] != 0) {
-        if (int64_t(nonzero.size()) == budget)
-          return false;
-        nonzero.push_back(int32_t(i));
-      }
-    rowEnd.push_back(int64_t(nonzero.size()));
+    // Every index is written and only a non-zero's kept: a branch per
+    // input would be mispredicted at almost every spike.
+    for (int64_t i = 0; i < g.k; ++i) {
+      out[count] = int32_t(i);
+      count += a[i] != 0;
+    }
+    if (count > budget)
+      return false;
+    rowEnd.push_back(count);
   }
   return true;
 }
 
 static void sparseTimes(const GemmArgs &g, const Transposed &t, const std::vector<int32_t> &nonzero,
                         const std::vector<int64_t> &rowEnd) {
+  thread_local std::vector<ScaledRow> terms;
   size_t z = 0;
   for (int64_t r = 0; r < g.m; ++r) {
     float *c = g.c + r * g.ldc;
@@ -129,10 +137,12 @@ static void sparseTimes(const GemmArgs &g, const Transposed &t, const std::vecto
       std::fill(c, c + g.n, 0.0f);
     else if (g.beta != 1)
       cblas_sscal(int(g.n), g.beta, c, 1);
+    terms.clear();
     for (; z < size_t(rowEnd[size_t(r)]); ++z) {
       int32_t i = nonzero[z];
-      cblas_saxpy(int(g.n), g.alpha * a[i], t.values.data() + i * g.n, 1, c, 1);
+      terms.push_back({g.alpha * a[i], t.values.data() + i * g.n});
     }
+    addScaledRows(g.n, terms.data(), terms.size(), c);
   }
 }
 
