@@ -14,6 +14,7 @@
 #include "ThreadPool.h"
 
 #include <algorithm>
+#include <array>
 #include <bit>
 #include <cblas.h>
 #if defined(__x86_64__)
@@ -146,15 +147,41 @@ static const Transposed &transposed(int32_t tensor, const GemmArgs &g) {
 static bool scanSparse(const GemmArgs &g, std::vector<int32_t> &nonzero,
                        std::vector<int64_t> &rowEnd) {
   int64_t budget = g.m * g.k / 8, count = 0;
-  // Room for one whole row past the budget.
-  nonzero.resize(size_t(budget + g.k));
+  // Room for one whole row past the budget, and a last group of 4.
+  nonzero.resize(size_t(budget + g.k + 4));
   rowEnd.clear();
   int32_t *out = nonzero.data();
   for (int64_t r = 0; r < g.m; ++r) {
     const float *a = g.a + r * g.lda;
     // Every index is written and only a non-zero's kept: a branch per
     // input would be mispredicted at almost every spike.
-    for (int64_t i = 0; i < g.k; ++i) {
+    int64_t i = 0;
+#if defined(__x86_64__)
+    // 4 at a time: the positions of the set bits of a 4-bit mask, in order,
+    // and their number (a table: x86-64's baseline has no popcnt).
+    struct Pack {
+      alignas(16) std::array<int32_t, 4> at{};
+      int32_t count = 0;
+    };
+    static constexpr auto kPack = [] {
+      std::array<Pack, 16> pack{};
+      for (int mask = 0; mask < 16; ++mask)
+        for (int bit = 0; bit < 4; ++bit)
+          if (mask >> bit & 1)
+            pack[size_t(mask)].at[size_t(pack[size_t(mask)].count++)] = bit;
+      return pack;
+    }();
+    for (; i + 4 <= g.k; i += 4) {
+      // Not-equal is true for a NaN, as a[i] != 0 is.
+      const Pack &p =
+          kPack[size_t(_mm_movemask_ps(_mm_cmpneq_ps(_mm_loadu_ps(a + i), _mm_setzero_ps())))];
+      __m128i at = _mm_load_si128(reinterpret_cast<const __m128i *>(p.at.data()));
+      _mm_storeu_si128(reinterpret_cast<__m128i *>(out + count),
+                       _mm_add_epi32(at, _mm_set1_epi32(int32_t(i))));
+      count += p.count;
+    }
+#endif
+    for (; i < g.k; ++i) {
       out[count] = int32_t(i);
       count += a[i] != 0;
     }
