@@ -32,7 +32,10 @@ Value *emitLoop(IRBuilder<> &b, Value *begin, Value *end, const Twine &name, Val
   if (vectorWidth) {
     Metadata *width[] = {MDString::get(ctx, "llvm.loop.vectorize.width"),
                          ConstantAsMetadata::get(b.getInt32(vectorWidth))};
-    MDNode *id = MDNode::getDistinct(ctx, {nullptr, MDNode::get(ctx, width)});
+    Metadata *fold[] = {MDString::get(ctx, "llvm.loop.vectorize.predicate.enable"),
+                        ConstantAsMetadata::get(b.getTrue())};
+    MDNode *id =
+        MDNode::getDistinct(ctx, {nullptr, MDNode::get(ctx, width), MDNode::get(ctx, fold)});
     id->replaceOperandWith(0, id);
     back->setMetadata(LLVMContext::MD_loop, id);
   }

@@ -1,12 +1,14 @@
 //===- ParallelTest.cpp - The thread pool and the GEMM bands --------------===//
 
 #include "Parallel.h"
+#include "Saxpy.h"
 #include "ThreadPool.h"
 
 #include <cblas.h>
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <bit>
 #include <chrono>
 #include <cmath>
 #include <thread>
@@ -119,6 +121,34 @@ TEST(GemmBands, ComputeTheWholeProductAndAreDeterministic) {
           ASSERT_EQ(again, banded);
         }
       }
+}
+
+// The sparse products' runs of saxpy must keep OpenBLAS's bits, whichever
+// path addScaledRows takes. Sines and cosines of unrelated periods: fused
+// and unfused multiply-adds disagree in many elements.
+TEST(ScaledRows, AddLikeSuccessiveSaxpyCalls) {
+  std::vector<float> values(1100 * 6);
+  for (size_t i = 0; i < values.size(); ++i)
+    values[i] = std::sin(float(i) * 0.37f) * 3;
+  for (int64_t n : {1, 7, 8, 9, 31, 32, 33, 63, 64, 65, 95, 96, 100, 500, 784, 1055}) {
+    for (size_t count : {0, 1, 2, 5}) {
+      SCOPED_TRACE(testing::Message() << "n " << n << ", " << count << " rows");
+      std::vector<ScaledRow> rows;
+      for (size_t j = 0; j < count; ++j) // one zero scale: cblas_saxpy skips it
+        rows.push_back(
+            {j == 2 ? 0.0f : std::cos(float(j) * 1.3f) - 0.25f, values.data() + j * 1100 + j % 4});
+      std::vector<float> want(size_t(n) + 3), got;
+      for (size_t o = 0; o < want.size(); ++o)
+        want[o] = std::cos(float(o) * 0.11f);
+      got = want;
+      for (const ScaledRow &r : rows)
+        cblas_saxpy(int(n), r.scale, r.values, 1, want.data() + 1, 1);
+      addScaledRows(n, rows.data(), rows.size(), got.data() + 1);
+      for (size_t o = 0; o < want.size(); ++o)
+        ASSERT_EQ(std::bit_cast<uint32_t>(got[o]), std::bit_cast<uint32_t>(want[o]))
+            << "element " << o << ": " << got[o] << " vs " << want[o];
+    }
+  }
 }
 
 } // namespace
