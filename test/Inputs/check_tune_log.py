@@ -2,7 +2,8 @@
 tune log holds every trial 0..TRIALS-1 exactly once, each line a JSON object
 with the documented keys; with --folds, K fold scores per successful trial;
 with --ranks, trials from R different ranks; with --status, every trial has
-that status; with --choices NAME=A,B,C, param NAME is one of the values.
+that status; with --some S, at least one has; with --choices NAME=A,B,C,
+param NAME is one of the values.
 Prints a summary line."""
 import json
 import sys
@@ -27,6 +28,8 @@ for l in lines:
         name, values = opts["--choices"].split("=")
         if float(l["params"][name]) not in [float(v) for v in values.split(",")]:
             sys.exit(f"{path}: trial {l['trial']} has {name} = {l['params'][name]}")
+if "--some" in opts and not any(l["status"] == opts["--some"] for l in lines):
+    sys.exit(f"{path}: no trial is {opts['--some']}")
 ranks = {l["rank"] for l in lines}
 if "--ranks" in opts and len(ranks) != int(opts["--ranks"]):
     sys.exit(f"{path}: trials from ranks {sorted(ranks)}")
