@@ -470,6 +470,8 @@ int runTuneCommand(const BdlModel &model, const Options &o) {
   t.epochs = o.epochs;
   t.quiet = o.quiet;
   t.threads = threadsPerRank(o);
+  t.device = parseDevice(o.device);
+  exec::probeDevice(model, t.device);
   tune::searchSpace(model, t.fixes); // usage errors before the data is read
   LoadedData data = loadData(o);
   DataView trainSet(data.sets.train);
@@ -584,6 +586,7 @@ int runMain(const BdlModel &model, int argc, const char *const *argv) {
       ->check(atLeast(1))
       ->capture_default_str();
   tune->add_option("--limit", o.limit, "Use only the first N training examples")->check(atLeast(1));
+  tune->add_option("--device", o.device, "Where trials train: cpu (default), cuda or cuda:N");
   CLI::App *selftest = app.add_subcommand(
       "selftest", "Run every kernel once on the GPU and once on the CPU, and compare");
   selftest->add_option("--device", o.device, "The GPU: cuda or cuda:N")->required();

@@ -1,6 +1,7 @@
 //===- tune/Tuner.cpp - `net tune`: trials, their log, resumption, MPI ----===//
 #include "tune/Tuner.h"
 
+#include "bdl/device.h"
 #include "bdl/error.h"
 #include "bdl/executor.h"
 #include "bdl/model.h"
@@ -151,6 +152,7 @@ Outcome runTrial(const BdlModel &model, const Space &space, const Point &x,
       inst.allocate(batch);
       checkDatasetFits(inst, *split.train.data);
       inst.initialise(o.seed);
+      exec::useDevice(inst, o.device);
       TrainOptions t;
       t.epochs = o.epochs;
       t.batch = std::min(o.batch, split.train.count);

@@ -17,6 +17,7 @@
 
 #include "bdl/abi.h"
 #include "bdl/data.h"
+#include "bdl/device.h"
 
 #include <string>
 #include <vector>
@@ -31,6 +32,7 @@ struct TuneOptions {
   int64_t batch = 32;
   uint64_t seed = 0; // the same for every trial: hyperparameters compared on equal draws
   int threads = 1;
+  Device device; // where each trial trains (a GPU per rank with --device cuda)
   Strategy strategy = Strategy::Gp;
   bool minimiseLoss = false;      // objective: the held-out loss instead of the accuracy
   std::vector<std::string> sets;  // --set: fixed for every trial
