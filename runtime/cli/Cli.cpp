@@ -7,6 +7,7 @@
 #include "bdl/error.h"
 #include "bdl/executor.h"
 #include "bdl/model.h"
+#include "bdl/plot.h"
 #include "bdl/report.h"
 #include "bdl/selftest.h"
 #include "bdl/trace.h"
@@ -658,6 +659,9 @@ int runMain(const BdlModel &model, int argc, const char *const *argv) {
   train->add_option("--resume", o.resume,
                     "Continue the run whose --out was DIR from its last checkpoint");
   eval->add_option("--weights", o.weights, "Directory of <tensor>.npy files")->required();
+  // plot reads files other runs wrote; it needs nothing of the model.
+  PlotRequest plotRequest;
+  CLI::App *plot = addPlotCommand(app, plotRequest);
 
   try {
     app.parse(argc, argv);
@@ -680,6 +684,8 @@ int runMain(const BdlModel &model, int argc, const char *const *argv) {
       return runSelfTestCommand(model, o);
     if (*tune)
       return runTuneCommand(model, o);
+    if (*plot)
+      return runPlot(plotRequest);
     return runInfo(model, o);
   } catch (const Error &e) {
     std::fflush(stdout);
