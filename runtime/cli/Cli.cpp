@@ -587,7 +587,6 @@ int runMain(const BdlModel &model, int argc, const char *const *argv) {
       ->check(atLeast(1))
       ->capture_default_str();
   tune->add_option("--limit", o.limit, "Use only the first N training examples")->check(atLeast(1));
-  tune->add_option("--device", o.device, "Where trials train: cpu (default), cuda or cuda:N");
   CLI::App *selftest = app.add_subcommand(
       "selftest", "Run every kernel once on the GPU and once on the CPU, and compare");
   selftest->add_option("--device", o.device, "The GPU: cuda or cuda:N")->required();
