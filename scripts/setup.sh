@@ -2,7 +2,7 @@
 # Installs every Debian 12 package bdl needs. Idempotent: packages already
 # present are skipped, so running it twice costs a dpkg query.
 #   scripts/setup.sh          build + test + demo dependencies
-#   scripts/setup.sh --bench  also python3-torch, for bench/ (about 3 minutes, +760 MB)
+#   scripts/setup.sh --bench  also python3-torch and python3-optuna, for bench/ (about 3 minutes, +800 MB)
 set -euo pipefail
 
 packages=(
