@@ -393,7 +393,9 @@ Point Optimizer::ask(const std::vector<Observation> &done,
     return x;
   };
 
-  const size_t nInit = size_t(std::max<Eigen::Index>(2 * d, 5));
+  // A design of 2d points leaves a 6-dimensional search only 8 steps of 20
+  // (bench/tune: Hartmann-6 -1.89 after 20 against -2.77 with d + 3).
+  const size_t nInit = size_t(std::max<Eigen::Index>(std::min<Eigen::Index>(2 * d, d + 3), 5));
   if (count < nInit) {
     Philox designRng(seed_, kStreamDesign);
     MatrixXd design = latinHypercube(Eigen::Index(nInit), d, designRng);

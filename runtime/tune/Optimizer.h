@@ -46,7 +46,7 @@ public:
 
   /// The next point to evaluate, given every finished observation (failed
   /// ones included) and the points being evaluated now. Deterministic in
-  /// (seed, done, pending). The first max(2 d, 5) points (d dimensions) are a
+  /// (seed, done, pending). The first max(min(2d, d + 3), 5) points (d dimensions) are a
   /// space-filling design; after that, with Strategy::Gp, the maximiser of
   /// expected improvement under a Gaussian process fitted to the finished
   /// observations, the pending points entered at the current best value (a
