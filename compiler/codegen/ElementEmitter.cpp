@@ -536,6 +536,23 @@ Function *emitStepsFunction(Module &llvmModule, const ir::Expr &steps, StringRef
   return fn;
 }
 
+Function *declareKernelEntry(Module &llvmModule, StringRef symbol) {
+  LLVMContext &ctx = llvmModule.getContext();
+  Type *i64 = Type::getInt64Ty(ctx), *ptr = PointerType::getUnqual(ctx);
+  Function *fn = Function::Create(
+      FunctionType::get(Type::getVoidTy(ctx), {i64, i64, i64, ptr, ptr, ptr}, false),
+      GlobalValue::ExternalLinkage, symbol, &llvmModule);
+  fn->addFnAttr(Attribute::NoUnwind);
+  const char *names[] = {"rowBegin", "rowEnd", "cols", "tensors", "hp", "ctx"};
+  for (unsigned a = 0; a < 6; ++a)
+    fn->getArg(a)->setName(names[a]);
+  for (unsigned a = 3; a < 6; ++a) {
+    fn->getArg(a)->addAttr(Attribute::NoCapture);
+    fn->getArg(a)->addAttr(Attribute::ReadOnly);
+  }
+  return fn;
+}
+
 Value *emitParamCondition(IRBuilder<> &b, const ir::Expr &cond, Value *hp,
                           const EmitOptions &opts) {
   std::map<ir::TensorId, Value *> noTensors;

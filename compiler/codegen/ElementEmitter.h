@@ -79,6 +79,11 @@ struct ElementFunction {
   std::vector<const ir::Expr *> invariants;
 };
 
+/// An empty exported function `symbol` with the BdlKernelFn signature
+/// (rowBegin, rowEnd, cols, tensors, hp, ctx), the pointers nocapture and
+/// readonly: every backend's kernel entry.
+llvm::Function *declareKernelEntry(llvm::Module &llvmModule, llvm::StringRef symbol);
+
 /// Copies of a loop are 2^invariants: 8 at most.
 constexpr size_t kMaxInvariantConditions = 1;
 

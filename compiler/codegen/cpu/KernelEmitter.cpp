@@ -225,17 +225,7 @@ Function *emitKernel(Module &llvmModule, const ir::Module &m, const ir::KernelOp
   b.CreateRetVoid();
 
   // The exported BdlKernelFn.
-  Function *fn = Function::Create(
-      FunctionType::get(Type::getVoidTy(ctx), {i64, i64, i64, ptr, ptr, ptr}, false),
-      GlobalValue::ExternalLinkage, symbol, &llvmModule);
-  fn->addFnAttr(Attribute::NoUnwind);
-  const char *names[] = {"rowBegin", "rowEnd", "cols", "tensors", "hp", "ctx"};
-  for (unsigned a = 0; a < 6; ++a)
-    fn->getArg(a)->setName(names[a]);
-  for (unsigned a = 3; a < 6; ++a) {
-    fn->getArg(a)->addAttr(Attribute::NoCapture);
-    fn->getArg(a)->addAttr(Attribute::ReadOnly);
-  }
+  Function *fn = declareKernelEntry(llvmModule, symbol);
   b.SetInsertPoint(BasicBlock::Create(ctx, "entry", fn));
   std::vector<Value *> args{fn->getArg(0), fn->getArg(1), fn->getArg(2)};
   for (ir::TensorId t : tensors)

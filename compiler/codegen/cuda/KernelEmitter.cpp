@@ -110,22 +110,6 @@ Function *emitThread(Module &llvmModule, const ir::Module &m, const ir::KernelOp
   return fn;
 }
 
-/// An empty function `symbol` with the BdlKernelFn signature.
-Function *declareEntry(Module &llvmModule, StringRef symbol) {
-  LLVMContext &ctx = llvmModule.getContext();
-  Type *i64 = Type::getInt64Ty(ctx), *ptr = PointerType::getUnqual(ctx);
-  Function *fn = Function::Create(
-      FunctionType::get(Type::getVoidTy(ctx), {i64, i64, i64, ptr, ptr, ptr}, false),
-      GlobalValue::ExternalLinkage, symbol, &llvmModule);
-  fn->addFnAttr(Attribute::NoUnwind);
-  const char *names[] = {"rowBegin", "rowEnd", "cols", "tensors", "hp", "ctx"};
-  for (unsigned a = 0; a < 6; ++a)
-    fn->getArg(a)->setName(names[a]);
-  for (unsigned a = 3; a < 6; ++a)
-    fn->getArg(a)->addAttr(Attribute::NoCapture);
-  return fn;
-}
-
 Value *callThread(IRBuilder<> &b, Function *thread, Function *entry, Value *g) {
   return b.CreateCall(thread, {g, entry->getArg(0), entry->getArg(1), entry->getArg(2),
                                entry->getArg(3), entry->getArg(4), entry->getArg(5)});
@@ -136,7 +120,7 @@ Value *callThread(IRBuilder<> &b, Function *thread, Function *entry, Value *g) {
 Function *emitPtxKernel(Module &llvmModule, const ir::Module &m, const ir::KernelOp &k,
                         StringRef symbol, const EmitOptions &opts) {
   Function *thread = emitThread(llvmModule, m, k, symbol, opts);
-  Function *fn = declareEntry(llvmModule, symbol);
+  Function *fn = declareKernelEntry(llvmModule, symbol);
   fn->setCallingConv(CallingConv::PTX_Kernel);
   IRBuilder<> b(BasicBlock::Create(llvmModule.getContext(), "entry", fn));
   auto sreg = [&](Intrinsic::ID id) {
@@ -168,7 +152,7 @@ Function *emitPtxKernel(Module &llvmModule, const ir::Module &m, const ir::Kerne
 Function *emitHostGridKernel(Module &llvmModule, const ir::Module &m, const ir::KernelOp &k,
                              StringRef symbol, const EmitOptions &opts) {
   Function *thread = emitThread(llvmModule, m, k, symbol, opts);
-  Function *fn = declareEntry(llvmModule, symbol);
+  Function *fn = declareKernelEntry(llvmModule, symbol);
   IRBuilder<> b(BasicBlock::Create(llvmModule.getContext(), "entry", fn));
   Value *n = points(b, k, fn->getArg(0), fn->getArg(1), columns(b, k, fn->getArg(2)));
   Value *block = b.getInt64(kHostGridBlock);

@@ -292,6 +292,16 @@ GemmShape gemmShape(const ModelInstance &inst, const BdlBlock &block, const BdlO
   return g;
 }
 
+int32_t blockSteps(const ModelInstance &inst, const BdlBlock &block, const BdlContext &ctx) {
+  if (!block.stepsFn)
+    return block.steps;
+  int32_t steps = block.stepsFn(inst.hp(), &ctx);
+  if (steps < 0)
+    throw Error("block '" + std::string(block.name ? block.name : "?") + "' drew " +
+                std::to_string(steps) + " steps");
+  return steps;
+}
+
 void applyReplay(ModelInstance &inst, const BdlBlock &block, const BdlOp &op) {
   ModelInstance::Replay *r = inst.replay(op.c);
   if (!r)
@@ -507,13 +517,7 @@ void runBlocks(ModelInstance &inst, const BdlBlock *blocks, int32_t numBlocks, b
     ctx.time = inst.time();
     ctx.step = 0;
     ctx.steps = 0;
-    int32_t steps = block.steps;
-    if (block.stepsFn) {
-      steps = block.stepsFn(inst.hp(), &ctx);
-      if (steps < 0)
-        throw Error("block '" + std::string(block.name ? block.name : "?") + "' drew " +
-                    std::to_string(steps) + " steps");
-    }
+    int32_t steps = blockSteps(inst, block, ctx);
     ctx.steps = steps;
     int slices = int(std::min<int64_t>(kernelPool().size(), inst.batch()));
     if (slices > 1 && !stepObserver && isPhase(block) && rowLocal(inst, block) &&

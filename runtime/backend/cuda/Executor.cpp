@@ -220,13 +220,7 @@ void DeviceModel::run(ModelInstance &inst, const BdlBlock *blocks, int32_t numBl
     ctx.time = inst.time();
     ctx.step = 0;
     ctx.steps = 0;
-    int32_t n = block.steps;
-    if (block.stepsFn) {
-      n = block.stepsFn(inst.hp(), &ctx);
-      if (n < 0)
-        throw Error("block '" + std::string(block.name ? block.name : "?") + "' drew " +
-                    std::to_string(n) + " steps");
-    }
+    int32_t n = blockSteps(inst, block, ctx);
     ctx.steps = n;
     // Context 0 is the prologue's, context 1 + s step s's.
     steps.assign(size_t(n) + 1, ctx);

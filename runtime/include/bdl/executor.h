@@ -80,6 +80,10 @@ struct GemmShape {
 };
 GemmShape gemmShape(const ModelInstance &instance, const BdlBlock &block, const BdlOp &op);
 
+/// The step count of `block` at this call: `steps`, or stepsFn's value
+/// (evaluated with ctx.step = ctx.steps = 0); throws Error when negative.
+int32_t blockSteps(const ModelInstance &instance, const BdlBlock &block, const BdlContext &ctx);
+
 /// A REPLAY op (in a train block): overwrites the host buffer of op.c with
 /// the next recorded row when --replay named it; a no-op otherwise.
 void applyReplay(ModelInstance &instance, const BdlBlock &block, const BdlOp &op);
