@@ -24,6 +24,7 @@
 #include "parse/Parser.h"
 #include "sema/Sema.h"
 #include "support/LargeStack.h"
+#include "transforms/CheckGradients.h"
 #include "transforms/Passes.h"
 
 #include "CLI/CLI.hpp"
@@ -54,6 +55,7 @@ struct Options {
   bool noFoldMomentum = false;
   bool verifyEach = false;
   bool printSolvers = false;
+  bool checkGradients = false;
   std::vector<std::string> importDirs;
 };
 
@@ -97,7 +99,7 @@ bool runPipeline(ir::Module &m, const Options &o) {
       return false;
     }
   }
-  if (!ir::verify(m, llvm::errs())) {
+  if (!ir::verify(m, llvm::errs(), /*lowered=*/true)) {
     llvm::errs() << "bdlc: internal error: IR verification failed\n";
     return false;
   }
@@ -192,6 +194,8 @@ int compile(const Options &o) {
     llvm::errs() << "bdlc: internal error: IR verification failed after lowering\n";
     return kExitInternal;
   }
+  if (o.checkGradients)
+    return checkGradients(module, {}, llvm::outs()) ? kExitOk : kExitModelError;
   if (!runPipeline(module, o))
     return kExitInternal;
   if (o.emit == "ir") {
@@ -303,6 +307,9 @@ int main(int argc, char **argv) {
   app.add_flag("--no-fold-momentum", o.noFoldMomentum,
                "keep gradients in their own buffers (no momentum folded into GEMMs)");
   app.add_flag("--verify-each", o.verifyEach, "run the IR verifier after every pass");
+  app.add_flag("--check-gradients", o.checkGradients,
+               "compare every grad() with central finite differences in double precision "
+               "(random weights and data), print the largest relative errors and exit");
   app.add_option("-I", o.importDirs,
                  "look for imported libraries in DIR first (then " BDL_STDLIB_DIR ")");
   app.add_flag("--print-solvers", o.printSolvers,

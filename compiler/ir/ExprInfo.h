@@ -9,6 +9,8 @@
 
 #include "ir/IR.h"
 
+#include <cmath>
+
 namespace bdl::ir {
 
 /// Draw sites are below this: the Philox counter's last word is
@@ -58,6 +60,61 @@ inline bool sameExpr(const Expr &a, const Expr &b) {
     if (!sameExpr(*a.operands[i], *b.operands[i]))
       return false;
   return true;
+}
+
+/// An arithmetic op or comparison applied to values (b unused by unary ops),
+/// with the generated code's semantics: in float, the value constant folding
+/// must reproduce; in double, the IR interpreter's.
+template <typename T> T apply(ExprOp op, T a, T b) {
+  switch (op) {
+  case ExprOp::Neg:
+    return -a;
+  case ExprOp::Exp:
+    return std::exp(a);
+  case ExprOp::Log:
+    return std::log(a);
+  case ExprOp::Tanh:
+    return std::tanh(a);
+  case ExprOp::Sigmoid:
+    return T(1) / (T(1) + std::exp(-a));
+  case ExprOp::Relu: // as the generated code: NaN stays NaN
+    return a < 0 ? T(0) : a;
+  case ExprOp::Step:
+    return a > 0 ? T(1) : T(0);
+  case ExprOp::Abs:
+    return std::fabs(a);
+  case ExprOp::Sqrt:
+    return std::sqrt(a);
+  case ExprOp::Add:
+    return a + b;
+  case ExprOp::Sub:
+    return a - b;
+  case ExprOp::Mul:
+    return a * b;
+  case ExprOp::Div:
+    return a / b;
+  case ExprOp::Pow:
+    return std::pow(a, b);
+  case ExprOp::Max:
+    return std::fmax(a, b);
+  case ExprOp::Min:
+    return std::fmin(a, b);
+  // As the generated code: ordered, but != is true on NaN.
+  case ExprOp::Lt:
+    return a < b ? T(1) : T(0);
+  case ExprOp::Le:
+    return a <= b ? T(1) : T(0);
+  case ExprOp::Gt:
+    return a > b ? T(1) : T(0);
+  case ExprOp::Ge:
+    return a >= b ? T(1) : T(0);
+  case ExprOp::Eq:
+    return a == b ? T(1) : T(0);
+  case ExprOp::Ne:
+    return a != b ? T(1) : T(0);
+  default:
+    return 0;
+  }
 }
 
 } // namespace bdl::ir

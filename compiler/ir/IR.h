@@ -209,7 +209,16 @@ struct ReplayOp {
   TensorId tensor = -1;
 };
 
-using Op = std::variant<GemmOp, KernelOp, RotateOp, ReplayOp>;
+/// out = the gradient of the batch mean of `loss` (a per-example or a
+/// model-wide scalar) with respect to `weight`, through the ops before this
+/// one in the schedule. A placeholder: the differentiate pass
+/// (transforms/Differentiate.cpp) replaces it by the ops of a reverse sweep,
+/// and no backend ever sees one.
+struct GradOp {
+  TensorId loss = -1, weight = -1, out = -1;
+};
+
+using Op = std::variant<GemmOp, KernelOp, RotateOp, ReplayOp, GradOp>;
 
 /// A phase: the prologue once, then `steps` repetitions of `ops`. The step
 /// count is `steps`, or the value of `stepsExpr` (a scalar over slots and

@@ -428,9 +428,18 @@ private:
         if (!tensorRef(r.tensor))
           return false;
         out.push_back(r);
+      } else if (tok.isWord("grad")) {
+        //   grad %out = %loss wrt %weight
+        advance();
+        GradOp d;
+        if (!tensorRef(d.out, "the gradient, as %name") || !punct('=') ||
+            !tensorRef(d.loss, "the loss, as %name") || !keyword("wrt") ||
+            !tensorRef(d.weight, "the weight, as %name"))
+          return false;
+        out.push_back(d);
       } else {
-        return expected("an op ('gemm', 'map', 'rowreduce', 'colreduce', 'rotate' or 'replay') "
-                        "or '}'");
+        return expected("an op ('gemm', 'map', 'rowreduce', 'colreduce', 'rotate', 'replay' or "
+                        "'grad') or '}'");
       }
     }
     return true;

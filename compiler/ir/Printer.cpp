@@ -152,6 +152,9 @@ private:
         kernel(*k, indent);
       else if (auto *r = std::get_if<RotateOp>(&op))
         os << "rotate " << name(r->first) << " " << r->count << "\n";
+      else if (auto *d = std::get_if<GradOp>(&op))
+        os << "grad " << name(d->out) << " = " << name(d->loss) << " wrt " << name(d->weight)
+           << "\n";
       else
         os << "replay " << name(std::get<ReplayOp>(op).tensor) << "\n";
     }

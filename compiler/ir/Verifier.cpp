@@ -158,7 +158,7 @@ private:
 /// reads and writes along each schedule.
 class ModuleVerifier {
 public:
-  explicit ModuleVerifier(const Module &m) : m(m) {}
+  ModuleVerifier(const Module &m, bool lowered) : m(m), lowered(lowered) {}
 
   std::vector<Problem> run() {
     declarations();
@@ -220,7 +220,11 @@ private:
 
   void schedule(const char *name, const std::vector<Block> &blocks) {
     written.clear();
+    rewritten.clear();
+    multiStep = nullptr;
     for (const Block &b : blocks) {
+      if (b.steps != 1 || b.stepsExpr)
+        multiStep = &b;
       context = std::string(name) + " block " + formatName(b.name);
       if (b.stepsExpr) {
         for (Problem &p : verifyStepsExpr(m, *b.stepsExpr))
@@ -236,6 +240,8 @@ private:
             kernel(*k);
           else if (auto *r = std::get_if<RotateOp>(&op))
             rotate(*r);
+          else if (auto *d = std::get_if<GradOp>(&op))
+            grad(*d);
           else
             replay(std::get<ReplayOp>(op));
         }
@@ -270,6 +276,41 @@ private:
     write(&r, r.tensor);
   }
 
+  void grad(const GradOp &d) {
+    for (TensorId t : {d.loss, d.weight, d.out})
+      if (!validTensor(m, t))
+        return fail(&d, "grad names tensor id " + std::to_string(t) + ", which does not exist");
+    if (lowered)
+      fail(&d, "grad %" + formatName(m.tensors[d.out].name) +
+                   " was not differentiated (the differentiate pass did not run)");
+    // The reverse sweep runs once through the ops before it: no time steps
+    // to go back through, and one value per tensor.
+    if (multiStep)
+      fail(&d, "grad through block " + formatName(multiStep->name) +
+                   ", which runs more than one step (differentiating through time is not "
+                   "supported)");
+    if (!rewritten.empty())
+      fail(&d, "grad after a second write of %" + formatName(m.tensors[*rewritten.begin()].name) +
+                   " (the reverse sweep needs one value per tensor)");
+    read(&d, d.loss);
+    write(&d, d.out);
+    const Tensor &L = m.tensors[d.loss], &W = m.tensors[d.weight], &G = m.tensors[d.out];
+    if (!(L.cols.isOne() && (L.rows.isOne() || L.rows.kind == Dim::Kind::Batch)))
+      fail(&d, "grad of %" + formatName(L.name) + " " + shape(L) +
+                   ": the loss must be [batch, 1] or [1, 1]");
+    if (W.role != Role::Weight)
+      fail(&d, "grad with respect to %" + formatName(W.name) + ", of role " + spelling(W.role) +
+                   ", not a weight");
+    if (G.role != Role::Temp)
+      fail(&d, "grad into %" + formatName(G.name) + ", of role " + spelling(G.role) +
+                   ", not a temporary");
+    if (!(G.rows == W.rows) || !(G.cols == W.cols))
+      fail(&d, "grad %" + formatName(G.name) + " " + shape(G) + " of weight %" +
+                   formatName(W.name) + " " + shape(W) + ": shapes differ");
+  }
+
+  std::string shape(const Tensor &t) const { return formatShape(t.rows, t.cols, m.params); }
+
   void read(Entity at, TensorId t) {
     if (validTensor(m, t) && m.tensors[t].role == Role::Temp && !written.count(t))
       fail(at, "reads %" + formatName(m.tensors[t].name) + " before anything writes it");
@@ -281,7 +322,8 @@ private:
     Role r = m.tensors[t].role;
     if (r == Role::Input || r == Role::Target || r == Role::Fixed)
       fail(at, "writes read-only %" + formatName(m.tensors[t].name));
-    written.insert(t);
+    if (!written.insert(t).second)
+      rewritten.insert(t);
   }
 
   void gemm(const GemmOp &g) {
@@ -329,8 +371,11 @@ private:
   }
 
   const Module &m;
+  bool lowered;
   std::string context;
   std::set<TensorId> written;
+  std::set<TensorId> rewritten;     // written more than once so far
+  const Block *multiStep = nullptr; // the last block so far of more than one step
   std::vector<Problem> problems;
 };
 
@@ -370,10 +415,12 @@ std::vector<Problem> verifyDerivations(const Module &m) {
   return problems;
 }
 
-std::vector<Problem> verifyModule(const Module &m) { return ModuleVerifier(m).run(); }
+std::vector<Problem> verifyModule(const Module &m, bool lowered) {
+  return ModuleVerifier(m, lowered).run();
+}
 
-bool verify(const Module &m, llvm::raw_ostream &errs) {
-  std::vector<Problem> problems = verifyModule(m);
+bool verify(const Module &m, llvm::raw_ostream &errs, bool lowered) {
+  std::vector<Problem> problems = verifyModule(m, lowered);
   for (const Problem &p : problems)
     errs << "ir verifier: " << (p.context.empty() ? "" : p.context + ": ") << p.message << "\n";
   return problems.empty();

@@ -24,9 +24,9 @@ namespace bdl::ir {
 
 /// The innermost part of a module a problem is about (monostate: the
 /// module itself), so that a tool which parsed the IR can point at its text.
-using Entity =
-    std::variant<std::monostate, const Param *, const Tensor *, const Block *, const GemmOp *,
-                 const KernelOp *, const KernelOutput *, const RotateOp *, const ReplayOp *>;
+using Entity = std::variant<std::monostate, const Param *, const Tensor *, const Block *,
+                            const GemmOp *, const KernelOp *, const KernelOutput *,
+                            const RotateOp *, const ReplayOp *, const GradOp *>;
 
 struct Problem {
   Entity entity;
@@ -47,12 +47,14 @@ std::vector<Problem> verifyStepsExpr(const Module &m, const Expr &steps);
 /// selects.
 std::vector<Problem> verifyDerivations(const Module &m);
 
-/// The problems of `m`; empty if it is well formed.
-std::vector<Problem> verifyModule(const Module &m);
+/// The problems of `m`; empty if it is well formed. `lowered`: `m` is what
+/// the backends get, so a GradOp (which only the pipeline's differentiate
+/// pass removes) is a problem too.
+std::vector<Problem> verifyModule(const Module &m, bool lowered = false);
 
 /// Returns true if `m` is well formed; otherwise describes every problem on
 /// `errs`. A failure is a compiler bug, never a user error.
-bool verify(const Module &m, llvm::raw_ostream &errs);
+bool verify(const Module &m, llvm::raw_ostream &errs, bool lowered = false);
 
 } // namespace bdl::ir
 

@@ -438,6 +438,8 @@ private:
     }
     if (f == "outer")
       return named(outerProduct(arg(0), arg(1), "outer"));
+    if (f == "grad")
+      return load(gradient(call));
     return constant(0); // unreachable: sema knows every builtin
   }
 
@@ -459,6 +461,21 @@ private:
       gemm.alphaSlot = ir::kInvBatchSlot;
     block->ops.push_back(gemm);
     return gemm.c;
+  }
+
+  /// The tensor grad(L, W) is computed into, by a grad op in the current
+  /// block (the differentiate pass replaces it); one per (L, W).
+  ir::TensorId gradient(const ast::CallExpr *call) {
+    auto nameOf = [&](size_t i) { return cast<ast::NameExpr>(call->args[i].value.get()); };
+    ir::TensorId loss = tensorOf(model.symbolOf(nameOf(0)));
+    ir::TensorId weight = tensorOf(model.symbolOf(nameOf(1)));
+    auto [it, added] = gradients.try_emplace({loss, weight}, -1);
+    if (added) {
+      const ir::Tensor W = m.tensors[weight];
+      it->second = temp(W.name + ".grad", W.rows, W.cols);
+      block->ops.push_back(ir::GradOp{loss, weight, it->second});
+    }
+    return it->second;
   }
 
   Value softmax(Value z) {
@@ -742,6 +759,7 @@ private:
   std::vector<ir::TensorId> tensorIds, layerIds, letIds;
   std::map<std::string, unsigned> nameUses;
   std::set<ir::TensorId> anonymous; // products not yet named after a value
+  std::map<std::pair<ir::TensorId, ir::TensorId>, ir::TensorId> gradients; // (loss, weight)
 };
 
 } // namespace bdl::lowering

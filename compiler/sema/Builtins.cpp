@@ -25,6 +25,7 @@ const Builtin *findBuiltin(std::string_view name) {
       {"cross_entropy", F::RowToScalar, 2},
       {"mse", F::RowToScalar, 2},
       {"outer", F::Outer, 2},
+      {"grad", F::Gradient, 2},
       {"zeros", F::Initialiser, 0},
       {"xavier", F::Initialiser, 0},
       {"kaiming", F::Initialiser, 0},

@@ -12,6 +12,7 @@ struct Builtin {
     RowToRow,    // one example's vector to a vector (softmax)
     RowToScalar, // one example's vector(s) to a scalar (losses, sum)
     Outer,       // outer(a, b): a matrix
+    Gradient,    // grad(L, W): a weight's shape (sema/Shapes.cpp, gradShape)
     Initialiser  // only after a tensor's '='
   };
   const char *name;

@@ -92,6 +92,7 @@ private:
   bool checkFolded(const ast::BinaryExpr *b);
   std::optional<Shape> matmulShape(const ast::BinaryExpr *b, const Shape &l, const Shape &r);
   std::optional<Shape> callShape(const ast::CallExpr *call);
+  std::optional<Shape> gradShape(const ast::CallExpr *call);
   /// Per-example matrices (outer products) only make sense averaged into a
   /// weight update.
   bool rejectBatchedMatrix(const ast::Expr *e, const Shape &s, const std::string &name);

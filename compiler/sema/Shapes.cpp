@@ -228,6 +228,8 @@ std::optional<Shape> Checker::callShape(const ast::CallExpr *call) {
                  "'" + call->callee + "' initialises a weight and can only follow its '='");
     return std::nullopt;
   }
+  if (builtin->form == Builtin::Form::Gradient && call->args.size() == 2)
+    return gradShape(call);
   if (call->args.size() != builtin->arity) {
     diags.report(call->getRange(), DiagID::err_argument_count, call->callee,
                  builtin->arity == 1 ? "1 argument" : std::to_string(builtin->arity) + " arguments",
@@ -274,10 +276,53 @@ std::optional<Shape> Checker::callShape(const ast::CallExpr *call) {
     if (!expect(0, args[0].isVector(), "a vector") || !expect(1, args[1].isVector(), "a vector"))
       return std::nullopt;
     return Shape{args[0].batched || args[1].batched, {args[0].dims[0], args[1].dims[0]}};
+  case Builtin::Form::Gradient:
   case Builtin::Form::Initialiser:
     break;
   }
   return std::nullopt;
+}
+
+std::optional<Shape> Checker::gradShape(const ast::CallExpr *call) {
+  if (!inLearn) {
+    diags.report(call->calleeRange, DiagID::err_grad_context,
+                 "grad() is a value of the learning rule: use it in the 'learn' block");
+    return std::nullopt;
+  }
+  if (model->hasDynamics()) {
+    diags.report(call->calleeRange, DiagID::err_grad_context,
+                 "grad() differentiates rate models; this model has populations, and "
+                 "differentiating through their time steps is not supported yet");
+    return std::nullopt;
+  }
+  for (const ast::Arg &a : call->args)
+    if (!a.key.empty()) {
+      diags.report(a.keyRange, DiagID::err_unknown_argument, call->callee, a.key);
+      return std::nullopt;
+    }
+  const ast::Expr *lossArg = call->args[0].value.get(), *weightArg = call->args[1].value.get();
+  std::optional<Shape> lossShape = shape(lossArg), weightShape = shape(weightArg);
+  if (!lossShape || !weightShape)
+    return std::nullopt;
+  auto symbolOf = [&](const ast::Expr *e) -> const Symbol * {
+    auto *n = dyn_cast<ast::NameExpr>(e);
+    return n ? model->resolved.lookup(n) : nullptr;
+  };
+  auto refuse = [&](const ast::Expr *e, const std::string &why) {
+    diags.report(e->getRange(), DiagID::err_grad_argument, why);
+    noteDeclaration(e);
+    return std::nullopt;
+  };
+  const Symbol *l = symbolOf(lossArg);
+  if (!l || l->kind != Symbol::Kind::Layer)
+    return refuse(lossArg, "its first argument must name the loss or a layer, not an expression");
+  if (!lossShape->isScalar())
+    return refuse(lossArg, "'" + cast<ast::NameExpr>(lossArg)->name + "' is " +
+                               describe(*lossShape, model->params) + ", not a scalar");
+  const Symbol *w = symbolOf(weightArg);
+  if (!w || w->kind != Symbol::Kind::Tensor || w->tensor->kind != ast::TensorKind::Weight)
+    return refuse(weightArg, "its second argument must name a weight");
+  return Shape{false, weightShape->dims};
 }
 
 bool Checker::rejectBatchedMatrix(const ast::Expr *e, const Shape &s, const std::string &name) {

@@ -3,8 +3,6 @@
 
 #include "ir/ExprInfo.h"
 
-#include <cmath>
-
 namespace bdl {
 namespace {
 
@@ -13,60 +11,6 @@ using ir::ExprOp;
 using ir::ExprPtr;
 
 bool isConst(const ExprPtr &e, float v) { return e->op == ExprOp::Const && e->value == v; }
-
-/// The value of `op` applied to constants, computed as the generated code
-/// would in float.
-float evaluate(ExprOp op, float a, float b) {
-  switch (op) {
-  case ExprOp::Neg:
-    return -a;
-  case ExprOp::Exp:
-    return std::exp(a);
-  case ExprOp::Log:
-    return std::log(a);
-  case ExprOp::Tanh:
-    return std::tanh(a);
-  case ExprOp::Sigmoid:
-    return 1.f / (1.f + std::exp(-a));
-  case ExprOp::Relu: // as the generated code: NaN stays NaN
-    return a < 0 ? 0.f : a;
-  case ExprOp::Step:
-    return a > 0 ? 1.f : 0.f;
-  case ExprOp::Abs:
-    return std::fabs(a);
-  case ExprOp::Sqrt:
-    return std::sqrt(a);
-  case ExprOp::Add:
-    return a + b;
-  case ExprOp::Sub:
-    return a - b;
-  case ExprOp::Mul:
-    return a * b;
-  case ExprOp::Div:
-    return a / b;
-  case ExprOp::Pow:
-    return std::pow(a, b);
-  case ExprOp::Max:
-    return std::fmax(a, b);
-  case ExprOp::Min:
-    return std::fmin(a, b);
-  // As the generated code: ordered, but != is true on NaN.
-  case ExprOp::Lt:
-    return a < b ? 1.f : 0.f;
-  case ExprOp::Le:
-    return a <= b ? 1.f : 0.f;
-  case ExprOp::Gt:
-    return a > b ? 1.f : 0.f;
-  case ExprOp::Ge:
-    return a >= b ? 1.f : 0.f;
-  case ExprOp::Eq:
-    return a == b ? 1.f : 0.f;
-  case ExprOp::Ne:
-    return a != b ? 1.f : 0.f;
-  default:
-    return 0;
-  }
-}
 
 void fold(ExprPtr &e) {
   for (ExprPtr &o : e->operands)
@@ -90,7 +34,7 @@ void fold(ExprPtr &e) {
     allConst &= o->op == ExprOp::Const;
   if (allConst) {
     float a = e->operands[0]->value, b = e->operands.size() > 1 ? e->operands[1]->value : 0;
-    e = Expr::constant(evaluate(e->op, a, b));
+    e = Expr::constant(ir::apply(e->op, a, b));
     return;
   }
   // Identities that hold in IEEE arithmetic for every operand, -0 and NaN

@@ -26,6 +26,12 @@ template <typename F> void forEachRead(const ir::Op &op, F &&f) {
   } else if (auto *r = std::get_if<ir::RotateOp>(&op)) {
     for (int32_t j = 0; j < r->count; ++j)
       f(r->first + j);
+  } else if (auto *d = std::get_if<ir::GradOp>(&op)) {
+    // What it names; the sweep that replaces it reads more (every value on
+    // the way from the weight to the loss), so passes before it must treat
+    // it as a barrier (isBarrier).
+    f(d->loss);
+    f(d->weight);
   } else {
     f(std::get<ir::ReplayOp>(op).tensor);
   }
@@ -43,14 +49,17 @@ template <typename F> void forEachWrite(const ir::Op &op, bool unstored, F &&f) 
   } else if (auto *r = std::get_if<ir::RotateOp>(&op)) {
     for (int32_t j = 0; j < r->count; ++j)
       f(r->first + j);
+  } else if (auto *d = std::get_if<ir::GradOp>(&op)) {
+    f(d->out);
   } else {
     f(std::get<ir::ReplayOp>(op).tensor);
   }
 }
 
-/// Whether `op` is a rotation or a replay.
+/// Whether `op` is a rotation, a replay or a gradient not yet differentiated.
 inline bool isBarrier(const ir::Op &op) {
-  return std::holds_alternative<ir::RotateOp>(op) || std::holds_alternative<ir::ReplayOp>(op);
+  return std::holds_alternative<ir::RotateOp>(op) || std::holds_alternative<ir::ReplayOp>(op) ||
+         std::holds_alternative<ir::GradOp>(op);
 }
 
 } // namespace bdl

@@ -9,6 +9,10 @@
 
 namespace bdl {
 
+/// Replaces every grad op by the reverse sweep that computes it
+/// (Differentiate.cpp). First in the pipeline: no backend handles a grad op.
+void differentiate(ir::Module &m);
+
 /// Evaluates constant subexpressions and drops exact identities (x*1, x-0, ...).
 void foldConstants(ir::Module &m);
 

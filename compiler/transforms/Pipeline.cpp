@@ -5,6 +5,7 @@ namespace bdl {
 
 const std::vector<Pass> &defaultPipeline() {
   static const std::vector<Pass> passes = {
+      {"differentiate", "grad ops replaced by reverse-mode sweeps", differentiate},
       {"fold", "constant folding", foldConstants},
       // Before fusion, which would otherwise merge invariant and varying kernels.
       {"hoist", "loop invariants of a phase into its prologue", hoistInvariants},

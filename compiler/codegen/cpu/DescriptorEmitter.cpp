@@ -202,6 +202,9 @@ private:
                                            f32(g->beta), null(), str(name), rows, cols, null()});
       return Error::success();
     }
+    if (std::holds_alternative<ir::GradOp>(o))
+      return createStringError(inconvertibleErrorCode(),
+                               "descriptor: a grad op was not differentiated");
     const auto &k = std::get<ir::KernelOp>(o);
     if (nextKernel >= kernels.size())
       return createStringError(inconvertibleErrorCode(), "descriptor: kernel count mismatch");

@@ -4,6 +4,7 @@
 //   bdl-opt --pass=fold,fuse in.bdlir     run passes in that order
 //   bdl-opt --pass=fuse --print-after=fuse --verify-each in.bdlir -o out.bdlir
 //   bdl-opt --emit-llvm [-O2 --cpu=x86-64-v3] in.bdlir   LLVM IR of the result
+//   bdl-opt --check-gradients in.bdlir    its grad ops against finite differences
 //
 // The passes are the default pipeline's (transforms/Pipeline.cpp), so a
 // pass test is IR in, IR out, with no front end in between.
@@ -17,6 +18,7 @@
 #include "ir/Printer.h"
 #include "ir/Verifier.h"
 #include "support/LargeStack.h"
+#include "transforms/CheckGradients.h"
 #include "transforms/Passes.h"
 
 #include "CLI/CLI.hpp"
@@ -43,6 +45,7 @@ struct Options {
   bool printAfterAll = false;
   bool verifyEach = false;
   bool emitLLVM = false;
+  bool checkGradients = false;
   int optLevel = 0;
   std::string cpu = "x86-64-v3";
 };
@@ -99,6 +102,8 @@ int run(const Options &o) {
   std::optional<ir::Module> m = ir::parseModule(sm, llvm::errs(), &locs);
   if (!m || !verifyParsed(*m, locs, sm))
     return kExitBadInput;
+  if (o.checkGradients)
+    return checkGradients(*m, {}, llvm::outs()) ? kExitOk : kExitBadInput;
 
   for (const std::string &name : o.passes) {
     const Pass &pass = *findPass(name);
@@ -168,6 +173,9 @@ int main(int argc, char **argv) {
   app.add_flag("--print-after-all", o.printAfterAll, "print the IR after every pass");
   app.add_flag("--verify-each", o.verifyEach, "run the IR verifier after every pass");
   app.add_flag("--emit-llvm", o.emitLLVM, "print the LLVM IR of the result instead");
+  app.add_flag("--check-gradients", o.checkGradients,
+               "differentiate, compare every grad op with finite differences in double "
+               "precision and exit (bdlc --check-gradients)");
   app.add_option("-O", o.optLevel, "with --emit-llvm: optimise at this level (default 0: none)")
       ->check(CLI::Range(0, 3));
   app.add_option("--cpu", o.cpu, "with --emit-llvm -O1..3: the target CPU (default x86-64-v3)");
