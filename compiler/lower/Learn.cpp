@@ -1,0 +1,165 @@
+//===- Learn.cpp - The learning rule: updates and optimiser steps ---------===//
+#include "lower/Lowerer.h"
+
+namespace bdl::lowering {
+
+ExprPtr Lowerer::scaled(ExprPtr scale, ExprPtr factor) {
+  return scale ? Expr::binary(ExprOp::Mul, std::move(scale), std::move(factor)) : std::move(factor);
+}
+
+bool Lowerer::isPlainScalar(const ast::Expr *e) {
+  const sema::Shape &s = model.shapeOf(e);
+  return s.isScalar() && !s.batched;
+}
+
+void Lowerer::collectTerms(const ast::Expr *e, ExprPtr scale, std::vector<Term> &terms) {
+  const sema::Shape &shape = model.shapeOf(e);
+  if (!(shape.isMatrix() && shape.batched)) {
+    // No outer product inside: one elementwise term (one batch mean at most).
+    terms.push_back({e, std::move(scale)});
+    return;
+  }
+  if (auto *b = dyn_cast<ast::BinaryExpr>(e)) {
+    switch (b->op) {
+    case ast::BinaryOp::Add:
+      collectTerms(b->lhs.get(), scale ? scale->clone() : nullptr, terms);
+      return collectTerms(b->rhs.get(), std::move(scale), terms);
+    case ast::BinaryOp::Sub:
+      collectTerms(b->lhs.get(), scale ? scale->clone() : nullptr, terms);
+      return collectTerms(b->rhs.get(), scaled(std::move(scale), Expr::constant(-1)), terms);
+    case ast::BinaryOp::Mul:
+      if (isPlainScalar(b->lhs.get()))
+        return collectTerms(b->rhs.get(), scaled(std::move(scale), lowerExpr(b->lhs.get()).expr),
+                            terms);
+      if (isPlainScalar(b->rhs.get()))
+        return collectTerms(b->lhs.get(), scaled(std::move(scale), lowerExpr(b->rhs.get()).expr),
+                            terms);
+      break;
+    case ast::BinaryOp::Div:
+      if (isPlainScalar(b->rhs.get()))
+        return collectTerms(b->lhs.get(),
+                            scaled(std::move(scale), Expr::binary(ExprOp::Div, Expr::constant(1),
+                                                                  lowerExpr(b->rhs.get()).expr)),
+                            terms);
+      break;
+    default:
+      break;
+    }
+  }
+  if (auto *n = dyn_cast<ast::NegExpr>(e))
+    return collectTerms(n->operand.get(), scaled(std::move(scale), Expr::constant(-1)), terms);
+  terms.push_back({e, std::move(scale)});
+}
+
+void Lowerer::lowerLearn(const ast::LearnDecl &learn) {
+  // Let values first, then every gradient, then the optimiser's scalars,
+  // then its steps: everything but the steps sees the weights from before
+  // this block, whatever the order of the updates.
+  letIds.assign(learn.stmts.size(), -1);
+  for (size_t i = 0; i < learn.stmts.size(); ++i) {
+    const ast::LearnStmt &s = learn.stmts[i];
+    if (s.kind == ast::LearnStmt::Kind::Let)
+      letIds[i] = materialize(lowerExpr(s.value.get()), s.name.name, true);
+  }
+  std::vector<PendingUpdate> updates;
+  for (const sema::CheckedUpdate &u : model.updates)
+    updates.push_back(lowerUpdate(*u.stmt, tensorIds[u.tensor]));
+  const sema::Optimizer &opt = model.optimizer;
+  ExprPtr lr = stepScalar(opt.lr, "sgd.lr");
+  ExprPtr momentum = opt.momentum ? stepScalar(opt.momentum, "sgd.momentum") : nullptr;
+  for (PendingUpdate &u : updates)
+    optimizerStep(u, *lr, momentum.get());
+}
+
+ExprPtr Lowerer::stepScalar(const ast::Expr *e, const std::string &name) {
+  Value v = lowerExpr(e);
+  if (readsTensor(*v.expr))
+    v = load(materialize(std::move(v), name));
+  return std::move(v.expr);
+}
+
+bool Lowerer::readsTensor(const Expr &e) {
+  if (e.op == ExprOp::Load)
+    return true;
+  for (const ExprPtr &o : e.operands)
+    if (readsTensor(*o))
+      return true;
+  return false;
+}
+
+Lowerer::PendingUpdate Lowerer::lowerUpdate(const ast::LearnStmt &s, ir::TensorId w) {
+  const ir::Tensor W = m.tensors[w];
+  std::vector<Term> terms;
+  collectTerms(s.value.get(), nullptr, terms);
+  Value delta = constant(0);
+  bool first = true;
+  for (Term &term : terms) {
+    Value v = termValue(term.expr, W, s.name.name, term.scale);
+    if (term.scale)
+      v = binary(ExprOp::Mul, {std::move(term.scale), Dim::constant(1), Dim::constant(1)},
+                 std::move(v));
+    delta = first ? std::move(v) : binary(ExprOp::Add, std::move(delta), std::move(v));
+    first = false;
+  }
+  // Keep the update's iteration space the weight's, even for a scalar delta.
+  delta.rows = W.rows, delta.cols = W.cols;
+  // Optimiser steps run after every gradient, one weight after another: a
+  // delta that reads anything but a gradient computed here (another weight,
+  // say) is computed now, before any weight changes. Fusion moves it back
+  // into the step where that is still sound.
+  bool isGradient =
+      delta.expr->op == ExprOp::Load && m.tensors[delta.expr->index].role == ir::Role::Temp &&
+      m.tensors[delta.expr->index].rows == W.rows && m.tensors[delta.expr->index].cols == W.cols;
+  if (!isGradient) {
+    ir::TensorId d = temp(W.name + ".delta", W.rows, W.cols);
+    map(m.tensors[d].name, d, std::move(delta));
+    delta = load(d);
+  }
+  return {w, s.subtract, std::move(delta)};
+}
+
+Value Lowerer::termValue(const ast::Expr *e, const ir::Tensor &W, const std::string &weight,
+                         ExprPtr &scale) {
+  const sema::Shape &s = model.shapeOf(e);
+  if (auto *call = dyn_cast<ast::CallExpr>(e); call && call->callee == "outer") {
+    // A scale goes into the first vector (n multiplies, not n x m), which
+    // leaves the product alone in the update: then the optimiser step
+    // can fold into the GEMM (transforms/FoldMomentumIntoGemm.cpp).
+    Value a = lowerExpr(call->args[0].value.get());
+    if (scale && !scale->isConst()) // a constant joins the GEMM's alpha for free
+      a = binary(ExprOp::Mul, {std::move(scale), Dim::constant(1), Dim::constant(1)}, std::move(a));
+    return load(outerProduct(std::move(a), lowerExpr(call->args[1].value.get()), weight + ".grad"));
+  }
+  Value v = lowerExpr(e);
+  if (s.batched)
+    return load(batchMean(weight + ".grad", std::move(v)));
+  return v;
+}
+
+void Lowerer::optimizerStep(PendingUpdate &u, const Expr &lr, const Expr *momentum) {
+  const ir::Tensor W = m.tensors[u.weight];
+  ir::KernelOp k;
+  k.kind = ir::KernelOp::Kind::Map;
+  k.name = "sgd." + W.name;
+  k.rows = W.rows, k.cols = W.cols;
+  ExprPtr step = std::move(u.delta.expr);
+  if (momentum) {
+    // v ← μ v + Δ;  W ← W ∓ lr v
+    ir::TensorId vel = temp(W.name + ".velocity", W.rows, W.cols, ir::Role::Optimizer);
+    ExprPtr v = Expr::binary(
+        ExprOp::Add,
+        Expr::binary(ExprOp::Mul, momentum->clone(), Expr::load(vel, ir::Access::Full)),
+        std::move(step));
+    finish(*v, k.rows, k.cols);
+    k.outputs.push_back({vel, std::move(v), true});
+    step = Expr::local(0);
+  }
+  ExprPtr newW =
+      Expr::binary(u.subtract ? ExprOp::Sub : ExprOp::Add, Expr::load(u.weight, ir::Access::Full),
+                   Expr::binary(ExprOp::Mul, lr.clone(), std::move(step)));
+  finish(*newW, k.rows, k.cols);
+  k.outputs.push_back({u.weight, std::move(newW), true});
+  block->ops.push_back(std::move(k));
+}
+
+} // namespace bdl::lowering
