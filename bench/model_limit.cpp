@@ -80,13 +80,16 @@ void openblasGemm(const cpu::GemmArgs &g) {
 }
 
 /// The model's GEMMs at the instance's batch: what one training batch
-/// multiplies.
+/// multiplies (the monitors' block, which runs on sampled batches only and
+/// which bench/run.sh switches off, excluded).
 std::vector<cpu::GemmArgs> trainingProducts(ModelInstance &inst, std::vector<float> &scratch) {
   const BdlModel &m = inst.model();
   std::vector<cpu::GemmArgs> out;
   size_t largest = 0;
   for (int32_t b = 0; b < m.numTrainBlocks; ++b) {
     const BdlBlock &block = m.trainBlocks[b];
+    if (block.monitorsOnly)
+      continue;
     for (int32_t step = 0; step < block.steps; ++step)
       for (int32_t o = 0; o < block.numOps; ++o) {
         const BdlOp &op = block.ops[o];

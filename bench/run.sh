@@ -123,7 +123,7 @@ for b in $BATCHES; do
     d="$tmp/bdl-b$b-r$r"
     echo "bench: batch $b, threads $threads, run $r/$REPEATS: bdl"
     run_one "bdl (batch $b)" "$d.log" "$tmp/fa" train --epochs "$EPOCHS" --batch "$b" \
-      --threads "$threads" --out "$d" "${bdl_extra[@]}"
+      --threads "$threads" --no-monitors --out "$d" "${bdl_extra[@]}"
     [[ -f "$d/summary.json" ]] || die "bdl wrote no $d/summary.json"
     bdl_runs+=("$(json_get "$d/summary.json" examples_per_second)")
     bdl_acc[$b]=$(json_get "$d/summary.json" test_accuracy)

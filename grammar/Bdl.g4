@@ -77,7 +77,10 @@ learnDecl : 'learn' optimizer=ID ('(' argList? ')')? '{' learnStmt* '}' ;
 learnStmt
   // `pop.x = ...` and `pop.x -= ...` are parsed so that sema can say why a
   // population's state is not learned.
-  : (population=ID '.')? name=ID '=' value=expr ';'?                  # LetStmt
+  // `monitor angle1 = angle(update(W1), grad(L, W1))`: a scalar logged
+  // every epoch (runtime: metrics.csv, log.jsonl; --monitor-every K).
+  : 'monitor' name=ID '=' value=expr ';'?                              # MonitorStmt
+  | (population=ID '.')? name=ID '=' value=expr ';'?                  # LetStmt
   | (population=ID '.')? name=ID op=('-=' | '+=') value=expr ';'?     # UpdateStmt
   ;
 

@@ -170,7 +170,7 @@ struct LayerDecl {
 };
 
 struct LearnStmt {
-  enum class Kind { Let, Update };
+  enum class Kind { Let, Update, Monitor };
   Kind kind;
   Ident name;
   std::optional<Ident> population; // `pop.x = ...`, `pop.x -= ...`: an error

@@ -83,9 +83,10 @@ public:
       for (const LearnStmt &s : l.stmts) {
         bool let = s.kind == LearnStmt::Kind::Let;
         line(2,
-             (let          ? "Let "
-              : s.subtract ? "Update -= "
-                           : "Update += ") +
+             (let                                  ? "Let "
+              : s.kind == LearnStmt::Kind::Monitor ? "Monitor "
+              : s.subtract                         ? "Update -= "
+                                                   : "Update += ") +
                  (s.population ? s.population->name + "." : "") + s.name.name,
              s.name.range);
         expr(3, s.value.get());

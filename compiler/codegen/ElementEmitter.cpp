@@ -340,6 +340,8 @@ private:
       return b.CreateUnaryIntrinsic(Intrinsic::fabs, x);
     case ir::ExprOp::Sqrt:
       return b.CreateUnaryIntrinsic(Intrinsic::sqrt, x);
+    case ir::ExprOp::Acos: // libm's acosf on the CPU, libdevice's on the GPU
+      return b.CreateUnaryIntrinsic(Intrinsic::acos, x);
     default:
       break;
     }

@@ -85,6 +85,8 @@ template <typename T> T apply(ExprOp op, T a, T b) {
     return std::fabs(a);
   case ExprOp::Sqrt:
     return std::sqrt(a);
+  case ExprOp::Acos:
+    return std::acos(a);
   case ExprOp::Add:
     return a + b;
   case ExprOp::Sub:

@@ -75,6 +75,7 @@ int arity(ExprOp op) {
   case ExprOp::Step:
   case ExprOp::Abs:
   case ExprOp::Sqrt:
+  case ExprOp::Acos:
     return 1;
   case ExprOp::Add:
   case ExprOp::Sub:
@@ -130,6 +131,8 @@ const char *spelling(ExprOp op) {
     return "abs";
   case ExprOp::Sqrt:
     return "sqrt";
+  case ExprOp::Acos:
+    return "acos";
   case ExprOp::Add:
     return "add";
   case ExprOp::Sub:

@@ -105,6 +105,7 @@ enum class ExprOp : uint8_t {
   Step,
   Abs,
   Sqrt,
+  Acos, // in radians; monitors' angle()
   // Binary.
   Add,
   Sub,
@@ -227,9 +228,16 @@ struct Block {
   std::string name;
   int32_t steps = 1;
   ExprPtr stepsExpr;
-  bool resetState = false; // zero every State tensor first (each example)
+  bool resetState = false;   // zero every State tensor first (each example)
+  bool monitorsOnly = false; // computes monitors; the runtime runs it on logged batches only
   std::vector<Op> prologue;
   std::vector<Op> ops;
+};
+
+/// A scalar the runtime logs: `tensor` ([1, 1]) after every batch.
+struct Monitor {
+  std::string name;
+  TensorId tensor = -1;
 };
 
 struct Module {
@@ -241,11 +249,24 @@ struct Module {
   std::vector<Block> trainBlocks; // phases then learning, per mini-batch
   std::vector<Block> evalBlocks;  // inference phases
   TensorId input = -1, target = -1, predict = -1, loss = -1;
+  std::vector<Monitor> monitors; // in source order
   int32_t epochs = 1, batch = 32, validation = 0;
 
   TensorId addTensor(Tensor t) {
     tensors.push_back(std::move(t));
     return static_cast<TensorId>(tensors.size() - 1);
+  }
+
+  /// Whether the runtime reads `t` after the schedule: anything but a
+  /// temporary, and the temporaries it reports (predictions, loss, monitors).
+  /// Passes must keep such a tensor stored.
+  bool readByRuntime(TensorId t) const {
+    if (tensors[t].role != Role::Temp || t == predict || t == loss)
+      return true;
+    for (const Monitor &mon : monitors)
+      if (mon.tensor == t)
+        return true;
+    return false;
   }
 };
 

@@ -191,6 +191,16 @@ private:
       return tensor();
     if (tok.isWord("io"))
       return io();
+    if (tok.isWord("monitor")) {
+      //   monitor NAME %tensor
+      advance();
+      Monitor mon;
+      if (!name(mon.name, "the monitor's name") ||
+          !tensorRef(mon.tensor, "the monitor's tensor, as %name"))
+        return false;
+      m.monitors.push_back(mon);
+      return true;
+    }
     if (tok.isWord("source")) {
       if (!m.sourceFile.empty())
         return error(tok, "the module's source is given twice");
@@ -382,6 +392,10 @@ private:
     if (tok.isWord("reset")) {
       advance();
       b.resetState = true;
+    }
+    if (tok.isWord("monitors")) {
+      advance();
+      b.monitorsOnly = true;
     }
     if (!punct('{'))
       return false;

@@ -57,6 +57,8 @@ public:
       tensor(t);
     os << "io input " << ref(m.input) << " target " << ref(m.target) << " predict "
        << ref(m.predict) << " loss " << ref(m.loss) << "\n";
+    for (const Monitor &mon : m.monitors)
+      os << "monitor " << formatName(mon.name) << " " << ref(mon.tensor) << "\n";
     for (const Block &b : m.trainBlocks)
       block("train", b);
     for (const Block &b : m.evalBlocks)
@@ -133,6 +135,8 @@ private:
     }
     if (b.resetState)
       os << " reset";
+    if (b.monitorsOnly)
+      os << " monitors";
     os << " {\n";
     if (!b.prologue.empty()) {
       os << "  prologue {\n";

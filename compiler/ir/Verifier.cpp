@@ -171,6 +171,7 @@ public:
     for (Problem &p : verifyDerivations(m))
       problems.push_back(std::move(p));
     schedule("train", m.trainBlocks);
+    monitors(); // against what the train schedule wrote
     schedule("eval", m.evalBlocks);
     return std::move(problems);
   }
@@ -210,6 +211,26 @@ private:
       else if (slots[a] < 0 || slots[a] >= runtimeScalars(m))
         fail(&t, "tensor %" + formatName(t.name) + ": the initialiser's " + which +
                      " argument reads hp[" + std::to_string(slots[a]) + "], which does not exist");
+    }
+  }
+
+  void monitors() {
+    std::set<std::string> names;
+    for (const Monitor &mon : m.monitors) {
+      if (!names.insert(mon.name).second)
+        fail({}, "two monitors are named " + formatName(mon.name));
+      if (!validTensor(m, mon.tensor)) {
+        fail({}, "monitor " + formatName(mon.name) + " names tensor id " +
+                     std::to_string(mon.tensor) + ", which does not exist");
+        continue;
+      }
+      const Tensor &t = m.tensors[mon.tensor];
+      if (!t.rows.isOne() || !t.cols.isOne())
+        fail({}, "monitor " + formatName(mon.name) + " reads %" + formatName(t.name) + " " +
+                     shape(t) + ", not a [1, 1] scalar");
+      if (t.role == Role::Temp && !written.count(mon.tensor))
+        fail({}, "monitor " + formatName(mon.name) + " reads %" + formatName(t.name) +
+                     ", which the train schedule never writes");
     }
   }
 

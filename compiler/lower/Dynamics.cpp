@@ -353,12 +353,8 @@ void Lowerer::lowerDynamics() {
       m.loss = layerIds[model.loss];
     m.trainBlocks.push_back(std::move(readout));
   }
-  if (model.learn) {
-    ir::Block learn{"learn", 1, {}};
-    block = &learn;
-    lowerLearn(*model.learn);
-    m.trainBlocks.push_back(std::move(learn));
-  }
+  if (model.learn)
+    lowerLearnBlocks(*model.learn);
   for (size_t i = 0; i < eval.phases.size(); ++i) {
     const ast::EvaluatePhase &p = eval.decl->phases[i];
     int ph = eval.phases[i];

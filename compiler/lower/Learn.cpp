@@ -51,19 +51,44 @@ void Lowerer::collectTerms(const ast::Expr *e, ExprPtr scale, std::vector<Term> 
   terms.push_back({e, std::move(scale)});
 }
 
-void Lowerer::lowerLearn(const ast::LearnDecl &learn) {
+void Lowerer::lowerLearnBlocks(const ast::LearnDecl &learn) {
+  // The monitors' block computes the rule's values again, so that the learn
+  // block stays the same, as fast, whether a batch is monitored or not.
+  if (!model.monitors.empty()) {
+    ir::Block monitor{"monitor", 1, {}};
+    monitor.monitorsOnly = true;
+    block = &monitor;
+    lowerLearn(learn, /*monitors=*/true);
+    m.trainBlocks.push_back(std::move(monitor));
+  }
+  ir::Block step{"learn", 1, {}};
+  block = &step;
+  lowerLearn(learn, /*monitors=*/false);
+  m.trainBlocks.push_back(std::move(step));
+}
+
+void Lowerer::lowerLearn(const ast::LearnDecl &learn, bool monitors) {
   // Let values first, then every gradient, then the optimiser's scalars,
   // then its steps: everything but the steps sees the weights from before
   // this block, whatever the order of the updates.
+  gradients.clear();
+  updateDeltas.clear();
   letIds.assign(learn.stmts.size(), -1);
   for (size_t i = 0; i < learn.stmts.size(); ++i) {
     const ast::LearnStmt &s = learn.stmts[i];
-    if (s.kind == ast::LearnStmt::Kind::Let)
-      letIds[i] = materialize(lowerExpr(s.value.get()), s.name.name, true);
+    if (s.kind == ast::LearnStmt::Kind::Let) // the user's name in the learn block
+      letIds[i] = materialize(lowerExpr(s.value.get()), s.name.name, !monitors);
   }
   std::vector<PendingUpdate> updates;
-  for (const sema::CheckedUpdate &u : model.updates)
+  for (const sema::CheckedUpdate &u : model.updates) {
     updates.push_back(lowerUpdate(*u.stmt, tensorIds[u.tensor]));
+    updateDeltas[updates.back().weight] = updates.back().delta.expr->index;
+  }
+  if (monitors) {
+    for (const ast::LearnStmt *monitor : model.monitors)
+      lowerMonitor(*monitor);
+    return;
+  }
   const sema::Optimizer &opt = model.optimizer;
   ExprPtr lr = stepScalar(opt.lr, "sgd.lr");
   ExprPtr momentum = opt.momentum ? stepScalar(opt.momentum, "sgd.momentum") : nullptr;

@@ -67,12 +67,8 @@ public:
     m.evalBlocks.push_back(cloneBlock(forward));
     m.trainBlocks.push_back(std::move(forward));
 
-    if (model.learn) {
-      ir::Block learn{"learn", 1, {}};
-      block = &learn;
-      lowerLearn(*model.learn);
-      m.trainBlocks.push_back(std::move(learn));
-    }
+    if (model.learn)
+      lowerLearnBlocks(*model.learn);
     return std::move(m);
   }
 
@@ -235,12 +231,18 @@ private:
 
   /// out[c] = sum_r value(r, c) / batch: the batch mean of a per-example value.
   ir::TensorId batchMean(const std::string &name, Value v) {
+    v.expr = Expr::binary(ExprOp::Mul, std::move(v.expr), Expr::slot(ir::kInvBatchSlot));
+    return colSum(name, std::move(v));
+  }
+
+  /// out[c] = sum_r value(r, c), out is [1, cols].
+  ir::TensorId colSum(const std::string &name, Value v) {
     ir::TensorId out = temp(name, Dim::constant(1), v.cols);
     ir::KernelOp k;
     k.kind = ir::KernelOp::Kind::ColReduce;
     k.name = m.tensors[out].name;
     k.rows = v.rows, k.cols = v.cols;
-    ExprPtr body = Expr::binary(ExprOp::Mul, std::move(v.expr), Expr::slot(ir::kInvBatchSlot));
+    ExprPtr body = std::move(v.expr);
     finish(*body, k.rows, k.cols);
     k.outputs.push_back({out, std::move(body), true});
     block->ops.push_back(std::move(k));
@@ -250,6 +252,8 @@ private:
   Value dimValue(Dim d) {
     if (d.kind == Dim::Kind::Param)
       return slot(ir::kFirstParamSlot + (int)d.value);
+    if (d.kind == Dim::Kind::Batch)
+      return slot(ir::kBatchSlot);
     return constant((float)d.value);
   }
 
@@ -385,6 +389,8 @@ private:
   Value lowerCall(const ast::CallExpr *call) {
     const std::string &f = call->callee;
     auto arg = [&](size_t i) { return lowerExpr(call->args[i].value.get()); };
+    if (std::optional<Value> v = lowerStatistic(call))
+      return std::move(*v);
     if (std::optional<Value> v = lowerDynamicsCall(call))
       return std::move(*v);
     static const std::pair<const char *, ExprOp> unaries[] = {
@@ -503,7 +509,11 @@ private:
     bool subtract;
     Value delta; // over the weight's [rows, cols]
   };
-  void lowerLearn(const ast::LearnDecl &learn);
+  /// The learn block, after a block of the monitors when there are any.
+  void lowerLearnBlocks(const ast::LearnDecl &learn);
+  /// The learn block's values and deltas, then either the optimiser's steps
+  /// or (`monitors`) the monitors instead.
+  void lowerLearn(const ast::LearnDecl &learn, bool monitors);
   /// An optimiser argument, computed once before any step when it reads a
   /// tensor (a weight the steps change): each step then reads the same value.
   ExprPtr stepScalar(const ast::Expr *e, const std::string &name);
@@ -514,6 +524,15 @@ private:
   Value termValue(const ast::Expr *e, const ir::Tensor &W, const std::string &weight,
                   ExprPtr &scale);
   void optimizerStep(PendingUpdate &u, const Expr &lr, const Expr *momentum);
+
+  //===-- Monitors.cpp: batch statistics and monitors ----------------------===//
+
+  /// angle, norm, mean(x), update(W); nullopt for any other call.
+  std::optional<Value> lowerStatistic(const ast::CallExpr *call);
+  /// Σ of every element of `v`, examples included: a [1, 1] value.
+  Value total(const std::string &name, Value v);
+  void lowerMonitor(const ast::LearnStmt &monitor);
+  std::map<ir::TensorId, ir::TensorId> updateDeltas; // weight -> its update's delta
 
   //===-- Dynamics.cpp ----------------------------------------------------===//
 

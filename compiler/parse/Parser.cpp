@@ -196,6 +196,10 @@ private:
         if (let->population)
           stmt.population = ident(let->population);
         stmt.value = expr(let->value);
+      } else if (auto *mon = dynamic_cast<P::MonitorStmtContext *>(s)) {
+        stmt.kind = ast::LearnStmt::Kind::Monitor;
+        stmt.name = ident(mon->name);
+        stmt.value = expr(mon->value);
       } else if (auto *upd = dynamic_cast<P::UpdateStmtContext *>(s)) {
         stmt.kind = ast::LearnStmt::Kind::Update;
         stmt.name = ident(upd->name);

@@ -13,6 +13,7 @@ struct Builtin {
     RowToScalar, // one example's vector(s) to a scalar (losses, sum)
     Outer,       // outer(a, b): a matrix
     Gradient,    // grad(L, W): a weight's shape (sema/Shapes.cpp, gradShape)
+    Statistic,   // angle, norm, update, mean(x): learn-block scalars (statisticShape)
     Initialiser  // only after a tensor's '='
   };
   const char *name;

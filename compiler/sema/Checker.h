@@ -93,6 +93,8 @@ private:
   std::optional<Shape> matmulShape(const ast::BinaryExpr *b, const Shape &l, const Shape &r);
   std::optional<Shape> callShape(const ast::CallExpr *call);
   std::optional<Shape> gradShape(const ast::CallExpr *call);
+  std::optional<Shape> statisticShape(const ast::CallExpr *call);
+  void checkMonitor(const ast::LearnStmt &stmt, llvm::StringMap<llvm::SMRange> &names);
   /// Per-example matrices (outer products) only make sense averaged into a
   /// weight update.
   bool rejectBatchedMatrix(const ast::Expr *e, const Shape &s, const std::string &name);
@@ -161,6 +163,7 @@ private:
   std::vector<std::optional<Shape>> letShapes; // by statement of the learn block
   int currentLayer = 0;
   bool inLearn = false;
+  bool inMonitor = false; // checking a monitor's expression (update(W) is allowed)
   struct ConstState {
     enum Status { Pending, Evaluating, Known, Invalid } status = Pending;
     double value = 0;

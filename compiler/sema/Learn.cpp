@@ -31,6 +31,8 @@ void Checker::checkLearn() {
       laterLets.try_emplace(stmt.name.name, stmt.name.range);
   for (size_t i = 0; i < learn.stmts.size(); ++i) {
     const ast::LearnStmt &stmt = learn.stmts[i];
+    if (stmt.kind == ast::LearnStmt::Kind::Monitor)
+      continue; // after every update: a monitor may read update(W)
     if (stmt.kind == ast::LearnStmt::Kind::Update || stmt.population) {
       checkUpdate(stmt, updated); // `pop.x = ...` is refused there too
       continue;
@@ -44,7 +46,43 @@ void Checker::checkLearn() {
     if (s)
       model->lets[stmt.name.name].shape = *s;
   }
+  llvm::StringMap<llvm::SMRange> monitorNames;
+  for (const ast::LearnStmt &stmt : learn.stmts)
+    if (stmt.kind == ast::LearnStmt::Kind::Monitor)
+      checkMonitor(stmt, monitorNames);
   inLearn = false;
+}
+
+void Checker::checkMonitor(const ast::LearnStmt &stmt, llvm::StringMap<llvm::SMRange> &names) {
+  inMonitor = true;
+  std::optional<Shape> s = shape(stmt.value.get());
+  inMonitor = false;
+  const std::string &name = stmt.name.name;
+  // The columns metrics.csv has already (runtime/report/Report.cpp).
+  static const char *const columns[] = {
+      "epoch",         "train_loss", "train_accuracy",      "val_accuracy", "test_loss",
+      "test_accuracy", "seconds",    "examples_per_second", "batch",        "examples"};
+  for (const char *c : columns)
+    if (name == c) {
+      diags.report(stmt.name.range, DiagID::err_monitor,
+                   "'" + name +
+                       "' is a column of the run's logs already; name the monitor "
+                       "otherwise");
+      return;
+    }
+  if (auto [it, added] = names.try_emplace(name, stmt.name.range); !added) {
+    diags.report(stmt.name.range, DiagID::err_redefinition, name);
+    diags.report(it->second, DiagID::note_previous_definition);
+    return;
+  }
+  if (s && (!s->isScalar() || s->batched)) {
+    diags.report(stmt.value->getRange(), DiagID::err_monitor,
+                 "a monitor is one number per batch, but this is " + describe(*s, model->params) +
+                     "; summarise it with mean(), norm() or angle()");
+    return;
+  }
+  if (s)
+    model->monitors.push_back(&stmt);
 }
 
 bool Checker::declareLet(const ast::LearnStmt &stmt, int index) {

@@ -158,9 +158,9 @@ private:
          << text(model.optimizer.momentum) << "\n";
     size_t next = 0; // the next of model.updates, which are in source order
     for (const ast::LearnStmt &s : learn.stmts) {
-      if (s.kind == ast::LearnStmt::Kind::Let) {
-        os << "  let " << s.name.name << " : " << shape(s.value.get()) << " = "
-           << text(s.value.get()) << "\n";
+      if (s.kind != ast::LearnStmt::Kind::Update) {
+        os << (s.kind == ast::LearnStmt::Kind::Let ? "  let " : "  monitor ") << s.name.name
+           << " : " << shape(s.value.get()) << " = " << text(s.value.get()) << "\n";
         continue;
       }
       const CheckedTensor &weight = model.tensors[model.updates[next++].tensor];

@@ -214,6 +214,8 @@ std::optional<Shape> Checker::matmulShape(const ast::BinaryExpr *b, const Shape 
 }
 
 std::optional<Shape> Checker::callShape(const ast::CallExpr *call) {
+  if (call->callee == "mean" && call->args.size() == 1 && inLearn)
+    return statisticShape(call); // mean(x, last K) is a record's, in dynamics
   bool handled = false;
   std::optional<Shape> dynamic = dynamicsCallShape(call, handled);
   if (handled)
@@ -230,6 +232,8 @@ std::optional<Shape> Checker::callShape(const ast::CallExpr *call) {
   }
   if (builtin->form == Builtin::Form::Gradient && call->args.size() == 2)
     return gradShape(call);
+  if (builtin->form == Builtin::Form::Statistic && call->args.size() == builtin->arity)
+    return statisticShape(call);
   if (call->args.size() != builtin->arity) {
     diags.report(call->getRange(), DiagID::err_argument_count, call->callee,
                  builtin->arity == 1 ? "1 argument" : std::to_string(builtin->arity) + " arguments",
@@ -277,10 +281,64 @@ std::optional<Shape> Checker::callShape(const ast::CallExpr *call) {
       return std::nullopt;
     return Shape{args[0].batched || args[1].batched, {args[0].dims[0], args[1].dims[0]}};
   case Builtin::Form::Gradient:
+  case Builtin::Form::Statistic:
   case Builtin::Form::Initialiser:
     break;
   }
   return std::nullopt;
+}
+
+std::optional<Shape> Checker::statisticShape(const ast::CallExpr *call) {
+  const std::string &f = call->callee;
+  // Values over the whole batch: the learning rule's and its monitors',
+  // never a layer's (which must not depend on the other examples).
+  if (!inLearn) {
+    diags.report(call->calleeRange, DiagID::err_misplaced_call,
+                 "'" + f + "' summarises a whole batch: use it in the 'learn' block");
+    return std::nullopt;
+  }
+  for (const ast::Arg &a : call->args)
+    if (!a.key.empty()) {
+      diags.report(a.keyRange, DiagID::err_unknown_argument, f, a.key);
+      return std::nullopt;
+    }
+  if (f == "update") {
+    const ast::Expr *arg = call->args[0].value.get();
+    if (!inMonitor) {
+      diags.report(call->calleeRange, DiagID::err_misplaced_call,
+                   "update(W) is the learning rule's step for W: only a monitor reads it");
+      return std::nullopt;
+    }
+    if (!shape(arg))
+      return std::nullopt;
+    auto *n = dyn_cast<ast::NameExpr>(arg);
+    const Symbol *w = n ? model->resolved.lookup(n) : nullptr;
+    if (!w || w->kind != Symbol::Kind::Tensor) {
+      diags.report(arg->getRange(), DiagID::err_monitor,
+                   "update(W) takes a weight the learn block updates");
+      return std::nullopt;
+    }
+    for (const CheckedUpdate &u : model->updates)
+      if (u.tensor == w->index)
+        return Shape{false, w->shape.dims};
+    diags.report(arg->getRange(), DiagID::err_monitor,
+                 "'" + n->name + "' has no update in this learn block");
+    noteDeclaration(arg);
+    return std::nullopt;
+  }
+  std::vector<Shape> args;
+  for (const ast::Arg &a : call->args) {
+    std::optional<Shape> s = shape(a.value.get());
+    if (!s)
+      return std::nullopt;
+    args.push_back(*s);
+  }
+  if (f == "angle" && (args[0].dims != args[1].dims || args[0].batched != args[1].batched)) {
+    diags.report(call->getRange(), DiagID::err_operand_type, f, "two values of the same shape",
+                 describe(args[0], model->params) + " and " + describe(args[1], model->params));
+    return std::nullopt;
+  }
+  return Shape::scalar(false);
 }
 
 std::optional<Shape> Checker::gradShape(const ast::CallExpr *call) {

@@ -419,6 +419,11 @@ private:
     case ExprOp::Abs: // sign(x)
       return into(
           0, adjTimes(bin(ExprOp::Sub, bin(ExprOp::Gt, x(), c(0)), bin(ExprOp::Lt, x(), c(0)))));
+    case ExprOp::Acos: // -1 / sqrt(1 - x²)
+      return into(0, Expr::unary(ExprOp::Neg,
+                                 bin(ExprOp::Div, adj->clone(),
+                                     Expr::unary(ExprOp::Sqrt, bin(ExprOp::Sub, c(1),
+                                                                   bin(ExprOp::Mul, x(), x()))))));
     case ExprOp::Sqrt:
       return into(0, bin(ExprOp::Div, adjTimes(c(0.5f)), v()));
     case ExprOp::Add:

@@ -190,8 +190,7 @@ private:
     if (!mom)
       return false;
     TensorId g = mom->gradient;
-    const ir::Tensor &G = m.tensors[g];
-    if (G.role != ir::Role::Temp || g == m.predict || g == m.loss)
+    if (m.readByRuntime(g))
       return false;
     int readers, writers;
     count(g, readers, writers);

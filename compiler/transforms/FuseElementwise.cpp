@@ -47,9 +47,7 @@ public:
   }
 
 private:
-  bool isPinned(ir::TensorId t) const {
-    return m.tensors[t].role != ir::Role::Temp || t == m.predict || t == m.loss;
-  }
+  bool isPinned(ir::TensorId t) const { return m.readByRuntime(t); }
 
   std::map<ir::TensorId, int> countReads() const {
     std::map<ir::TensorId, int> reads;

@@ -58,6 +58,8 @@ struct Options {
   int checkpointEvery = 0;
   std::string resume;
   bool noShuffle = false;
+  int64_t monitorEvery = 0; // 0: sampled (kDefaultMonitorEvery), no monitors.csv
+  bool noMonitors = false;
   std::string load;               // --load DIR
   std::vector<std::string> trace; // --trace NAME,NAME,...
   int64_t traceExamples = 1;
@@ -237,6 +239,7 @@ int runTrain(const BdlModel &model, const Options &typed) {
   topts.validation = o.validation;
   topts.firstEpoch = ck ? ck->state.epoch + 1 : 1;
   topts.shuffle = !o.noShuffle;
+  topts.monitorEvery = o.noMonitors ? -1 : o.monitorEvery;
 
   RunInfo info;
   info.dataset = data.name;
@@ -283,6 +286,10 @@ int runTrain(const BdlModel &model, const Options &typed) {
     };
     callbacks.batchEnd = [&] { tracer->batchEnd(); };
   }
+  if (log && topts.monitorEvery > 0)
+    callbacks.monitors = [&](int epoch, int64_t batch, const std::vector<double> &values) {
+      log->monitorRow(epoch, batch, values);
+    };
   callbacks.epochEnd = [&](const EpochMetrics &e) {
     progress.clear();
     if (!o.quiet) {
@@ -418,6 +425,8 @@ void printBlocks(const ModelInstance &inst, const char *title, const BdlBlock *b
       std::printf(", %d prologue op%s", block.numPrologueOps, block.numPrologueOps == 1 ? "" : "s");
     if (block.resetState)
       std::printf(", resets state");
+    if (block.monitorsOnly)
+      std::printf(", monitored batches only");
     std::printf(")\n");
     if (block.numPrologueOps) {
       std::printf("    prologue:\n");
@@ -530,6 +539,9 @@ int runInfo(const BdlModel &model, const Options &o) {
       extra += (extra.empty() ? "" : " ") + std::string("(prediction)");
     if (i == m.lossTensor)
       extra += (extra.empty() ? "" : " ") + std::string("(loss)");
+    for (int32_t j = 0; j < m.numMonitors; ++j)
+      if (i == m.monitorTensors[j])
+        extra += (extra.empty() ? "" : " ") + std::string("(monitor ") + m.monitorNames[j] + ")";
     std::printf("  %-20s %-9s %-24s %s\n", t.name, roleName(t.role),
                 shapeOf(inst, t.rows, t.cols).c_str(), extra.c_str());
   }
@@ -632,6 +644,13 @@ int runMain(const BdlModel &model, int argc, const char *const *argv) {
   train->add_option("--limit", o.limit, "Use only the first N training examples")
       ->check(atLeast(1));
   train->add_flag("--no-shuffle", o.noShuffle, "Visit the training examples in file order");
+  train
+      ->add_option("--monitor-every", o.monitorEvery,
+                   "Compute the model's monitors every K batches and write their means over "
+                   "each K to DIR/monitors.csv (default: every " +
+                       std::to_string(kDefaultMonitorEvery) + "th batch, epoch means only)")
+      ->check(atLeast(1));
+  train->add_flag("--no-monitors", o.noMonitors, "Never compute the model's monitors");
   for (CLI::App *cmd : {train, eval})
     cmd->add_option("--test-limit", o.testLimit, "Evaluate on the first N test examples only")
         ->check(atLeast(1));

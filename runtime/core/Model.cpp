@@ -116,8 +116,12 @@ void verifyModel(const BdlModel &m) {
   if (m.numTensors < 0 || m.numParams < 0 || m.numTrainBlocks < 0 || m.numEvalBlocks < 0)
     fail("negative table size");
   if ((m.numTensors && !m.tensors) || (m.numParams && !m.params) ||
-      (m.numTrainBlocks && !m.trainBlocks) || (m.numEvalBlocks && !m.evalBlocks))
+      (m.numTrainBlocks && !m.trainBlocks) || (m.numEvalBlocks && !m.evalBlocks) ||
+      m.numMonitors < 0 || (m.numMonitors && (!m.monitorTensors || !m.monitorNames)))
     fail("missing table");
+  for (int32_t i = 0; i < m.numMonitors; ++i)
+    if (!m.monitorNames[i] || m.monitorTensors[i] < 0 || m.monitorTensors[i] >= m.numTensors)
+      fail("monitor " + std::to_string(i) + " names no tensor of the model");
 
   auto checkDim = [&](BdlDim d, const std::string &what) {
     if (d.kind == BDL_DIM_CONST) {

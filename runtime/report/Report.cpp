@@ -6,6 +6,7 @@
 #include "bdl/model.h"
 
 #include <cerrno>
+#include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
@@ -65,6 +66,14 @@ static std::string csvField(const std::optional<double> &v, const char *format =
   return v ? fmt(format, *v) : std::string();
 }
 
+/// The monitors in the model's order, for a checkpoint's history.
+static json monitorValuesJson(const EpochMetrics &e) {
+  json out = json::array();
+  for (const std::optional<double> &v : e.monitors)
+    out.push_back(optionalJson(v));
+  return out;
+}
+
 json metricsJson(const EpochMetrics &e) {
   return {{"epoch", e.epoch},
           {"train_loss", optionalJson(e.trainLoss)},
@@ -73,12 +82,22 @@ json metricsJson(const EpochMetrics &e) {
           {"test_loss", optionalJson(e.testLoss)},
           {"test_accuracy", optionalJson(e.testAccuracy)},
           {"seconds", e.seconds},
-          {"examples_per_second", e.examplesPerSecond}};
+          {"examples_per_second", e.examplesPerSecond},
+          {"monitor_values", monitorValuesJson(e)}};
 }
 
 static std::optional<double> optionalField(const json &j, const char *key) {
   const json &v = j.at(key);
   return v.is_null() ? std::nullopt : std::optional<double>(v.get<double>());
+}
+
+/// The monitors of an epoch as {name: value or null}.
+static json monitorsJson(const BdlModel &m, const EpochMetrics &e) {
+  json out = json::object();
+  for (int32_t i = 0; i < m.numMonitors; ++i)
+    out[m.monitorNames[i]] =
+        size_t(i) < e.monitors.size() ? optionalJson(e.monitors[size_t(i)]) : json(nullptr);
+  return out;
 }
 
 EpochMetrics metricsFromJson(const json &j) {
@@ -91,6 +110,10 @@ EpochMetrics metricsFromJson(const json &j) {
   e.testAccuracy = optionalField(j, "test_accuracy");
   e.seconds = j.at("seconds").get<double>();
   e.examplesPerSecond = j.at("examples_per_second").get<double>();
+  if (auto mon = j.find("monitor_values"); mon != j.end())
+    for (const json &value : *mon)
+      e.monitors.push_back(value.is_null() ? std::nullopt
+                                           : std::optional<double>(value.get<double>()));
   return e;
 }
 
@@ -101,8 +124,11 @@ RunLog::RunLog(const std::string &outDir, const ModelInstance &instance, const R
   csv = openOutput(dir + "/metrics.csv");
   jsonl = openOutput(dir + "/log.jsonl");
   csv << "epoch,train_loss,train_accuracy,val_accuracy,test_loss,test_accuracy,seconds,"
-         "examples_per_second\n"
-      << std::flush;
+         "examples_per_second";
+  const BdlModel &m = instance.model();
+  for (int32_t i = 0; i < m.numMonitors; ++i)
+    csv << ',' << m.monitorNames[i];
+  csv << '\n' << std::flush;
   for (const EpochMetrics &e : history)
     epoch(e);
 }
@@ -111,13 +137,35 @@ void RunLog::epoch(const EpochMetrics &e) {
   epochs.push_back(e);
   csv << e.epoch << ',' << csvField(e.trainLoss) << ',' << csvField(e.trainAccuracy) << ','
       << csvField(e.valAccuracy) << ',' << csvField(e.testLoss) << ',' << csvField(e.testAccuracy)
-      << ',' << fmt("%.3f", e.seconds) << ',' << fmt("%.1f", e.examplesPerSecond) << '\n'
-      << std::flush;
+      << ',' << fmt("%.3f", e.seconds) << ',' << fmt("%.1f", e.examplesPerSecond);
+  for (int32_t i = 0; i < instance.model().numMonitors; ++i)
+    csv << ',' << (size_t(i) < e.monitors.size() ? csvField(e.monitors[size_t(i)]) : "");
+  csv << '\n' << std::flush;
   json line = metricsJson(e);
+  line.erase("monitor_values"); // named instead, for readers of the log
+  if (instance.model().numMonitors)
+    line["monitors"] = monitorsJson(instance.model(), e);
   line["params"] = paramsJson(instance);
   jsonl << line.dump() << '\n' << std::flush;
   if (!csv || !jsonl)
     throw Error(dir + ": write error on metrics.csv or log.jsonl");
+}
+
+void RunLog::monitorRow(int epoch, int64_t batch, const std::vector<double> &values) {
+  const BdlModel &m = instance.model();
+  if (!monitorsCsv.is_open()) {
+    monitorsCsv = openOutput(dir + "/monitors.csv");
+    monitorsCsv << "epoch,batch";
+    for (int32_t i = 0; i < m.numMonitors; ++i)
+      monitorsCsv << ',' << m.monitorNames[i];
+    monitorsCsv << '\n';
+  }
+  monitorsCsv << epoch << ',' << batch;
+  for (double v : values)
+    monitorsCsv << ',' << (std::isfinite(v) ? fmt("%.6g", v) : std::string());
+  monitorsCsv << '\n' << std::flush;
+  if (!monitorsCsv)
+    throw Error(dir + ": write error on monitors.csv");
 }
 
 void RunLog::finish(const std::string &error) {

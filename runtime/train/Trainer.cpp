@@ -259,6 +259,43 @@ struct Tally {
 
 } // namespace
 
+namespace {
+
+/// Each monitor's value after a monitored batch.
+std::vector<double> readMonitors(ModelInstance &inst) {
+  const BdlModel &m = inst.model();
+  std::vector<double> values;
+  for (int32_t i = 0; i < m.numMonitors; ++i) {
+    exec::toHost(inst, m.monitorTensors[i]);
+    values.push_back(inst.data(m.monitorTensors[i])[0]);
+  }
+  return values;
+}
+
+/// Means of the monitors' finite values (an angle to a zero update is NaN:
+/// it has no direction, and says nothing about the others).
+class MonitorMeans {
+public:
+  explicit MonitorMeans(const BdlModel &m) : sums(size_t(m.numMonitors)), counts(sums.size()) {}
+  void add(const std::vector<double> &values) {
+    for (size_t i = 0; i < values.size(); ++i)
+      if (std::isfinite(values[i]))
+        sums[i] += values[i], ++counts[i];
+  }
+  std::vector<double> means() const {
+    std::vector<double> out;
+    for (size_t i = 0; i < sums.size(); ++i)
+      out.push_back(counts[i] ? sums[i] / double(counts[i]) : std::nan(""));
+    return out;
+  }
+
+private:
+  std::vector<double> sums;
+  std::vector<int64_t> counts;
+};
+
+} // namespace
+
 EvalResult evaluate(ModelInstance &inst, const DataView &data, int64_t batch) {
   const BdlModel &m = inst.model();
   batch = std::min(batch, inst.maxBatch());
@@ -304,6 +341,7 @@ TrainResult train(ModelInstance &inst, const DataView &trainSet, const DataView 
   std::vector<uint32_t> order(n);
   std::vector<int64_t> indices; // of a batch, for callbacks.batchBegin
   DivergenceWatch watch(inst);
+  int64_t monitorEvery = opts.monitorEvery == 0 ? kDefaultMonitorEvery : opts.monitorEvery;
   for (int epoch = opts.firstEpoch; epoch <= opts.epochs; ++epoch) {
     auto begin = Clock::now();
     std::iota(order.begin(), order.end(), 0u);
@@ -315,6 +353,7 @@ TrainResult train(ModelInstance &inst, const DataView &trainSet, const DataView 
 
     Tally tally;
     int64_t batchIndex = 0;
+    MonitorMeans epochMonitors(m), windowMonitors(m);
     watch.atStart(epoch);
     for (int64_t start = 0; start < n; start += opts.batch) {
       int64_t count = std::min(opts.batch, n - start);
@@ -327,13 +366,26 @@ TrainResult train(ModelInstance &inst, const DataView &trainSet, const DataView 
           indices[size_t(r)] = fit.index(order[size_t(start + r)]);
         callbacks.batchBegin(indices, example0);
       }
+      bool monitored = m.numMonitors > 0 && monitorEvery > 0 && batchIndex % monitorEvery == 0;
+      inst.setMonitoring(monitored);
       exec::runBlocks(inst, m.trainBlocks, m.numTrainBlocks);
+      if (monitored) {
+        std::vector<double> values = readMonitors(inst);
+        epochMonitors.add(values);
+        windowMonitors.add(values);
+      }
       if (callbacks.batchEnd)
         callbacks.batchEnd();
       BatchScore score = scoreBatch(inst, fit, order.data(), start, count);
       ++batchIndex;
       watch.afterBatch(score, epoch, batchIndex, start + count >= n);
       tally.add(score, count);
+      if (opts.monitorEvery > 0 && m.numMonitors > 0 &&
+          (batchIndex % opts.monitorEvery == 0 || start + count >= n)) {
+        if (callbacks.monitors)
+          callbacks.monitors(epoch, batchIndex, windowMonitors.means());
+        windowMonitors = MonitorMeans(m);
+      }
       if (callbacks.progress)
         callbacks.progress(epoch, start + count, n);
     }
@@ -346,6 +398,8 @@ TrainResult train(ModelInstance &inst, const DataView &trainSet, const DataView 
     em.trainAccuracy = tally.accuracy();
     em.seconds = seconds;
     em.examplesPerSecond = seconds > 0 ? double(n) / seconds : 0.0;
+    for (double v : epochMonitors.means())
+      em.monitors.push_back(std::isfinite(v) ? std::optional<double>(v) : std::nullopt);
     if (val.count)
       em.valAccuracy = evaluate(inst, val, opts.batch).accuracy;
     if (test.count) {

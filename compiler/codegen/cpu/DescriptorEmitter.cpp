@@ -80,29 +80,37 @@ public:
       return createStringError(inconvertibleErrorCode(), "descriptor: kernel count mismatch");
 
     Constant *deriveFn = derive ? static_cast<Constant *>(derive) : null();
-    Constant *model =
-        ConstantStruct::get(types.model, {str(m.name),
-                                          str(m.sourceFile),
-                                          str(m.dataset),
-                                          array(types.tensor, tensors, "bdl_model.tensors"),
-                                          array(types.param, params, "bdl_model.params"),
-                                          train,
-                                          eval,
-                                          i32(BDL_ABI_VERSION),
-                                          i32(m.tensors.size()),
-                                          i32(m.params.size()),
-                                          i32(m.trainBlocks.size()),
-                                          i32(m.evalBlocks.size()),
-                                          i32(m.input),
-                                          i32(m.target),
-                                          i32(m.predict),
-                                          i32(m.loss),
-                                          i32(m.epochs),
-                                          i32(m.batch),
-                                          i32(m.validation),
-                                          deriveFn,
-                                          ptx.empty() ? null() : str(ptx.str()),
-                                          ptx.empty() ? null() : str(ptxArch.str())});
+    std::vector<Constant *> monitorTensors, monitorNames;
+    for (const ir::Monitor &mon : m.monitors) {
+      monitorTensors.push_back(i32(mon.tensor));
+      monitorNames.push_back(str(mon.name));
+    }
+    Constant *model = ConstantStruct::get(
+        types.model, {str(m.name),
+                      str(m.sourceFile),
+                      str(m.dataset),
+                      array(types.tensor, tensors, "bdl_model.tensors"),
+                      array(types.param, params, "bdl_model.params"),
+                      train,
+                      eval,
+                      i32(BDL_ABI_VERSION),
+                      i32(m.tensors.size()),
+                      i32(m.params.size()),
+                      i32(m.trainBlocks.size()),
+                      i32(m.evalBlocks.size()),
+                      i32(m.input),
+                      i32(m.target),
+                      i32(m.predict),
+                      i32(m.loss),
+                      i32(m.epochs),
+                      i32(m.batch),
+                      i32(m.validation),
+                      deriveFn,
+                      ptx.empty() ? null() : str(ptx.str()),
+                      ptx.empty() ? null() : str(ptxArch.str()),
+                      i32(m.monitors.size()),
+                      array(Type::getInt32Ty(ctx), monitorTensors, "bdl_model.monitorTensors"),
+                      array(PointerType::getUnqual(ctx), monitorNames, "bdl_model.monitorNames")});
     auto *gv = new GlobalVariable(mod, types.model, /*isConstant=*/true,
                                   GlobalValue::ExternalLinkage, model, "bdl_model");
     gv->setAlignment(Align(8));
@@ -130,7 +138,7 @@ private:
   }
 
   /// A private constant array, or null when empty.
-  Constant *array(StructType *elem, ArrayRef<Constant *> elems, const Twine &name) {
+  Constant *array(Type *elem, ArrayRef<Constant *> elems, const Twine &name) {
     if (elems.empty())
       return null();
     ArrayType *ty = ArrayType::get(elem, elems.size());
@@ -247,7 +255,7 @@ private:
           types.block,
           {str(blk.name), i32(blk.steps), i32(ops.size()), array(types.op, ops, prefix + ".ops"),
            fn ? static_cast<Constant *>(fn) : null(), i32(prologue.size()), i32(blk.resetState),
-           array(types.op, prologue, prefix + ".prologue")}));
+           array(types.op, prologue, prefix + ".prologue"), i32(blk.monitorsOnly)}));
     }
     out = array(types.block, elems, "bdl_model." + kind + "Blocks");
     return Error::success();
@@ -277,9 +285,10 @@ AbiTypes AbiTypes::get(LLVMContext &ctx) {
   t.op = namedStruct(
       ctx, "BdlOp",
       {i32, i32, i32, i32, i32, i32, i32, i32, i32, f32, f32, ptr, ptr, t.dim, t.dim, ptr});
-  t.block = namedStruct(ctx, "BdlBlock", {ptr, i32, i32, ptr, ptr, i32, i32, ptr});
-  t.model = namedStruct(ctx, "BdlModel", {ptr, ptr, ptr, ptr, ptr, ptr, ptr, i32, i32, i32, i32,
-                                          i32, i32, i32, i32, i32, i32, i32, i32, ptr, ptr, ptr});
+  t.block = namedStruct(ctx, "BdlBlock", {ptr, i32, i32, ptr, ptr, i32, i32, ptr, i32});
+  t.model =
+      namedStruct(ctx, "BdlModel", {ptr, ptr, ptr, ptr, ptr, ptr, ptr, i32, i32, i32, i32, i32, i32,
+                                    i32, i32, i32, i32, i32, i32, ptr, ptr, ptr, i32, ptr, ptr});
   t.context = contextType(ctx);
   return t;
 }
@@ -324,7 +333,7 @@ std::vector<HostLayout> hostLayouts() {
        sizeof(BdlBlock),
        {OFF(BdlBlock, name), OFF(BdlBlock, steps), OFF(BdlBlock, numOps), OFF(BdlBlock, ops),
         OFF(BdlBlock, stepsFn), OFF(BdlBlock, numPrologueOps), OFF(BdlBlock, resetState),
-        OFF(BdlBlock, prologueOps)}},
+        OFF(BdlBlock, prologueOps), OFF(BdlBlock, monitorsOnly)}},
       {"BdlModel",
        sizeof(BdlModel),
        {OFF(BdlModel, name),        OFF(BdlModel, sourceFile),     OFF(BdlModel, dataset),
@@ -334,7 +343,8 @@ std::vector<HostLayout> hostLayouts() {
         OFF(BdlModel, inputTensor), OFF(BdlModel, targetTensor),   OFF(BdlModel, predictTensor),
         OFF(BdlModel, lossTensor),  OFF(BdlModel, epochs),         OFF(BdlModel, batch),
         OFF(BdlModel, validation),  OFF(BdlModel, derive),         OFF(BdlModel, ptx),
-        OFF(BdlModel, ptxArch)}},
+        OFF(BdlModel, ptxArch),     OFF(BdlModel, numMonitors),    OFF(BdlModel, monitorTensors),
+        OFF(BdlModel, monitorNames)}},
       {"BdlContext",
        sizeof(BdlContext),
        {OFF(BdlContext, seed), OFF(BdlContext, example0), OFF(BdlContext, time),

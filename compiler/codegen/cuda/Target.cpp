@@ -51,20 +51,24 @@ Error prepareForPtx(Module &m, TargetMachine &tm, const std::string &libdevice) 
   LLVMContext &ctx = m.getContext();
   Type *f32 = Type::getFloatTy(ctx);
 
-  // llvm.log / llvm.pow on f32 -> libdevice (NVPTX cannot lower them).
+  // llvm.log / llvm.pow / llvm.acos on f32 -> libdevice (NVPTX cannot
+  // lower them).
   std::vector<IntrinsicInst *> calls;
   for (Function &f : m)
     for (BasicBlock &bb : f)
       for (Instruction &inst : bb)
         if (auto *call = dyn_cast<IntrinsicInst>(&inst))
           if (call->getType() == f32 && (call->getIntrinsicID() == Intrinsic::log ||
-                                         call->getIntrinsicID() == Intrinsic::pow))
+                                         call->getIntrinsicID() == Intrinsic::pow ||
+                                         call->getIntrinsicID() == Intrinsic::acos))
             calls.push_back(call);
   for (IntrinsicInst *call : calls) {
-    bool isLog = call->getIntrinsicID() == Intrinsic::log;
-    std::vector<Type *> params(isLog ? 1 : 2, f32);
-    FunctionCallee callee = m.getOrInsertFunction(isLog ? "__nv_logf" : "__nv_powf",
-                                                  FunctionType::get(f32, params, false));
+    Intrinsic::ID id = call->getIntrinsicID();
+    std::vector<Type *> params(id == Intrinsic::pow ? 2 : 1, f32);
+    const char *name = id == Intrinsic::log   ? "__nv_logf"
+                       : id == Intrinsic::pow ? "__nv_powf"
+                                              : "__nv_acosf";
+    FunctionCallee callee = m.getOrInsertFunction(name, FunctionType::get(f32, params, false));
     std::vector<Value *> args(call->arg_begin(), call->arg_end());
     CallInst *replacement = CallInst::Create(callee, args, "", call->getIterator());
     replacement->takeName(call);
@@ -74,9 +78,10 @@ Error prepareForPtx(Module &m, TargetMachine &tm, const std::string &libdevice) 
 
   if (!calls.empty()) {
     if (libdevice.empty())
-      return createStringError(inconvertibleErrorCode(),
-                               "the model calls log or pow, which PTX takes from libdevice, and "
-                               "no libdevice.10.bc was found (set CUDA_HOME to the CUDA toolkit)");
+      return createStringError(
+          inconvertibleErrorCode(),
+          "the model calls log, pow or acos, which PTX takes from libdevice, and "
+          "no libdevice.10.bc was found (set CUDA_HOME to the CUDA toolkit)");
     SMDiagnostic error;
     std::unique_ptr<Module> lib = parseIRFile(libdevice, error, ctx);
     if (!lib)

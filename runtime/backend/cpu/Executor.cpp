@@ -507,13 +507,17 @@ void runBlocks(ModelInstance &inst, const BdlBlock *blocks, int32_t numBlocks, b
   BdlContext ctx{};
   ctx.seed = inst.seed();
   ctx.example0 = inst.example0();
+  int32_t monitorBlocks = 0; // before b: they take no part in the draws' keys
   for (int32_t b = 0; b < numBlocks; ++b) {
     const BdlBlock &block = blocks[b];
+    MonitorBlockScope monitorScope(inst, block, monitorBlocks);
+    if (monitorScope.skip)
+      continue;
     if (block.steps == 1 && !block.stepsFn)
       ++blockRun;
     if (block.resetState)
       inst.resetState();
-    ctx.block = b | (evaluation ? BDL_EVAL_BLOCK : 0);
+    ctx.block = monitorScope.index(b) | (evaluation ? BDL_EVAL_BLOCK : 0);
     ctx.time = inst.time();
     ctx.step = 0;
     ctx.steps = 0;

@@ -212,11 +212,15 @@ void DeviceModel::run(ModelInstance &inst, const BdlBlock *blocks, int32_t numBl
   ctx.example0 = inst.example0();
   cpu::StepObserver *observer = cpu::currentStepObserver();
   std::vector<BdlContext> steps;
+  int32_t monitorBlocks = 0;
   for (int32_t b = 0; b < numBlocks; ++b) {
     const BdlBlock &block = blocks[b];
+    MonitorBlockScope monitorScope(inst, block, monitorBlocks);
+    if (monitorScope.skip)
+      continue;
     if (block.resetState)
       resetState(inst);
-    ctx.block = b | (evaluation ? BDL_EVAL_BLOCK : 0);
+    ctx.block = monitorScope.index(b) | (evaluation ? BDL_EVAL_BLOCK : 0);
     ctx.time = inst.time();
     ctx.step = 0;
     ctx.steps = 0;

@@ -20,7 +20,7 @@
 extern "C" {
 #endif
 
-#define BDL_ABI_VERSION 6u
+#define BDL_ABI_VERSION 7u
 
 /* Slots of the runtime scalar array `hp` every kernel receives. Model
  * hyperparameter i lives at hp[BDL_HP_FIRST_PARAM + i]. */
@@ -181,6 +181,9 @@ typedef struct {
   int32_t numPrologueOps;
   int32_t resetState; /* nonzero: STATE tensors return to their initial value before the block */
   const BdlOp *prologueOps; /* loop invariants of the step loop */
+  /* Nonzero: it computes the model's monitors only, and runs only on the
+   * batches whose monitors are logged (it advances no time). */
+  int32_t monitorsOnly;
 } BdlBlock;
 
 typedef struct {
@@ -209,6 +212,12 @@ typedef struct {
    * CPU kernels (BdlOp.symbol); both null otherwise. */
   const char *ptx;
   const char *ptxArch;
+  /* The scalars logged per epoch (`monitor NAME = ...`): monitorTensors[i]
+   * is a [1, 1] tensor holding monitorNames[i]'s value after a batch on
+   * which the monitor blocks ran. */
+  int32_t numMonitors;
+  const int32_t *monitorTensors;
+  const char *const *monitorNames;
 } BdlModel;
 
 /* Provided by the runtime for generated step functions (host only): a

@@ -3,12 +3,43 @@
 #define BDL_EXECUTOR_H
 
 #include "bdl/abi.h"
+#include "bdl/model.h"
 
 #include <cstdint>
 
 namespace bdl {
 
-class ModelInstance;
+/// Every backend's rule for a block marked monitorsOnly, around its run:
+/// skipped unless the instance is monitoring; when it runs, it advances no
+/// simulated time; and it takes no block index of its own, so the draws of
+/// every other block are keyed the same whether a batch is monitored or
+/// not. `monitorBlocks` counts them across the blocks of one call.
+class MonitorBlockScope {
+public:
+  MonitorBlockScope(ModelInstance &instance, const BdlBlock &block, int32_t &monitorBlocks)
+      : instance(instance), monitorBlocks(monitorBlocks), isMonitor(block.monitorsOnly != 0),
+        time(instance.time()) {
+    skip = isMonitor && !instance.monitoring();
+  }
+  ~MonitorBlockScope() {
+    if (!isMonitor)
+      return;
+    instance.setTime(time);
+    ++monitorBlocks;
+  }
+  MonitorBlockScope(const MonitorBlockScope &) = delete;
+  MonitorBlockScope &operator=(const MonitorBlockScope &) = delete;
+
+  /// The block's index for BdlContext.block.
+  int32_t index(int32_t b) const { return b - monitorBlocks; }
+  bool skip;
+
+private:
+  ModelInstance &instance;
+  int32_t &monitorBlocks;
+  bool isMonitor;
+  int64_t time;
+};
 
 namespace cpu {
 

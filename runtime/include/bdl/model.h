@@ -69,6 +69,10 @@ public:
   void setTime(int64_t time) { simTime = time; }
   int64_t example0() const { return firstExample; }
   void setExample0(int64_t example) { firstExample = example; }
+  /// Whether the next runs of the train blocks compute the monitors (run
+  /// the blocks marked BdlBlock.monitorsOnly); off until set.
+  bool monitoring() const { return monitorsOn; }
+  void setMonitoring(bool on) { monitorsOn = on; }
 
   /// Zeroes the current batch's part of every STATE tensor (all of one that
   /// is not batch-sized) and restarts the simulated time.
@@ -143,6 +147,7 @@ private:
   uint64_t runSeed = 0;
   int64_t simTime = 0;
   int64_t firstExample = 0;
+  bool monitorsOn = false;
   std::vector<std::unique_ptr<Replay>> replays; // by tensor; empty when none
 };
 

@@ -46,6 +46,9 @@ public:
          const std::vector<EpochMetrics> &history = {});
 
   void epoch(const EpochMetrics &metrics);
+  /// A row of DIR/monitors.csv (created with its header on the first):
+  /// TrainCallbacks.monitors' arguments.
+  void monitorRow(int epoch, int64_t batch, const std::vector<double> &values);
   /// Every epoch recorded, the resumed history included.
   const std::vector<EpochMetrics> &history() const { return epochs; }
 
@@ -57,7 +60,7 @@ private:
   std::string dir;
   const ModelInstance &instance;
   RunInfo info;
-  std::ofstream csv, jsonl;
+  std::ofstream csv, jsonl, monitorsCsv;
   std::vector<EpochMetrics> epochs;
 };
 

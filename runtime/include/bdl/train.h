@@ -30,7 +30,16 @@ struct TrainOptions {
   int firstEpoch = 1;
   /// False: every epoch visits the examples in file order (--no-shuffle).
   bool shuffle = true;
+  /// The monitors are computed on every monitorEvery-th batch of an epoch
+  /// (its first included); 0: on every kDefaultMonitorEvery-th, and no
+  /// per-batch rows (callbacks.monitors); negative: never.
+  int64_t monitorEvery = 0;
 };
+
+/// How often a run computes the monitors when --monitor-every is not given:
+/// their block costs about a training step, so a 1-in-16 sample costs a few
+/// percent of the run.
+constexpr int64_t kDefaultMonitorEvery = 16;
 
 struct EvalResult {
   double accuracy = 0;
@@ -49,6 +58,9 @@ struct EpochMetrics {
   std::optional<double> testAccuracy;
   double seconds = 0; // training only, evaluation excluded
   double examplesPerSecond = 0;
+  /// Per monitor (BdlModel.monitorNames): the mean of its finite values
+  /// over the epoch's monitored batches; none when it had none.
+  std::vector<std::optional<double>> monitors;
 };
 
 struct TrainResult {
@@ -68,6 +80,10 @@ struct TrainCallbacks {
   std::function<void(const std::vector<int64_t> &indices, int64_t example0)> batchBegin;
   /// After each training batch ran, before the next one is loaded.
   std::function<void()> batchEnd;
+  /// With TrainOptions.monitorEvery > 0, every monitorEvery batches: the
+  /// epoch, the batch count so far in it, and each monitor's mean over
+  /// those batches (NaN when none was finite).
+  std::function<void(int epoch, int64_t batch, const std::vector<double> &values)> monitors;
 };
 
 /// Throws bdl::Error unless the model's input, target and prediction
