@@ -1,5 +1,6 @@
 //===- tune/Tuner.cpp - `net tune`: trials, their log, resumption, MPI ----===//
 #include "tune/Tuner.h"
+#include "tune/Trial.h"
 
 #include "bdl/device.h"
 #include "bdl/error.h"
@@ -37,6 +38,8 @@ namespace {
 using json = nlohmann::json;
 using Clock = std::chrono::steady_clock;
 
+const char *metricName(int32_t metric) { return metric == BDL_METRIC_LOSS ? "loss" : "accuracy"; }
+
 const char *kindName(Dimension::Kind k) {
   switch (k) {
   case Dimension::Kind::Real:
@@ -64,127 +67,6 @@ json spaceJson(const Space &space) {
     dims.push_back(j);
   }
   return dims;
-}
-
-//===-- Held-out data --------------------------------------------------------===//
-
-/// One way to score a point: train on `train`, evaluate on `heldOut`.
-struct Split {
-  std::vector<uint32_t> trainRows, heldOutRows;
-  DataView train, heldOut;
-};
-
-/// k stratified folds: each class's examples, in an order shuffled with the
-/// seed, are dealt round-robin to the folds, so every fold holds each class
-/// in the proportion of the whole.
-std::vector<Split> makeFolds(const DataView &data, int k, uint64_t seed) {
-  std::map<int, std::vector<uint32_t>> byClass;
-  for (int64_t i = 0; i < data.count; ++i)
-    byClass[data.label(i)].push_back(uint32_t(data.index(i)));
-  std::vector<int> fold(size_t(data.data->size()), -1);
-  Philox rng(seed, rng_stream::shuffle(-1));
-  for (auto &[label, members] : byClass) {
-    for (size_t i = members.size(); i > 1; --i)
-      std::swap(members[i - 1], members[rng.below(uint32_t(i))]);
-    for (size_t j = 0; j < members.size(); ++j)
-      fold[members[j]] = int(j % size_t(k));
-  }
-  std::vector<Split> splits(static_cast<size_t>(k));
-  for (int64_t i = 0; i < data.count; ++i) {
-    uint32_t row = uint32_t(data.index(i));
-    for (int f = 0; f < k; ++f)
-      (fold[row] == f ? splits[size_t(f)].heldOutRows : splits[size_t(f)].trainRows).push_back(row);
-  }
-  for (Split &s : splits) {
-    s.train = DataView(*data.data, s.trainRows.data(), int64_t(s.trainRows.size()));
-    s.heldOut = DataView(*data.data, s.heldOutRows.data(), int64_t(s.heldOutRows.size()));
-  }
-  return splits;
-}
-
-std::vector<Split> makeSplits(const DataView &data, const TuneOptions &o) {
-  if (o.folds >= 2) {
-    if (data.count < 2 * o.folds)
-      throw UsageError("--folds " + std::to_string(o.folds) + " needs at least " +
-                       std::to_string(2 * o.folds) + " training examples");
-    return makeFolds(data, o.folds, o.seed);
-  }
-  if (o.folds == 1)
-    throw UsageError("--folds must be at least 2 (or 0 for a validation split)");
-  int64_t held = o.validation >= 0 ? o.validation : data.count / 6;
-  checkValidationSplit(data.count, held, "--validation " + std::to_string(held));
-  if (held == 0)
-    throw UsageError("--validation 0 leaves nothing to score a trial on");
-  std::vector<Split> one(1);
-  one[0].train = data.slice(0, data.count - held);
-  one[0].heldOut = data.slice(data.count - held, held);
-  return one;
-}
-
-//===-- One trial ------------------------------------------------------------===//
-
-struct Outcome {
-  std::string status = "ok"; // ok, diverged, failed
-  std::optional<double> objective;
-  std::vector<double> folds;
-  double seconds = 0;
-  std::string error;
-};
-
-/// Called per training batch: (trial's split, epoch, examples done, total).
-using Progress = std::function<void(size_t split, int epoch, int64_t done, int64_t total)>;
-
-Outcome runTrial(const BdlModel &model, const Space &space, const Point &x,
-                 const std::vector<Split> &splits, const TuneOptions &o, const Progress &progress) {
-  Outcome out;
-  auto begin = Clock::now();
-  try {
-    for (size_t s = 0; s < splits.size(); ++s) {
-      ModelInstance inst(model);
-      for (const std::string &a : o.sets)
-        inst.applyAssignment(a);
-      for (const std::string &a : o.fixes)
-        inst.applyAssignment(a);
-      for (size_t d = 0; d < space.dims.size(); ++d)
-        inst.setParamValue(inst.findParam(space.dims[d].name), x[d]);
-      const Split &split = splits[s];
-      int64_t batch = std::min(o.batch, std::max(split.train.count, split.heldOut.count));
-      inst.allocate(batch);
-      checkDatasetFits(inst, *split.train.data);
-      inst.initialise(o.seed);
-      exec::useDevice(inst, o.device);
-      TrainOptions t;
-      t.epochs = o.epochs;
-      t.batch = std::min(o.batch, split.train.count);
-      t.seed = o.seed;
-      TrainCallbacks callbacks;
-      if (progress)
-        callbacks.progress = [&](int epoch, int64_t done, int64_t total) {
-          progress(s, epoch, done, total);
-        };
-      TrainResult r = train(inst, split.train, split.heldOut, t, callbacks);
-      const EpochMetrics &last = r.epochs.back();
-      std::optional<double> score = o.minimiseLoss ? last.testLoss : last.testAccuracy;
-      if (!score)
-        throw Error("the model reports no held-out " +
-                    std::string(o.minimiseLoss ? "loss (it declares none)" : "accuracy"));
-      out.folds.push_back(*score);
-    }
-    double sum = 0;
-    for (double f : out.folds)
-      sum += f;
-    out.objective = sum / double(out.folds.size());
-    if (!std::isfinite(*out.objective))
-      out.status = "failed", out.error = "the objective is not finite", out.objective.reset();
-  } catch (const DivergedError &e) {
-    out.status = "diverged", out.error = e.what();
-  } catch (const Error &e) {
-    out.status = "failed", out.error = e.what();
-  } catch (const std::exception &e) {
-    out.status = "failed", out.error = e.what();
-  }
-  out.seconds = std::chrono::duration<double>(Clock::now() - begin).count();
-  return out;
 }
 
 std::string hostName() {
@@ -215,7 +97,8 @@ json trialLine(int id, const Space &space, const Point &x, const Outcome &r, con
             {"seed", o.seed},
             {"host", hostName()},
             {"rank", rank},
-            {"maximise", !o.minimiseLoss}};
+            {"metric", metricName(o.objective.metric)},
+            {"maximise", !o.objective.minimise}};
   if (!r.error.empty())
     line["error"] = r.error;
   return line;
@@ -236,7 +119,7 @@ class Coordinator {
 public:
   Coordinator(const BdlModel &model, Space space, const TuneOptions &o)
       : model(model), space(std::move(space)), o(o),
-        optimizer(this->space, o.strategy, o.seed, !o.minimiseLoss) {}
+        optimizer(this->space, o.strategy, o.seed, !o.objective.minimise) {}
 
   /// Creates DIR, checks or writes DIR/tune.json, reads back a resumed log.
   void open() {
@@ -257,7 +140,8 @@ public:
                   {"batch", o.batch},
                   {"seed", o.seed},
                   {"strategy", o.strategy == Strategy::Gp ? "gp" : "random"},
-                  {"objective", o.minimiseLoss ? "loss" : "accuracy"}};
+                  {"objective", metricName(o.objective.metric)},
+                  {"maximise", !o.objective.minimise}};
     std::string settingsPath = o.out + "/tune.json";
     bool logExists = fs::exists(logPath, ec) && fs::file_size(logPath, ec) > 0;
     if (o.resume) {
@@ -311,7 +195,7 @@ public:
   const std::map<int, Observation> &done() const { return finished; }
   const std::map<int, Point> &running() const { return pending; }
   const Space &searchSpace() const { return space; }
-  bool maximise() const { return !o.minimiseLoss; }
+  bool maximise() const { return !o.objective.minimise; }
   const json &last() const { return lastLine; }
 
   /// The best finished trial's id, or -1.
@@ -434,6 +318,11 @@ private:
   Clock::time_point lastShown{};
 };
 
+void printObjective(const TuneOptions &o) {
+  std::printf("objective: %s on the held-out data (%s)\n", spelling(o.objective).c_str(),
+              o.objectiveGiven ? "--objective" : "the model's");
+}
+
 void printTrial(const json &line) {
   std::string status = line["status"];
   std::printf("trial %3d  %-8s", line["trial"].get<int>(), status.c_str());
@@ -477,6 +366,30 @@ bool launchedWithRanks() {
 }
 
 } // namespace
+
+Objective modelObjective(const BdlModel &model) {
+  return {model.objective == BDL_METRIC_LOSS ? BDL_METRIC_LOSS : BDL_METRIC_ACCURACY,
+          model.minimise != 0};
+}
+
+Objective parseObjective(const std::string &text) {
+  for (BdlMetric m : {BDL_METRIC_ACCURACY, BDL_METRIC_LOSS}) {
+    std::string name = metricName(m);
+    // A bare metric is scored its natural way: accuracy up, loss down.
+    if (text == name)
+      return {m, m == BDL_METRIC_LOSS};
+    for (bool minimise : {false, true})
+      if (text == spelling({m, minimise}))
+        return {m, minimise};
+  }
+  throw UsageError("--objective: '" + text +
+                   "' is not accuracy, loss, maximize(accuracy|loss) or minimize(accuracy|loss)");
+}
+
+std::string spelling(const Objective &objective) {
+  return std::string(objective.minimise ? "minimize(" : "maximize(") +
+         metricName(objective.metric) + ")";
+}
 
 Space searchSpace(const BdlModel &model, const std::vector<std::string> &fixes) {
   std::vector<std::string> fixedNames;
@@ -529,7 +442,7 @@ Space searchSpace(const BdlModel &model, const std::vector<std::string> &fixes) 
   return space;
 }
 
-void printSpace(const Space &space) {
+void printSpace(const Space &space, const TuneOptions &o) {
   if (space.dims.empty())
     std::printf("(no tuned params)\n");
   for (const Dimension &d : space.dims) {
@@ -545,6 +458,7 @@ void printSpace(const Space &space) {
       std::printf(" [%g, %g]", d.lo, d.hi);
     std::printf("\n");
   }
+  printObjective(o);
 }
 
 int runTune(const BdlModel &model, const DataView &train, const TuneOptions &o) {
@@ -606,6 +520,7 @@ int runTune(const BdlModel &model, const DataView &train, const TuneOptions &o) 
                                 " held-out examples")
                                    .c_str(),
                 o.epochs, o.epochs == 1 ? "" : "s", ranks, ranks == 1 ? "" : "s");
+    printObjective(o);
     std::fflush(stdout);
   }
   ProgressLine progress(o.progress && !o.quiet, ranks);
@@ -674,7 +589,7 @@ int runTune(const BdlModel &model, const DataView &train, const TuneOptions &o) 
   if (!o.quiet) {
     if (best >= 0)
       std::printf("best: trial %d, %s %.4f; log: %s/tune.jsonl\n", best,
-                  o.minimiseLoss ? "loss" : "accuracy", c.done().at(best).value, o.out.c_str());
+                  metricName(o.objective.metric), c.done().at(best).value, o.out.c_str());
     else
       std::printf("no trial succeeded; log: %s/tune.jsonl\n", o.out.c_str());
   }

@@ -100,6 +100,8 @@ public:
                                           i32(m.epochs),
                                           i32(m.batch),
                                           i32(m.validation),
+                                          i32(static_cast<int>(m.objective.metric)),
+                                          i32(m.objective.minimise),
                                           deriveFn,
                                           ptx.empty() ? null() : str(ptx.str()),
                                           ptx.empty() ? null() : str(ptxArch.str())});
@@ -275,8 +277,9 @@ AbiTypes AbiTypes::get(LLVMContext &ctx) {
       ctx, "BdlOp",
       {i32, i32, i32, i32, i32, i32, i32, i32, i32, f32, f32, ptr, ptr, t.dim, t.dim, ptr});
   t.block = namedStruct(ctx, "BdlBlock", {ptr, i32, i32, ptr, ptr, i32, i32, ptr});
-  t.model = namedStruct(ctx, "BdlModel", {ptr, ptr, ptr, ptr, ptr, ptr, ptr, i32, i32, i32, i32,
-                                          i32, i32, i32, i32, i32, i32, i32, i32, ptr, ptr, ptr});
+  t.model =
+      namedStruct(ctx, "BdlModel", {ptr, ptr, ptr, ptr, ptr, ptr, ptr, i32, i32, i32, i32, i32,
+                                    i32, i32, i32, i32, i32, i32, i32, i32, i32, ptr, ptr, ptr});
   t.context = contextType(ctx);
   return t;
 }
@@ -324,13 +327,29 @@ std::vector<HostLayout> hostLayouts() {
         OFF(BdlBlock, prologueOps)}},
       {"BdlModel",
        sizeof(BdlModel),
-       {OFF(BdlModel, name),        OFF(BdlModel, sourceFile),     OFF(BdlModel, dataset),
-        OFF(BdlModel, tensors),     OFF(BdlModel, params),         OFF(BdlModel, trainBlocks),
-        OFF(BdlModel, evalBlocks),  OFF(BdlModel, abiVersion),     OFF(BdlModel, numTensors),
-        OFF(BdlModel, numParams),   OFF(BdlModel, numTrainBlocks), OFF(BdlModel, numEvalBlocks),
-        OFF(BdlModel, inputTensor), OFF(BdlModel, targetTensor),   OFF(BdlModel, predictTensor),
-        OFF(BdlModel, lossTensor),  OFF(BdlModel, epochs),         OFF(BdlModel, batch),
-        OFF(BdlModel, validation),  OFF(BdlModel, derive),         OFF(BdlModel, ptx),
+       {OFF(BdlModel, name),
+        OFF(BdlModel, sourceFile),
+        OFF(BdlModel, dataset),
+        OFF(BdlModel, tensors),
+        OFF(BdlModel, params),
+        OFF(BdlModel, trainBlocks),
+        OFF(BdlModel, evalBlocks),
+        OFF(BdlModel, abiVersion),
+        OFF(BdlModel, numTensors),
+        OFF(BdlModel, numParams),
+        OFF(BdlModel, numTrainBlocks),
+        OFF(BdlModel, numEvalBlocks),
+        OFF(BdlModel, inputTensor),
+        OFF(BdlModel, targetTensor),
+        OFF(BdlModel, predictTensor),
+        OFF(BdlModel, lossTensor),
+        OFF(BdlModel, epochs),
+        OFF(BdlModel, batch),
+        OFF(BdlModel, validation),
+        OFF(BdlModel, objective),
+        OFF(BdlModel, minimise),
+        OFF(BdlModel, derive),
+        OFF(BdlModel, ptx),
         OFF(BdlModel, ptxArch)}},
       {"BdlContext",
        sizeof(BdlContext),
