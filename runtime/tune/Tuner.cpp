@@ -2,6 +2,7 @@
 #include "tune/Tuner.h"
 #include "tune/Trial.h"
 
+#include "bdl/checkpoint.h"
 #include "bdl/device.h"
 #include "bdl/error.h"
 #include "bdl/executor.h"
@@ -12,7 +13,13 @@
 #include <nlohmann/json.hpp>
 
 #include <fcntl.h>
+#include <sys/file.h>
 #include <unistd.h>
+#ifdef __linux__
+#include <sys/prctl.h>
+#endif
+
+#include <csignal>
 
 #include <algorithm>
 #include <chrono>
@@ -37,24 +44,6 @@ namespace {
 
 using json = nlohmann::json;
 using Clock = std::chrono::steady_clock;
-
-const char *metricName(int32_t metric) { return metric == BDL_METRIC_LOSS ? "loss" : "accuracy"; }
-
-const char *kindName(Dimension::Kind k) {
-  switch (k) {
-  case Dimension::Kind::Real:
-    return "real";
-  case Dimension::Kind::LogReal:
-    return "log";
-  case Dimension::Kind::Int:
-    return "int";
-  case Dimension::Kind::Bool:
-    return "bool";
-  case Dimension::Kind::Choice:
-    return "choice";
-  }
-  return "?";
-}
 
 json spaceJson(const Space &space) {
   json dims = json::array();
@@ -120,8 +109,15 @@ public:
   Coordinator(const BdlModel &model, Space space, const TuneOptions &o)
       : model(model), space(std::move(space)), o(o),
         optimizer(this->space, o.strategy, o.seed, !o.objective.minimise) {}
+  Coordinator(const Coordinator &) = delete;
+  Coordinator &operator=(const Coordinator &) = delete;
+  ~Coordinator() {
+    if (logFd >= 0)
+      ::close(logFd);
+  }
 
-  /// Creates DIR, checks or writes DIR/tune.json, reads back a resumed log.
+  /// Creates DIR, locks its log, checks or writes DIR/tune.json, reads back
+  /// a resumed log.
   void open() {
     namespace fs = std::filesystem;
     std::error_code ec;
@@ -129,6 +125,7 @@ public:
     if (ec)
       throw Error(o.out + ": cannot create directory: " + ec.message());
     logPath = o.out + "/tune.jsonl";
+    lockLog();
     json settings{{"model", model.name},
                   {"space", spaceJson(space)},
                   {"fixed", o.fixes},
@@ -162,7 +159,8 @@ public:
       throw UsageError(logPath + " already holds trials: --resume continues that search, or "
                                  "choose another --out");
     }
-    std::ofstream(settingsPath) << settings.dump(2) << "\n";
+    // Atomically: a run killed here must leave a tune.json --resume can read.
+    writeAtomically(settingsPath, settings.dump(2) + "\n");
   }
 
   /// The next trial and its point, or nothing when every trial is done or
@@ -241,16 +239,25 @@ private:
     }
   }
 
+  /// One search writes a log at a time: two would each run the trials
+  /// missing from it, and log them twice. The lock goes with the process
+  /// (flock), so a killed run holds it until its last rank has exited.
+  void lockLog() {
+    logFd = ::open(logPath.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+    if (logFd < 0)
+      throw Error(logPath + ": cannot open for appending");
+    if (::flock(logFd, LOCK_EX | LOCK_NB) != 0)
+      throw UsageError(logPath +
+                       " is being written by another net tune (still running, or a "
+                       "killed run's ranks still exiting): one search per --out at a time");
+  }
+
   /// One write(2) of a whole line on an O_APPEND descriptor: a killed run
   /// leaves whole lines, and a reader never sees half of one.
   void append(const json &line) {
     std::string text = line.dump() + "\n";
-    int fd = ::open(logPath.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
-    if (fd < 0)
-      throw Error(logPath + ": cannot open for appending");
-    ssize_t n = ::write(fd, text.data(), text.size());
-    ::fsync(fd);
-    ::close(fd);
+    ssize_t n = ::write(logFd, text.data(), text.size());
+    ::fsync(logFd);
     if (n != ssize_t(text.size()))
       throw Error(logPath + ": short write");
   }
@@ -260,6 +267,7 @@ private:
   const TuneOptions &o;
   Optimizer optimizer;
   std::string logPath;
+  int logFd = -1;
   std::map<int, Observation> finished;
   std::map<int, Point> pending;
   json lastLine;
@@ -318,11 +326,6 @@ private:
   Clock::time_point lastShown{};
 };
 
-void printObjective(const TuneOptions &o) {
-  std::printf("objective: %s on the held-out data (%s)\n", spelling(o.objective).c_str(),
-              o.objectiveGiven ? "--objective" : "the model's");
-}
-
 void printTrial(const json &line) {
   std::string status = line["status"];
   std::printf("trial %3d  %-8s", line["trial"].get<int>(), status.c_str());
@@ -357,6 +360,19 @@ std::string receiveString(int from, int tag, int *source) {
 }
 #endif
 
+/// A rank ends with its launcher (mpirun, orted): one that outlived a killed
+/// mpirun would go on running and logging trials that a resumed search runs
+/// again. Linux only; elsewhere the log's lock keeps a resumed run out until
+/// such ranks are gone.
+void dieWithLauncher() {
+#ifdef __linux__
+  pid_t launcher = getppid();
+  prctl(PR_SET_PDEATHSIG, SIGKILL);
+  if (getppid() != launcher) // it died before the request was made
+    std::raise(SIGKILL);
+#endif
+}
+
 /// Whether this process was started by mpirun or srun with other ranks.
 bool launchedWithRanks() {
   for (const char *v : {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_SIZE"})
@@ -366,100 +382,6 @@ bool launchedWithRanks() {
 }
 
 } // namespace
-
-Objective modelObjective(const BdlModel &model) {
-  return {model.objective == BDL_METRIC_LOSS ? BDL_METRIC_LOSS : BDL_METRIC_ACCURACY,
-          model.minimise != 0};
-}
-
-Objective parseObjective(const std::string &text) {
-  for (BdlMetric m : {BDL_METRIC_ACCURACY, BDL_METRIC_LOSS}) {
-    std::string name = metricName(m);
-    // A bare metric is scored its natural way: accuracy up, loss down.
-    if (text == name)
-      return {m, m == BDL_METRIC_LOSS};
-    for (bool minimise : {false, true})
-      if (text == spelling({m, minimise}))
-        return {m, minimise};
-  }
-  throw UsageError("--objective: '" + text +
-                   "' is not accuracy, loss, maximize(accuracy|loss) or minimize(accuracy|loss)");
-}
-
-std::string spelling(const Objective &objective) {
-  return std::string(objective.minimise ? "minimize(" : "maximize(") +
-         metricName(objective.metric) + ")";
-}
-
-Space searchSpace(const BdlModel &model, const std::vector<std::string> &fixes) {
-  std::vector<std::string> fixedNames;
-  for (const std::string &f : fixes) {
-    size_t eq = f.find('=');
-    if (eq == std::string::npos || eq == 0)
-      throw UsageError("--fix '" + f + "': expected name=value");
-    fixedNames.push_back(f.substr(0, eq));
-  }
-  Space space;
-  std::string tuned;
-  for (int i = 0; i < model.numParams; ++i) {
-    const BdlParamDesc &p = model.params[i];
-    if (p.tune == BDL_TUNE_NONE || p.derived)
-      continue;
-    tuned += std::string(tuned.empty() ? "" : ", ") + p.name;
-    if (std::count(fixedNames.begin(), fixedNames.end(), p.name))
-      continue;
-    Dimension d;
-    d.name = p.name;
-    d.lo = p.lo, d.hi = p.hi;
-    switch (p.tune) {
-    case BDL_TUNE_LOG:
-      d.kind = Dimension::Kind::LogReal;
-      break;
-    case BDL_TUNE_INT:
-      d.kind = Dimension::Kind::Int;
-      break;
-    case BDL_TUNE_BOOL:
-      d.kind = Dimension::Kind::Bool, d.lo = 0, d.hi = 1;
-      break;
-    case BDL_TUNE_CHOICE:
-      d.kind = Dimension::Kind::Choice;
-      d.choices.assign(p.choices, p.choices + p.numChoices);
-      break;
-    default:
-      d.kind = Dimension::Kind::Real;
-    }
-    space.dims.push_back(d);
-  }
-  for (const std::string &name : fixedNames) {
-    bool found = false;
-    for (int i = 0; i < model.numParams; ++i)
-      found |= name == model.params[i].name && model.params[i].tune != BDL_TUNE_NONE &&
-               !model.params[i].derived;
-    if (!found)
-      throw UsageError("--fix " + name + ": not a tuned param of model '" + model.name +
-                       "' (tuned: " + (tuned.empty() ? "none" : tuned) + ")");
-  }
-  return space;
-}
-
-void printSpace(const Space &space, const TuneOptions &o) {
-  if (space.dims.empty())
-    std::printf("(no tuned params)\n");
-  for (const Dimension &d : space.dims) {
-    std::printf("%-20s %-6s", d.name.c_str(), kindName(d.kind));
-    if (d.kind == Dimension::Kind::Bool)
-      std::printf(" {false, true}");
-    else if (d.kind == Dimension::Kind::Choice) {
-      std::printf(" {");
-      for (size_t i = 0; i < d.choices.size(); ++i)
-        std::printf("%s%g", i ? ", " : "", d.choices[i]);
-      std::printf("}");
-    } else
-      std::printf(" [%g, %g]", d.lo, d.hi);
-    std::printf("\n");
-  }
-  printObjective(o);
-}
 
 int runTune(const BdlModel &model, const DataView &train, const TuneOptions &o) {
   if (o.trials < 1)
@@ -476,6 +398,7 @@ int runTune(const BdlModel &model, const DataView &train, const TuneOptions &o) 
 #ifdef BDL_HAVE_MPI
   bool mpi = launchedWithRanks();
   if (mpi) {
+    dieWithLauncher();
     MPI_Init(nullptr, nullptr);
     MPI_Comm_rank(MPI_COMM_WORLD, &rank);
     MPI_Comm_size(MPI_COMM_WORLD, &ranks);

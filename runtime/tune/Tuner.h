@@ -63,6 +63,13 @@ struct TuneOptions {
 /// param that is not tuned, or a malformed one, is a UsageError).
 Space searchSpace(const BdlModel &model, const std::vector<std::string> &fixes);
 
+/// "accuracy", "loss" (tune.json, tune.jsonl, the best trial's line).
+const char *metricName(int32_t metric);
+const char *kindName(Dimension::Kind kind);
+
+/// "objective: minimize(loss) on the held-out data (the model's)".
+void printObjective(const TuneOptions &o);
+
 /// Prints the space, one dimension per line, and the objective.
 void printSpace(const Space &space, const TuneOptions &o);
 
