@@ -85,7 +85,10 @@ learnStmt
   ;
 
 trainDecl : 'train' dataset=ID '{' setting* '}' ;
-setting   : name=(ID | 'predict') '=' value=expr ';'? ;
+setting   : name=(ID | 'predict') '=' (value=expr | objective=lossObjective) ';'? ;
+// `objective = minimize(loss)`: `loss` is a keyword, not an expression, so
+// this one call is spelt out (`maximize(accuracy)` is an ordinary call).
+lossObjective : direction=ID '(' metric='loss' ')' ;
 
 // Alternatives listed first bind tightest.
 expr

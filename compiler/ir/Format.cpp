@@ -106,6 +106,7 @@ constexpr const char *kRoles[] = {"input", "target", "weight",   "fixed",
 constexpr const char *kInits[] = {"zero", "const", "uniform", "normal", "xavier", "kaiming"};
 constexpr const char *kParamTypes[] = {"real", "int", "bool"};
 constexpr const char *kTunes[] = {"", "linear", "log", "int", "bool", "choice"};
+constexpr const char *kMetrics[] = {"accuracy", "loss"};
 constexpr const char *kKernelKinds[] = {"map", "rowreduce", "colreduce"};
 constexpr const char *kReduces[] = {"sum", "max"};
 constexpr const char *kAccesses[] = {"", "row", "col", "0"};
@@ -130,6 +131,10 @@ const char *spelling(Role r) { return lookup(kRoles, r); }
 const char *spelling(InitKind k) { return lookup(kInits, k); }
 const char *spelling(ParamType t) { return lookup(kParamTypes, t); }
 const char *spelling(TuneKind t) { return lookup(kTunes, t); }
+const char *spelling(Metric m) { return lookup(kMetrics, m); }
+std::string spelling(const Objective &o) {
+  return std::string(o.minimise ? "minimize(" : "maximize(") + spelling(o.metric) + ")";
+}
 const char *spelling(KernelOp::Kind k) { return lookup(kKernelKinds, k); }
 const char *spelling(KernelOp::Reduce r) { return lookup(kReduces, r); }
 const char *spelling(Access a) { return lookup(kAccesses, a); }
@@ -149,6 +154,9 @@ template <> std::optional<ParamType> fromSpelling<ParamType>(std::string_view te
 }
 template <> std::optional<TuneKind> fromSpelling<TuneKind>(std::string_view text) {
   return text.empty() ? std::nullopt : find<TuneKind>(kTunes, text);
+}
+template <> std::optional<Metric> fromSpelling<Metric>(std::string_view text) {
+  return find<Metric>(kMetrics, text);
 }
 template <> std::optional<KernelOp::Kind> fromSpelling<KernelOp::Kind>(std::string_view text) {
   return find<KernelOp::Kind>(kKernelKinds, text);

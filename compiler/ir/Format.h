@@ -50,6 +50,9 @@ const char *spelling(Role r);
 const char *spelling(InitKind k);
 const char *spelling(ParamType t);
 const char *spelling(TuneKind t); // "" for None
+const char *spelling(Metric m);
+/// "maximize(accuracy)", "minimize(loss)": the spelling of the source.
+std::string spelling(const Objective &o);
 const char *spelling(KernelOp::Kind k);
 const char *spelling(KernelOp::Reduce r);
 /// The suffix of a load under `a`: "" (Full), "row", "col", "0" (Scalar).
@@ -63,6 +66,7 @@ template <> std::optional<Role> fromSpelling<Role>(std::string_view text);
 template <> std::optional<InitKind> fromSpelling<InitKind>(std::string_view text);
 template <> std::optional<ParamType> fromSpelling<ParamType>(std::string_view text);
 template <> std::optional<TuneKind> fromSpelling<TuneKind>(std::string_view text);
+template <> std::optional<Metric> fromSpelling<Metric>(std::string_view text);
 template <> std::optional<KernelOp::Kind> fromSpelling<KernelOp::Kind>(std::string_view text);
 template <> std::optional<KernelOp::Reduce> fromSpelling<KernelOp::Reduce>(std::string_view text);
 template <> std::optional<Access> fromSpelling<Access>(std::string_view text);

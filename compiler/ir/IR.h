@@ -43,6 +43,16 @@ enum class InitKind : uint8_t { Zero, Const, Uniform, Normal, Xavier, Kaiming };
 // Mirror BdlParamType / BdlTuneKind.
 enum class ParamType : uint8_t { Real, Int, Bool };
 enum class TuneKind : uint8_t { None, Linear, Log, Int, Bool, Choice };
+// Mirrors BdlMetric.
+enum class Metric : uint8_t { Accuracy, Loss };
+
+/// What `net tune` scores a trial by, and which way is better: the model's
+/// `objective = maximize(accuracy)` (the default) or `minimize(loss)`.
+struct Objective {
+  Metric metric = Metric::Accuracy;
+  bool minimise = false;
+  bool operator==(const Objective &) const = default;
+};
 
 using TensorId = int32_t;
 
@@ -251,6 +261,7 @@ struct Module {
   TensorId input = -1, target = -1, predict = -1, loss = -1;
   std::vector<Monitor> monitors; // in source order
   int32_t epochs = 1, batch = 32, validation = 0;
+  Objective objective;
 
   TensorId addTensor(Tensor t) {
     tensors.push_back(std::move(t));

@@ -181,7 +181,20 @@ private:
            name(m.dataset, "a dataset name") && keyword("epochs") &&
            integer(m.epochs, 0, "the number of epochs") && keyword("batch") &&
            integer(m.batch, 0, "the batch size") && keyword("validation") &&
-           integer(m.validation, 0, "the validation size");
+           integer(m.validation, 0, "the validation size") && objective();
+  }
+
+  /// `objective maximize(accuracy)`; optional, so that hand-written IR may
+  /// leave out the default.
+  bool objective() {
+    if (!tok.isWord("objective"))
+      return true;
+    advance();
+    if (!tok.isWord("maximize") && !tok.isWord("minimize"))
+      return expected("'maximize' or 'minimize'");
+    m.objective.minimise = tok.isWord("minimize");
+    advance();
+    return punct('(') && enumWord(m.objective.metric, "a metric (accuracy or loss)") && punct(')');
   }
 
   bool item() {

@@ -1,6 +1,6 @@
 //===- Printer.cpp - Textual form of the bdl IR ---------------------------===//
 //
-//   module mlp dataset mnist epochs 3 batch 64 validation 0
+//   module mlp dataset mnist epochs 3 batch 64 validation 0 objective maximize(accuracy)
 //   source "mlp.bdl"
 //   param hidden : int = 16  ; hp[3]
 //   tensor %W1 : weight [hidden, 784] = xavier
@@ -48,7 +48,8 @@ public:
 
   void module() {
     os << "module " << formatName(m.name) << " dataset " << formatName(m.dataset) << " epochs "
-       << m.epochs << " batch " << m.batch << " validation " << m.validation << "\n";
+       << m.epochs << " batch " << m.batch << " validation " << m.validation << " objective "
+       << spelling(m.objective) << "\n";
     if (!m.sourceFile.empty())
       os << "source " << quoted(m.sourceFile) << "\n";
     for (size_t i = 0; i < m.params.size(); ++i)

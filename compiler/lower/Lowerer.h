@@ -50,6 +50,7 @@ public:
     m.dataset = model.dataset;
     m.params = model.params;
     m.epochs = model.epochs, m.batch = model.batch, m.validation = model.validation;
+    m.objective = model.objective;
     declareTensors();
     lowerDerivedParams();
     if (model.hasDynamics()) {

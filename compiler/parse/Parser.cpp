@@ -306,8 +306,18 @@ private:
     decl.keywordRange = map.range(d->getStart());
     decl.dataset = ident(d->dataset);
     for (P::SettingContext *s : d->setting())
-      decl.settings.push_back({ident(s->name), expr(s->value)});
+      decl.settings.push_back(
+          {ident(s->name), s->value ? expr(s->value) : objective(s->objective)});
     return decl;
+  }
+
+  /// `minimize(loss)` as the call it reads as, so that sema checks every
+  /// objective alike.
+  ast::ExprPtr objective(P::LossObjectiveContext *ctx) {
+    std::vector<ast::Arg> arg(1);
+    arg[0].value = std::make_unique<ast::NameExpr>(map.range(ctx->metric), "loss");
+    return std::make_unique<ast::CallExpr>(range(ctx), ctx->direction->getText(),
+                                           map.range(ctx->direction), std::move(arg));
   }
 
   ast::ExprPtr expr(P::ExprContext *ctx) {

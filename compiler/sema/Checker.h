@@ -113,6 +113,7 @@ private:
   //===-- Model.cpp -------------------------------------------------------===//
   void checkLayers();
   void checkTrain();
+  void checkObjective(const ast::Setting &s);
   /// A prediction is the argmax of one vector per example.
   bool canPredictWith(const Symbol *s) const;
   void defaultPredict(const ast::Setting *predict);

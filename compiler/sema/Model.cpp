@@ -1,6 +1,8 @@
 //===- Model.cpp - Layers, the loss, training settings and the prediction ---===//
 #include "sema/Checker.h"
 
+#include "ir/Format.h"
+
 #include "llvm/ADT/StringExtras.h"
 #include "llvm/Support/Casting.h"
 
@@ -14,7 +16,7 @@ using llvm::isa;
 
 namespace {
 const char *const kDatasets[] = {"fashion_mnist", "mnist", "cifar10"};
-const char *const kSettings[] = {"epochs", "batch", "validation", "predict"};
+const char *const kSettings[] = {"epochs", "batch", "validation", "predict", "objective"};
 } // namespace
 
 void Checker::checkLayers() {
@@ -73,6 +75,10 @@ void Checker::checkTrain() {
       predict = &s;
       continue;
     }
+    if (s.name.name == "objective") {
+      checkObjective(s);
+      continue;
+    }
     int *slot = s.name.name == "epochs"       ? &model->epochs
                 : s.name.name == "batch"      ? &model->batch
                 : s.name.name == "validation" ? &model->validation
@@ -93,6 +99,30 @@ void Checker::checkTrain() {
       *slot = (int)*v;
   }
   defaultPredict(predict);
+}
+
+/// The metric is a word of this setting, not a name in scope: `loss` is the
+/// model's loss whatever its declaration calls it.
+void Checker::checkObjective(const ast::Setting &s) {
+  std::string metrics;
+  for (ir::Metric m : {ir::Metric::Accuracy, ir::Metric::Loss})
+    metrics += std::string(metrics.empty() ? "" : ", ") + ir::spelling(m);
+  auto *call = dyn_cast<ast::CallExpr>(s.value.get());
+  if (!call || (call->callee != "maximize" && call->callee != "minimize"))
+    return diags.report(call ? call->calleeRange : s.value->getRange(), DiagID::err_objective_form,
+                        metrics);
+  const ast::Arg *arg = call->args.size() == 1 ? &call->args[0] : nullptr;
+  auto *n =
+      arg && arg->key.empty() && !arg->window ? dyn_cast<ast::NameExpr>(arg->value.get()) : nullptr;
+  if (!n)
+    return diags.report(call->getRange(), DiagID::err_objective_form, metrics);
+  std::optional<ir::Metric> metric = ir::fromSpelling<ir::Metric>(n->name);
+  if (!metric)
+    return diags.report(n->getRange(), DiagID::err_unknown_metric, n->name, metrics);
+  if (*metric == ir::Metric::Loss && model->loss < 0)
+    return diags.report(n->getRange(), DiagID::err_missing_declaration, file.name.name,
+                        "loss, which '" + call->callee + "(loss)' scores trials by");
+  model->objective = {*metric, call->callee == "minimize"};
 }
 
 bool Checker::canPredictWith(const Symbol *s) const {

@@ -45,7 +45,8 @@ public:
     if (model.loss >= 0)
       os << "loss " << file.layers[model.loss].name.name << "\n";
     os << "train " << model.dataset << " epochs " << model.epochs << " batch " << model.batch
-       << " validation " << model.validation << "\n";
+       << " validation " << model.validation << " objective " << ir::spelling(model.objective)
+       << "\n";
   }
 
 private:

@@ -157,6 +157,7 @@ struct CheckedModel {
   std::vector<const ast::LearnStmt *> monitors; // in source order
   std::string dataset = "fashion_mnist";
   int epochs = 5, batch = 32, validation = 0;
+  ir::Objective objective;
   int predict = -1;            // the layer to predict with (index into ModelFile::layers)
   int loss = -1;               // the loss layer, or -1
   int input = -1, target = -1; // indices into tensors

@@ -68,7 +68,8 @@ struct Options {
   std::string device = "cpu";       // --device cpu|cuda|cuda:N
   double tolerance = 1e-5;          // selftest
   tune::TuneOptions tune;           // tune's own options
-  std::string strategy = "gp", objective = "accuracy";
+  std::string strategy = "gp";
+  std::string objective; // --objective; empty: the model's
   bool printSpace = false;
   std::set<std::string> given; // the options typed, e.g. "--batch"
 };
@@ -463,16 +464,15 @@ int threadsPerRank(const Options &o) {
 
 int runTuneCommand(const BdlModel &model, const Options &o) {
   tune::TuneOptions t = o.tune;
+  t.objectiveGiven = !o.objective.empty();
+  t.objective = t.objectiveGiven ? tune::parseObjective(o.objective) : tune::modelObjective(model);
   if (o.printSpace) {
-    tune::printSpace(tune::searchSpace(model, t.fixes));
+    tune::printSpace(tune::searchSpace(model, t.fixes), t);
     return ExitOk;
   }
   if (o.strategy != "gp" && o.strategy != "random")
     throw UsageError("--strategy: '" + o.strategy + "' is not gp or random");
-  if (o.objective != "accuracy" && o.objective != "loss")
-    throw UsageError("--objective: '" + o.objective + "' is not accuracy or loss");
   t.strategy = o.strategy == "gp" ? tune::Strategy::Gp : tune::Strategy::Random;
-  t.minimiseLoss = o.objective == "loss";
   t.sets = o.sets;
   t.out = o.out;
   t.batch = o.batch;
@@ -497,6 +497,7 @@ int runInfo(const BdlModel &model, const Options &o) {
               m.abiVersion);
   std::printf("dataset  %s  (epochs %d, batch %d, validation %d)\n", m.dataset ? m.dataset : "?",
               m.epochs, m.batch, m.validation);
+  std::printf("tune     objective %s\n", tune::spelling(tune::modelObjective(m)).c_str());
   if (m.ptx)
     std::printf("ptx      %s (%zu bytes): --device cuda on %s or newer GPUs; the driver "
                 "compiles it for the GPU it finds (LLVM 19 writes PTX up to sm_90: newer GPUs "
@@ -587,8 +588,9 @@ int runMain(const BdlModel &model, int argc, const char *const *argv) {
       ->check(atLeast(0));
   tune->add_option("--strategy", o.strategy, "gp (Bayesian optimisation) or random")
       ->capture_default_str();
-  tune->add_option("--objective", o.objective, "accuracy (maximised) or loss (minimised)")
-      ->capture_default_str();
+  tune->add_option("--objective", o.objective,
+                   "accuracy (maximised), loss (minimised), maximize(M) or minimize(M); "
+                   "default: the model's train-block objective");
   tune->add_option("--fix", o.tune.fixes, "Pin a tuned param: name=value (repeatable)")
       ->allow_extra_args(false);
   tune->add_flag("--space", o.printSpace, "Print the search space and stop");

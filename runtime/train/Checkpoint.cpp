@@ -86,9 +86,37 @@ template <typename T> T load(const std::vector<uint8_t> &bytes, size_t offset) {
   return value;
 }
 
-/// Writes `bytes` to `path` so that a crash at any point leaves either the
-/// previous file or the whole new one: temporary file, fsync, rename, fsync
-/// of the directory (which makes the rename itself durable).
+json runJson(const RunInfo &r) {
+  return {{"dataset", r.dataset},
+          {"data_dir", r.dataDir},
+          {"epochs", r.epochs},
+          {"batch", r.batch},
+          {"validation", r.validation},
+          {"limit", r.limit},
+          {"shuffle", r.shuffle},
+          {"train_examples", r.trainExamples},
+          {"checkpoint_every", r.checkpointEvery},
+          {"threads", r.threads}};
+}
+
+RunInfo runFromJson(const json &j, uint64_t seed) {
+  RunInfo r;
+  r.dataset = j.at("dataset").get<std::string>();
+  r.dataDir = j.at("data_dir").get<std::string>();
+  r.epochs = j.at("epochs").get<int>();
+  r.batch = j.at("batch").get<int64_t>();
+  r.seed = seed;
+  r.validation = j.at("validation").get<int64_t>();
+  r.limit = j.at("limit").get<int64_t>();
+  r.shuffle = j.at("shuffle").get<bool>();
+  r.trainExamples = j.at("train_examples").get<int64_t>();
+  r.checkpointEvery = j.at("checkpoint_every").get<int>();
+  r.threads = j.at("threads").get<int>();
+  return r;
+}
+
+} // namespace
+
 void writeAtomically(const std::string &path, const std::string &bytes) {
   namespace fs = std::filesystem;
   fs::path dir = fs::path(path).parent_path();
@@ -129,37 +157,6 @@ void writeAtomically(const std::string &path, const std::string &bytes) {
     ::close(dirFd);
   }
 }
-
-json runJson(const RunInfo &r) {
-  return {{"dataset", r.dataset},
-          {"data_dir", r.dataDir},
-          {"epochs", r.epochs},
-          {"batch", r.batch},
-          {"validation", r.validation},
-          {"limit", r.limit},
-          {"shuffle", r.shuffle},
-          {"train_examples", r.trainExamples},
-          {"checkpoint_every", r.checkpointEvery},
-          {"threads", r.threads}};
-}
-
-RunInfo runFromJson(const json &j, uint64_t seed) {
-  RunInfo r;
-  r.dataset = j.at("dataset").get<std::string>();
-  r.dataDir = j.at("data_dir").get<std::string>();
-  r.epochs = j.at("epochs").get<int>();
-  r.batch = j.at("batch").get<int64_t>();
-  r.seed = seed;
-  r.validation = j.at("validation").get<int64_t>();
-  r.limit = j.at("limit").get<int64_t>();
-  r.shuffle = j.at("shuffle").get<bool>();
-  r.trainExamples = j.at("train_examples").get<int64_t>();
-  r.checkpointEvery = j.at("checkpoint_every").get<int>();
-  r.threads = j.at("threads").get<int>();
-  return r;
-}
-
-} // namespace
 
 uint64_t modelHash(const BdlModel &m) {
   Fnv1a h;

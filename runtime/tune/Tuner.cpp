@@ -1,6 +1,8 @@
 //===- tune/Tuner.cpp - `net tune`: trials, their log, resumption, MPI ----===//
 #include "tune/Tuner.h"
+#include "tune/Trial.h"
 
+#include "bdl/checkpoint.h"
 #include "bdl/device.h"
 #include "bdl/error.h"
 #include "bdl/executor.h"
@@ -11,7 +13,13 @@
 #include <nlohmann/json.hpp>
 
 #include <fcntl.h>
+#include <sys/file.h>
 #include <unistd.h>
+#ifdef __linux__
+#include <sys/prctl.h>
+#endif
+
+#include <csignal>
 
 #include <algorithm>
 #include <chrono>
@@ -37,22 +45,6 @@ namespace {
 using json = nlohmann::json;
 using Clock = std::chrono::steady_clock;
 
-const char *kindName(Dimension::Kind k) {
-  switch (k) {
-  case Dimension::Kind::Real:
-    return "real";
-  case Dimension::Kind::LogReal:
-    return "log";
-  case Dimension::Kind::Int:
-    return "int";
-  case Dimension::Kind::Bool:
-    return "bool";
-  case Dimension::Kind::Choice:
-    return "choice";
-  }
-  return "?";
-}
-
 json spaceJson(const Space &space) {
   json dims = json::array();
   for (const Dimension &d : space.dims) {
@@ -64,127 +56,6 @@ json spaceJson(const Space &space) {
     dims.push_back(j);
   }
   return dims;
-}
-
-//===-- Held-out data --------------------------------------------------------===//
-
-/// One way to score a point: train on `train`, evaluate on `heldOut`.
-struct Split {
-  std::vector<uint32_t> trainRows, heldOutRows;
-  DataView train, heldOut;
-};
-
-/// k stratified folds: each class's examples, in an order shuffled with the
-/// seed, are dealt round-robin to the folds, so every fold holds each class
-/// in the proportion of the whole.
-std::vector<Split> makeFolds(const DataView &data, int k, uint64_t seed) {
-  std::map<int, std::vector<uint32_t>> byClass;
-  for (int64_t i = 0; i < data.count; ++i)
-    byClass[data.label(i)].push_back(uint32_t(data.index(i)));
-  std::vector<int> fold(size_t(data.data->size()), -1);
-  Philox rng(seed, rng_stream::shuffle(-1));
-  for (auto &[label, members] : byClass) {
-    for (size_t i = members.size(); i > 1; --i)
-      std::swap(members[i - 1], members[rng.below(uint32_t(i))]);
-    for (size_t j = 0; j < members.size(); ++j)
-      fold[members[j]] = int(j % size_t(k));
-  }
-  std::vector<Split> splits(static_cast<size_t>(k));
-  for (int64_t i = 0; i < data.count; ++i) {
-    uint32_t row = uint32_t(data.index(i));
-    for (int f = 0; f < k; ++f)
-      (fold[row] == f ? splits[size_t(f)].heldOutRows : splits[size_t(f)].trainRows).push_back(row);
-  }
-  for (Split &s : splits) {
-    s.train = DataView(*data.data, s.trainRows.data(), int64_t(s.trainRows.size()));
-    s.heldOut = DataView(*data.data, s.heldOutRows.data(), int64_t(s.heldOutRows.size()));
-  }
-  return splits;
-}
-
-std::vector<Split> makeSplits(const DataView &data, const TuneOptions &o) {
-  if (o.folds >= 2) {
-    if (data.count < 2 * o.folds)
-      throw UsageError("--folds " + std::to_string(o.folds) + " needs at least " +
-                       std::to_string(2 * o.folds) + " training examples");
-    return makeFolds(data, o.folds, o.seed);
-  }
-  if (o.folds == 1)
-    throw UsageError("--folds must be at least 2 (or 0 for a validation split)");
-  int64_t held = o.validation >= 0 ? o.validation : data.count / 6;
-  checkValidationSplit(data.count, held, "--validation " + std::to_string(held));
-  if (held == 0)
-    throw UsageError("--validation 0 leaves nothing to score a trial on");
-  std::vector<Split> one(1);
-  one[0].train = data.slice(0, data.count - held);
-  one[0].heldOut = data.slice(data.count - held, held);
-  return one;
-}
-
-//===-- One trial ------------------------------------------------------------===//
-
-struct Outcome {
-  std::string status = "ok"; // ok, diverged, failed
-  std::optional<double> objective;
-  std::vector<double> folds;
-  double seconds = 0;
-  std::string error;
-};
-
-/// Called per training batch: (trial's split, epoch, examples done, total).
-using Progress = std::function<void(size_t split, int epoch, int64_t done, int64_t total)>;
-
-Outcome runTrial(const BdlModel &model, const Space &space, const Point &x,
-                 const std::vector<Split> &splits, const TuneOptions &o, const Progress &progress) {
-  Outcome out;
-  auto begin = Clock::now();
-  try {
-    for (size_t s = 0; s < splits.size(); ++s) {
-      ModelInstance inst(model);
-      for (const std::string &a : o.sets)
-        inst.applyAssignment(a);
-      for (const std::string &a : o.fixes)
-        inst.applyAssignment(a);
-      for (size_t d = 0; d < space.dims.size(); ++d)
-        inst.setParamValue(inst.findParam(space.dims[d].name), x[d]);
-      const Split &split = splits[s];
-      int64_t batch = std::min(o.batch, std::max(split.train.count, split.heldOut.count));
-      inst.allocate(batch);
-      checkDatasetFits(inst, *split.train.data);
-      inst.initialise(o.seed);
-      exec::useDevice(inst, o.device);
-      TrainOptions t;
-      t.epochs = o.epochs;
-      t.batch = std::min(o.batch, split.train.count);
-      t.seed = o.seed;
-      TrainCallbacks callbacks;
-      if (progress)
-        callbacks.progress = [&](int epoch, int64_t done, int64_t total) {
-          progress(s, epoch, done, total);
-        };
-      TrainResult r = train(inst, split.train, split.heldOut, t, callbacks);
-      const EpochMetrics &last = r.epochs.back();
-      std::optional<double> score = o.minimiseLoss ? last.testLoss : last.testAccuracy;
-      if (!score)
-        throw Error("the model reports no held-out " +
-                    std::string(o.minimiseLoss ? "loss (it declares none)" : "accuracy"));
-      out.folds.push_back(*score);
-    }
-    double sum = 0;
-    for (double f : out.folds)
-      sum += f;
-    out.objective = sum / double(out.folds.size());
-    if (!std::isfinite(*out.objective))
-      out.status = "failed", out.error = "the objective is not finite", out.objective.reset();
-  } catch (const DivergedError &e) {
-    out.status = "diverged", out.error = e.what();
-  } catch (const Error &e) {
-    out.status = "failed", out.error = e.what();
-  } catch (const std::exception &e) {
-    out.status = "failed", out.error = e.what();
-  }
-  out.seconds = std::chrono::duration<double>(Clock::now() - begin).count();
-  return out;
 }
 
 std::string hostName() {
@@ -215,7 +86,8 @@ json trialLine(int id, const Space &space, const Point &x, const Outcome &r, con
             {"seed", o.seed},
             {"host", hostName()},
             {"rank", rank},
-            {"maximise", !o.minimiseLoss}};
+            {"metric", metricName(o.objective.metric)},
+            {"maximise", !o.objective.minimise}};
   if (!r.error.empty())
     line["error"] = r.error;
   return line;
@@ -236,9 +108,16 @@ class Coordinator {
 public:
   Coordinator(const BdlModel &model, Space space, const TuneOptions &o)
       : model(model), space(std::move(space)), o(o),
-        optimizer(this->space, o.strategy, o.seed, !o.minimiseLoss) {}
+        optimizer(this->space, o.strategy, o.seed, !o.objective.minimise) {}
+  Coordinator(const Coordinator &) = delete;
+  Coordinator &operator=(const Coordinator &) = delete;
+  ~Coordinator() {
+    if (logFd >= 0)
+      ::close(logFd);
+  }
 
-  /// Creates DIR, checks or writes DIR/tune.json, reads back a resumed log.
+  /// Creates DIR, locks its log, checks or writes DIR/tune.json, reads back
+  /// a resumed log.
   void open() {
     namespace fs = std::filesystem;
     std::error_code ec;
@@ -246,6 +125,7 @@ public:
     if (ec)
       throw Error(o.out + ": cannot create directory: " + ec.message());
     logPath = o.out + "/tune.jsonl";
+    lockLog();
     json settings{{"model", model.name},
                   {"space", spaceJson(space)},
                   {"fixed", o.fixes},
@@ -257,7 +137,8 @@ public:
                   {"batch", o.batch},
                   {"seed", o.seed},
                   {"strategy", o.strategy == Strategy::Gp ? "gp" : "random"},
-                  {"objective", o.minimiseLoss ? "loss" : "accuracy"}};
+                  {"objective", metricName(o.objective.metric)},
+                  {"maximise", !o.objective.minimise}};
     std::string settingsPath = o.out + "/tune.json";
     bool logExists = fs::exists(logPath, ec) && fs::file_size(logPath, ec) > 0;
     if (o.resume) {
@@ -278,7 +159,8 @@ public:
       throw UsageError(logPath + " already holds trials: --resume continues that search, or "
                                  "choose another --out");
     }
-    std::ofstream(settingsPath) << settings.dump(2) << "\n";
+    // Atomically: a run killed here must leave a tune.json --resume can read.
+    writeAtomically(settingsPath, settings.dump(2) + "\n");
   }
 
   /// The next trial and its point, or nothing when every trial is done or
@@ -311,7 +193,7 @@ public:
   const std::map<int, Observation> &done() const { return finished; }
   const std::map<int, Point> &running() const { return pending; }
   const Space &searchSpace() const { return space; }
-  bool maximise() const { return !o.minimiseLoss; }
+  bool maximise() const { return !o.objective.minimise; }
   const json &last() const { return lastLine; }
 
   /// The best finished trial's id, or -1.
@@ -357,16 +239,25 @@ private:
     }
   }
 
+  /// One search writes a log at a time: two would each run the trials
+  /// missing from it, and log them twice. The lock goes with the process
+  /// (flock), so a killed run holds it until its last rank has exited.
+  void lockLog() {
+    logFd = ::open(logPath.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+    if (logFd < 0)
+      throw Error(logPath + ": cannot open for appending");
+    if (::flock(logFd, LOCK_EX | LOCK_NB) != 0)
+      throw UsageError(logPath +
+                       " is being written by another net tune (still running, or a "
+                       "killed run's ranks still exiting): one search per --out at a time");
+  }
+
   /// One write(2) of a whole line on an O_APPEND descriptor: a killed run
   /// leaves whole lines, and a reader never sees half of one.
   void append(const json &line) {
     std::string text = line.dump() + "\n";
-    int fd = ::open(logPath.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
-    if (fd < 0)
-      throw Error(logPath + ": cannot open for appending");
-    ssize_t n = ::write(fd, text.data(), text.size());
-    ::fsync(fd);
-    ::close(fd);
+    ssize_t n = ::write(logFd, text.data(), text.size());
+    ::fsync(logFd);
     if (n != ssize_t(text.size()))
       throw Error(logPath + ": short write");
   }
@@ -376,6 +267,7 @@ private:
   const TuneOptions &o;
   Optimizer optimizer;
   std::string logPath;
+  int logFd = -1;
   std::map<int, Observation> finished;
   std::map<int, Point> pending;
   json lastLine;
@@ -468,6 +360,19 @@ std::string receiveString(int from, int tag, int *source) {
 }
 #endif
 
+/// A rank ends with its launcher (mpirun, orted): one that outlived a killed
+/// mpirun would go on running and logging trials that a resumed search runs
+/// again. Linux only; elsewhere the log's lock keeps a resumed run out until
+/// such ranks are gone.
+void dieWithLauncher() {
+#ifdef __linux__
+  pid_t launcher = getppid();
+  prctl(PR_SET_PDEATHSIG, SIGKILL);
+  if (getppid() != launcher) // it died before the request was made
+    std::raise(SIGKILL);
+#endif
+}
+
 /// Whether this process was started by mpirun or srun with other ranks.
 bool launchedWithRanks() {
   for (const char *v : {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_SIZE"})
@@ -477,75 +382,6 @@ bool launchedWithRanks() {
 }
 
 } // namespace
-
-Space searchSpace(const BdlModel &model, const std::vector<std::string> &fixes) {
-  std::vector<std::string> fixedNames;
-  for (const std::string &f : fixes) {
-    size_t eq = f.find('=');
-    if (eq == std::string::npos || eq == 0)
-      throw UsageError("--fix '" + f + "': expected name=value");
-    fixedNames.push_back(f.substr(0, eq));
-  }
-  Space space;
-  std::string tuned;
-  for (int i = 0; i < model.numParams; ++i) {
-    const BdlParamDesc &p = model.params[i];
-    if (p.tune == BDL_TUNE_NONE || p.derived)
-      continue;
-    tuned += std::string(tuned.empty() ? "" : ", ") + p.name;
-    if (std::count(fixedNames.begin(), fixedNames.end(), p.name))
-      continue;
-    Dimension d;
-    d.name = p.name;
-    d.lo = p.lo, d.hi = p.hi;
-    switch (p.tune) {
-    case BDL_TUNE_LOG:
-      d.kind = Dimension::Kind::LogReal;
-      break;
-    case BDL_TUNE_INT:
-      d.kind = Dimension::Kind::Int;
-      break;
-    case BDL_TUNE_BOOL:
-      d.kind = Dimension::Kind::Bool, d.lo = 0, d.hi = 1;
-      break;
-    case BDL_TUNE_CHOICE:
-      d.kind = Dimension::Kind::Choice;
-      d.choices.assign(p.choices, p.choices + p.numChoices);
-      break;
-    default:
-      d.kind = Dimension::Kind::Real;
-    }
-    space.dims.push_back(d);
-  }
-  for (const std::string &name : fixedNames) {
-    bool found = false;
-    for (int i = 0; i < model.numParams; ++i)
-      found |= name == model.params[i].name && model.params[i].tune != BDL_TUNE_NONE &&
-               !model.params[i].derived;
-    if (!found)
-      throw UsageError("--fix " + name + ": not a tuned param of model '" + model.name +
-                       "' (tuned: " + (tuned.empty() ? "none" : tuned) + ")");
-  }
-  return space;
-}
-
-void printSpace(const Space &space) {
-  if (space.dims.empty())
-    std::printf("(no tuned params)\n");
-  for (const Dimension &d : space.dims) {
-    std::printf("%-20s %-6s", d.name.c_str(), kindName(d.kind));
-    if (d.kind == Dimension::Kind::Bool)
-      std::printf(" {false, true}");
-    else if (d.kind == Dimension::Kind::Choice) {
-      std::printf(" {");
-      for (size_t i = 0; i < d.choices.size(); ++i)
-        std::printf("%s%g", i ? ", " : "", d.choices[i]);
-      std::printf("}");
-    } else
-      std::printf(" [%g, %g]", d.lo, d.hi);
-    std::printf("\n");
-  }
-}
 
 int runTune(const BdlModel &model, const DataView &train, const TuneOptions &o) {
   if (o.trials < 1)
@@ -562,6 +398,7 @@ int runTune(const BdlModel &model, const DataView &train, const TuneOptions &o) 
 #ifdef BDL_HAVE_MPI
   bool mpi = launchedWithRanks();
   if (mpi) {
+    dieWithLauncher();
     MPI_Init(nullptr, nullptr);
     MPI_Comm_rank(MPI_COMM_WORLD, &rank);
     MPI_Comm_size(MPI_COMM_WORLD, &ranks);
@@ -606,6 +443,7 @@ int runTune(const BdlModel &model, const DataView &train, const TuneOptions &o) 
                                 " held-out examples")
                                    .c_str(),
                 o.epochs, o.epochs == 1 ? "" : "s", ranks, ranks == 1 ? "" : "s");
+    printObjective(o);
     std::fflush(stdout);
   }
   ProgressLine progress(o.progress && !o.quiet, ranks);
@@ -674,7 +512,7 @@ int runTune(const BdlModel &model, const DataView &train, const TuneOptions &o) 
   if (!o.quiet) {
     if (best >= 0)
       std::printf("best: trial %d, %s %.4f; log: %s/tune.jsonl\n", best,
-                  o.minimiseLoss ? "loss" : "accuracy", c.done().at(best).value, o.out.c_str());
+                  metricName(o.objective.metric), c.done().at(best).value, o.out.c_str());
     else
       std::printf("no trial succeeded; log: %s/tune.jsonl\n", o.out.c_str());
   }

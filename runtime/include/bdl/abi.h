@@ -20,7 +20,7 @@
 extern "C" {
 #endif
 
-#define BDL_ABI_VERSION 7u
+#define BDL_ABI_VERSION 8u
 
 /* Slots of the runtime scalar array `hp` every kernel receives. Model
  * hyperparameter i lives at hp[BDL_HP_FIRST_PARAM + i]. */
@@ -86,6 +86,9 @@ typedef enum {
   BDL_TUNE_BOOL = 4,
   BDL_TUNE_CHOICE = 5 /* one of BdlParamDesc.choices */
 } BdlTuneKind;
+
+/* What `net tune` scores a trial by (the train block's `objective`). */
+typedef enum { BDL_METRIC_ACCURACY = 0, BDL_METRIC_LOSS = 1 } BdlMetric;
 
 typedef struct {
   const char *name;
@@ -206,6 +209,8 @@ typedef struct {
   int32_t epochs;        /* defaults from the model's train block */
   int32_t batch;
   int32_t validation; /* training examples held out for validation */
+  int32_t objective;  /* BdlMetric; zero (and minimise zero): maximize(accuracy) */
+  int32_t minimise;   /* nonzero: the smallest objective is the best */
   BdlDeriveFn derive; /* null when no parameter is derived */
   /* `bdlc --target=cuda`: the kernels as one PTX module (NUL-terminated
    * text) for GPU architecture ptxArch ("sm_80"), entries named like the

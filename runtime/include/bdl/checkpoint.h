@@ -35,6 +35,11 @@ inline constexpr uint32_t kCheckpointFormatVersion = 2;
 /// source path or any pointer.
 uint64_t modelHash(const BdlModel &model);
 
+/// Writes `bytes` to `path` so that a crash at any point leaves either the
+/// previous file or the whole new one: temporary file, fsync, rename, fsync
+/// of the directory (which makes the rename itself durable).
+void writeAtomically(const std::string &path, const std::string &bytes);
+
 /// The tensors a checkpoint holds: those that carry across batches and the
 /// fixed ones.
 bool isCheckpointed(int32_t role);
