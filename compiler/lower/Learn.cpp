@@ -1,4 +1,4 @@
-//===- Learn.cpp - The learning rule: updates and optimiser steps ---------===//
+//===- Learn.cpp - The learning rule: values and updates ------------------===//
 #include "lower/Lowerer.h"
 
 namespace bdl::lowering {
@@ -89,27 +89,7 @@ void Lowerer::lowerLearn(const ast::LearnDecl &learn, bool monitors) {
       lowerMonitor(*monitor);
     return;
   }
-  const sema::Optimizer &opt = model.optimizer;
-  ExprPtr lr = stepScalar(opt.lr, "sgd.lr");
-  ExprPtr momentum = opt.momentum ? stepScalar(opt.momentum, "sgd.momentum") : nullptr;
-  for (PendingUpdate &u : updates)
-    optimizerStep(u, *lr, momentum.get());
-}
-
-ExprPtr Lowerer::stepScalar(const ast::Expr *e, const std::string &name) {
-  Value v = lowerExpr(e);
-  if (readsTensor(*v.expr))
-    v = load(materialize(std::move(v), name));
-  return std::move(v.expr);
-}
-
-bool Lowerer::readsTensor(const Expr &e) {
-  if (e.op == ExprOp::Load)
-    return true;
-  for (const ExprPtr &o : e.operands)
-    if (readsTensor(*o))
-      return true;
-  return false;
+  lowerOptimizer(updates);
 }
 
 Lowerer::PendingUpdate Lowerer::lowerUpdate(const ast::LearnStmt &s, ir::TensorId w) {
@@ -159,32 +139,6 @@ Value Lowerer::termValue(const ast::Expr *e, const ir::Tensor &W, const std::str
   if (s.batched)
     return load(batchMean(weight + ".grad", std::move(v)));
   return v;
-}
-
-void Lowerer::optimizerStep(PendingUpdate &u, const Expr &lr, const Expr *momentum) {
-  const ir::Tensor W = m.tensors[u.weight];
-  ir::KernelOp k;
-  k.kind = ir::KernelOp::Kind::Map;
-  k.name = "sgd." + W.name;
-  k.rows = W.rows, k.cols = W.cols;
-  ExprPtr step = std::move(u.delta.expr);
-  if (momentum) {
-    // v ← μ v + Δ;  W ← W ∓ lr v
-    ir::TensorId vel = temp(W.name + ".velocity", W.rows, W.cols, ir::Role::Optimizer);
-    ExprPtr v = Expr::binary(
-        ExprOp::Add,
-        Expr::binary(ExprOp::Mul, momentum->clone(), Expr::load(vel, ir::Access::Full)),
-        std::move(step));
-    finish(*v, k.rows, k.cols);
-    k.outputs.push_back({vel, std::move(v), true});
-    step = Expr::local(0);
-  }
-  ExprPtr newW =
-      Expr::binary(u.subtract ? ExprOp::Sub : ExprOp::Add, Expr::load(u.weight, ir::Access::Full),
-                   Expr::binary(ExprOp::Mul, lr.clone(), std::move(step)));
-  finish(*newW, k.rows, k.cols);
-  k.outputs.push_back({u.weight, std::move(newW), true});
-  block->ops.push_back(std::move(k));
 }
 
 } // namespace bdl::lowering

@@ -1,8 +1,9 @@
 //===- Lowerer.h - The lowering of a checked model, shared by its parts -*- C++ -*-===//
 //
 // One class walks the checked AST and builds the IR: this header holds the
-// expressions and tensors; Learn.cpp the learning rule; Dynamics.cpp the
-// populations, phases, records and evaluation. Internal to compiler/lower.
+// expressions and tensors; Learn.cpp the learning rule's values and updates;
+// Optimizers.cpp the optimiser's steps; Dynamics.cpp the populations,
+// phases, records and evaluation. Internal to compiler/lower.
 //
 //===----------------------------------------------------------------------===//
 #ifndef BDL_LOWER_LOWERER_H
@@ -248,6 +249,15 @@ private:
     k.outputs.push_back({out, std::move(body), true});
     block->ops.push_back(std::move(k));
     return out;
+  }
+
+  /// The sum of every element of `v`, examples included: a [1, 1] value.
+  Value total(const std::string &name, Value v) {
+    if (!v.cols.isOne())
+      v = load(rowReduce(name + ".rows", ir::KernelOp::Reduce::Sum, std::move(v)));
+    if (v.rows.isOne())
+      return v;
+    return load(colSum(name, std::move(v)));
   }
 
   Value dimValue(Dim d) {
@@ -515,23 +525,41 @@ private:
   /// The learn block's values and deltas, then either the optimiser's steps
   /// or (`monitors`) the monitors instead.
   void lowerLearn(const ast::LearnDecl &learn, bool monitors);
-  /// An optimiser argument, computed once before any step when it reads a
-  /// tensor (a weight the steps change): each step then reads the same value.
-  ExprPtr stepScalar(const ast::Expr *e, const std::string &name);
-  static bool readsTensor(const Expr &e);
   PendingUpdate lowerUpdate(const ast::LearnStmt &s, ir::TensorId w);
   /// One term of an update, reduced to the weight's shape: outer products
   /// become a batch-averaged GEMM, per-example vectors a batch mean.
   Value termValue(const ast::Expr *e, const ir::Tensor &W, const std::string &weight,
                   ExprPtr &scale);
-  void optimizerStep(PendingUpdate &u, const Expr &lr, const Expr *momentum);
+
+  //===-- Optimizers.cpp: the optimiser's steps ----------------------------===//
+
+  /// The optimiser's scalars, read by every step of the block.
+  struct StepScalars {
+    ExprPtr lr, momentum, beta1, beta2, eps, weightDecay;
+    ExprPtr clipScale; // min(1, clip / ||all deltas||), or null
+    ExprPtr adamStep;  // lr / (1 - beta1^t)
+    ExprPtr adamBias2; // sqrt(1 - beta2^t)
+  };
+  /// The optimiser's scalars (once, however many weights), then one step
+  /// per update.
+  void lowerOptimizer(std::vector<PendingUpdate> &updates);
+  /// An optimiser argument, computed once before any step when it reads a
+  /// tensor (a weight the steps change): each step then reads the same value.
+  ExprPtr stepScalar(const ast::Expr *e, const std::string &name);
+  ExprPtr stepScalar(Value v, const std::string &name);
+  static bool readsTensor(const Expr &e);
+  /// min(1, clip / sqrt(sum of every delta's squares)).
+  ExprPtr clipScale(const std::vector<PendingUpdate> &updates, ExprPtr clip);
+  /// The number of steps taken, this one included: a [1, 1] optimiser
+  /// tensor, so that it is checkpointed with the moments.
+  ir::TensorId stepCounter(const std::string &name);
+  void sgdStep(PendingUpdate &u, const StepScalars &s);
+  void adamStep(PendingUpdate &u, const StepScalars &s);
 
   //===-- Monitors.cpp: batch statistics and monitors ----------------------===//
 
   /// angle, norm, mean(x), update(W); nullopt for any other call.
   std::optional<Value> lowerStatistic(const ast::CallExpr *call);
-  /// Σ of every element of `v`, examples included: a [1, 1] value.
-  Value total(const std::string &name, Value v);
   void lowerMonitor(const ast::LearnStmt &monitor);
   std::map<ir::TensorId, ir::TensorId> updateDeltas; // weight -> its update's delta
 

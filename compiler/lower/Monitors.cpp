@@ -14,16 +14,6 @@
 
 namespace bdl::lowering {
 
-Value Lowerer::total(const std::string &name, Value v) {
-  if (!v.cols.isOne()) {
-    ir::TensorId rows = rowReduce(name + ".rows", ir::KernelOp::Reduce::Sum, std::move(v));
-    v = load(rows);
-  }
-  if (v.rows.isOne())
-    return v;
-  return load(colSum(name, std::move(v)));
-}
-
 std::optional<Value> Lowerer::lowerStatistic(const ast::CallExpr *call) {
   const std::string &f = call->callee;
   auto arg = [&](size_t i) { return lowerExpr(call->args[i].value.get()); };

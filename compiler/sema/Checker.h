@@ -104,6 +104,10 @@ private:
   /// Enters a learn-block value; false after reporting why it cannot be.
   bool declareLet(const ast::LearnStmt &stmt, int index);
   void checkOptimizer(const ast::LearnDecl &learn);
+  /// A constant argument outside what its optimiser can use (clip <= 0,
+  /// beta1 = 1, ...).
+  void checkArgumentRange(const OptimizerArgument &arg, const char *optimizer,
+                          const ast::Expr *value);
   void checkUpdate(const ast::LearnStmt &stmt, llvm::StringMap<llvm::SMRange> &updated);
   const CheckedPopulation *updatedPopulation(const ast::LearnStmt &stmt);
   /// Lowering turns each outer product of an update into one matrix product,

@@ -1,6 +1,7 @@
 //===- Learn.cpp - The learning rule ----------------------------------------===//
 #include "sema/Builtins.h"
 #include "sema/Checker.h"
+#include "support/Format.h"
 
 #include "llvm/Support/Casting.h"
 
@@ -109,10 +110,15 @@ bool Checker::declareLet(const ast::LearnStmt &stmt, int index) {
 }
 
 void Checker::checkOptimizer(const ast::LearnDecl &learn) {
-  if (learn.optimizer.name != "sgd") {
+  Optimizer &opt = model->optimizer;
+  if (learn.optimizer.name == "adam")
+    opt.kind = Optimizer::Kind::Adam;
+  else if (learn.optimizer.name != "sgd") {
     diags.report(learn.optimizer.range, DiagID::err_unknown_optimizer, learn.optimizer.name);
     return;
   }
+  const char *name = opt.name();
+  bool adam = opt.kind == Optimizer::Kind::Adam;
   size_t positional = 0;
   llvm::StringMap<llvm::SMRange> given;
   for (const ast::Arg &a : learn.args) {
@@ -125,31 +131,57 @@ void Checker::checkOptimizer(const ast::LearnDecl &learn) {
         continue;
       }
     }
-    const ast::Expr **slot = nullptr;
-    if (a.key.empty())
-      slot = positional++ == 0 ? &model->optimizer.lr : nullptr;
-    else if (a.key == "lr")
-      slot = &model->optimizer.lr;
-    else if (a.key == "momentum")
-      slot = &model->optimizer.momentum;
-    else {
-      diags.report(a.keyRange, DiagID::err_unknown_argument, "sgd", a.key);
+    if (a.key.empty() && positional++ > 0) {
+      diags.report(a.value->getRange(), DiagID::err_argument_count, name,
+                   "1 positional argument (lr)", std::to_string(positional));
       continue;
     }
-    if (!slot) {
-      diags.report(a.value->getRange(), DiagID::err_argument_count, "sgd",
-                   "1 positional argument (lr)", std::to_string(positional));
+    const OptimizerArgument *arg = nullptr;
+    for (const OptimizerArgument &candidate : kOptimizerArguments)
+      if (key == candidate.name && (adam ? candidate.adam : candidate.sgd))
+        arg = &candidate;
+    if (!arg) {
+      diags.report(a.keyRange, DiagID::err_unknown_argument, name, a.key);
       continue;
     }
     std::optional<Shape> s = shape(a.value.get());
     if (s && (!s->isScalar() || s->batched))
-      diags.report(a.value->getRange(), DiagID::err_operand_type, "sgd", "a scalar",
+      diags.report(a.value->getRange(), DiagID::err_operand_type, name, "a scalar",
                    describe(*s, model->params));
-    *slot = a.value.get();
+    else if (s)
+      checkArgumentRange(*arg, name, a.value.get());
+    opt.*(arg->slot) = a.value.get();
   }
-  if (!model->optimizer.lr)
-    diags.report(learn.optimizer.range, DiagID::err_argument_count, "sgd",
-                 "a learning rate: sgd(lr) or sgd(lr, momentum = m)", "none is");
+  if (!opt.lr)
+    diags.report(learn.optimizer.range, DiagID::err_argument_count, name,
+                 std::string("a learning rate: ") + name + "(lr) or " + name +
+                     (adam ? "(lr, beta1 = b1, ...)" : "(lr, momentum = m)"),
+                 "none is");
+}
+
+void Checker::checkArgumentRange(const OptimizerArgument &arg, const char *optimizer,
+                                 const ast::Expr *value) {
+  // Only a constant is known here; a param may change with --set.
+  Constant c = evaluate(value, /*report=*/false);
+  if (c.status != Constant::Known)
+    return;
+  const char *expected = nullptr;
+  switch (arg.range) {
+  case ArgumentRange::Any:
+    return;
+  case ArgumentRange::Positive:
+    expected = c.value > 0 ? nullptr : "greater than 0";
+    break;
+  case ArgumentRange::NonNegative:
+    expected = c.value >= 0 ? nullptr : "at least 0";
+    break;
+  case ArgumentRange::Fraction:
+    expected = c.value >= 0 && c.value < 1 ? nullptr : "in [0, 1)";
+    break;
+  }
+  if (expected)
+    diags.report(value->getRange(), DiagID::err_optimizer_argument, arg.name, optimizer, expected,
+                 formatNumber(c.value));
 }
 
 /// The population whose state or value an update names (`out.C -= ...`, or

@@ -153,10 +153,9 @@ private:
 
   void learn(const ast::LearnDecl &learn) {
     os << "learn " << learn.optimizer.name << "\n";
-    os << "  lr : " << shape(model.optimizer.lr) << " = " << text(model.optimizer.lr) << "\n";
-    if (model.optimizer.momentum)
-      os << "  momentum : " << shape(model.optimizer.momentum) << " = "
-         << text(model.optimizer.momentum) << "\n";
+    for (const OptimizerArgument &arg : kOptimizerArguments)
+      if (const ast::Expr *e = model.optimizer.*(arg.slot))
+        os << "  " << arg.name << " : " << shape(e) << " = " << text(e) << "\n";
     size_t next = 0; // the next of model.updates, which are in source order
     for (const ast::LearnStmt &s : learn.stmts) {
       if (s.kind != ast::LearnStmt::Kind::Update) {

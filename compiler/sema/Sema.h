@@ -114,9 +114,40 @@ struct CheckedEvaluate {
   const ast::Expr *predictValue = nullptr; // the predict expression, argmax() removed
 };
 
+/// The learn block's optimiser and its arguments as written; a null
+/// argument takes its default (docs/language.md#optimisers).
 struct Optimizer {
+  enum class Kind { Sgd, Adam } kind = Kind::Sgd;
   const ast::Expr *lr = nullptr;
-  const ast::Expr *momentum = nullptr; // null: plain SGD
+  const ast::Expr *momentum = nullptr;    // sgd; null: none
+  const ast::Expr *beta1 = nullptr;       // adam; null: 0.9
+  const ast::Expr *beta2 = nullptr;       // adam; null: 0.999
+  const ast::Expr *eps = nullptr;         // adam; null: 1e-8
+  const ast::Expr *weightDecay = nullptr; // null: none
+  const ast::Expr *clip = nullptr;        // a global norm; null: no clipping
+  const char *name() const { return kind == Kind::Adam ? "adam" : "sgd"; }
+};
+
+/// What a constant optimiser argument must be (a param's value is the
+/// user's to choose, as for any runtime scalar).
+enum class ArgumentRange { Any, Positive, NonNegative, Fraction /* [0, 1) */ };
+
+/// The arguments of each optimiser: the one table sema checks them against
+/// and --emit=sema prints them by.
+struct OptimizerArgument {
+  const char *name;
+  const ast::Expr *Optimizer::*slot;
+  bool sgd, adam; // which optimisers take it
+  ArgumentRange range;
+};
+inline constexpr OptimizerArgument kOptimizerArguments[] = {
+    {"lr", &Optimizer::lr, true, true, ArgumentRange::Any},
+    {"momentum", &Optimizer::momentum, true, false, ArgumentRange::Any},
+    {"beta1", &Optimizer::beta1, false, true, ArgumentRange::Fraction},
+    {"beta2", &Optimizer::beta2, false, true, ArgumentRange::Fraction},
+    {"eps", &Optimizer::eps, false, true, ArgumentRange::Positive},
+    {"weight_decay", &Optimizer::weightDecay, true, true, ArgumentRange::NonNegative},
+    {"clip", &Optimizer::clip, true, true, ArgumentRange::Positive},
 };
 
 /// A weight update of the learning rule: `weight -= stmt.value`.
