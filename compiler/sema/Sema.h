@@ -184,7 +184,7 @@ struct CheckedModel {
 
   Optimizer optimizer;
   const ast::LearnDecl *learn = nullptr;
-  std::vector<CheckedUpdate> updates; // in source order
+  std::vector<CheckedUpdate> updates;           // in source order
   std::vector<const ast::LearnStmt *> monitors; // in source order
   std::string dataset = "fashion_mnist";
   int epochs = 5, batch = 32, validation = 0;
