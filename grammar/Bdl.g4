@@ -73,7 +73,11 @@ tensorItem : name=ID '[' expr (',' expr)* ']' ('=' init=expr)? ;
 layerDecl : 'layer' name=ID '=' value=expr ;
 lossDecl  : 'loss' name=ID '=' value=expr ;
 
-learnDecl : 'learn' optimizer=ID ('(' argList? ')')? '{' learnStmt* '}' ;
+// `learn feedback sgd(lr_fb) { ... }`, `learn forward sgd(lr) after warmup { ... }`:
+// a model may have several learning rules, each with a name and its own
+// optimiser; `after warmup` skips a rule in the train block's warm-up epochs.
+learnDecl : 'learn' (name=ID)? optimizer=ID ('(' argList? ')')? ('after' schedule=ID)?
+            '{' learnStmt* '}' ;
 learnStmt
   // `pop.x = ...` and `pop.x -= ...` are parsed so that sema can say why a
   // population's state is not learned.

@@ -181,7 +181,9 @@ struct LearnStmt {
 
 struct LearnDecl {
   SMRange keywordRange;
+  std::optional<Ident> name; // `learn forward sgd(...)`; unnamed when the model has one rule
   Ident optimizer;
+  std::optional<Ident> schedule; // `after warmup`
   std::vector<Arg> args;
   std::vector<LearnStmt> stmts;
 };
@@ -274,7 +276,7 @@ struct ModelFile {
   std::vector<ConstDecl> consts;
   std::vector<TensorDecl> tensors;
   std::vector<LayerDecl> layers;
-  std::vector<LearnDecl> learns; // sema allows one
+  std::vector<LearnDecl> learns;
   std::vector<TrainDecl> trains; // sema allows one
 };
 

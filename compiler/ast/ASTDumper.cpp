@@ -77,7 +77,10 @@ public:
       expr(2, l.value.get());
     }
     for (const LearnDecl &l : f.learns) {
-      line(1, "Learn " + l.optimizer.name, l.keywordRange);
+      line(1,
+           "Learn " + (l.name ? l.name->name + " " : "") + l.optimizer.name +
+               (l.schedule ? " after " + l.schedule->name : ""),
+           l.keywordRange);
       for (const Arg &a : l.args)
         arg(2, a);
       for (const LearnStmt &s : l.stmts) {

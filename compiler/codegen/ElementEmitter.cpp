@@ -185,6 +185,8 @@ public:
       return emitBernoulli(b, draws, e.index, emit(*e.operands[0]));
     case ir::ExprOp::Poisson:
       return emitPoisson(b, draws, e.index, emit(*e.operands[0]));
+    case ir::ExprOp::Normal:
+      return emitNormal(b, draws, e.index);
     case ir::ExprOp::Wald: {
       Value *mean = emit(*e.operands[0]);
       Value *scale = emit(*e.operands[1]);

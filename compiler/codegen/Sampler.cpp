@@ -117,6 +117,17 @@ Value *emitBernoulli(IRBuilder<> &b, const DrawBase &d, int32_t site, Value *p) 
   return b.CreateSelect(b.CreateFCmpOLT(u, p), f32(b, 1.0f), f32(b, 0.0f), "bernoulli");
 }
 
+Value *emitNormal(IRBuilder<> &b, const DrawBase &d, int32_t site) {
+  // sqrt(-2 ln(1 - u0)) cos(2 pi u1): 1 - u0 is in [2^-24, 1], so the log is
+  // finite and |z| <= 5.8.
+  Value *t = tag(b, d, site);
+  Value *u0 = uniform(b, d, t, b.getInt32(0)), *u1 = uniform(b, d, t, b.getInt32(1));
+  Value *lnU = b.CreateUnaryIntrinsic(Intrinsic::log, b.CreateFSub(f32(b, 1.0f), u0));
+  Value *radius = b.CreateUnaryIntrinsic(Intrinsic::sqrt, b.CreateFMul(f32(b, -2.0f), lnU));
+  Value *angle = b.CreateFMul(f32(b, 6.28318530717958648f), u1);
+  return b.CreateFMul(radius, b.CreateUnaryIntrinsic(Intrinsic::cos, angle), "normal");
+}
+
 Value *emitPoisson(IRBuilder<> &b, const DrawBase &d, int32_t site, Value *lambda) {
   LLVMContext &ctx = b.getContext();
   Function *f = b.GetInsertBlock()->getParent();

@@ -45,6 +45,11 @@ llvm::Value *emitBernoulli(llvm::IRBuilder<> &b, const DrawBase &d, int32_t site
 llvm::Value *emitPoisson(llvm::IRBuilder<> &b, const DrawBase &d, int32_t site,
                          llvm::Value *lambda);
 
+/// sampler::normal: a standard normal from uniforms 0 and 1 (Box-Muller).
+/// Uses llvm.log and llvm.cos, so unlike the spike draws its last bits may
+/// differ between the CPU's libm and a GPU's libdevice.
+llvm::Value *emitNormal(llvm::IRBuilder<> &b, const DrawBase &d, int32_t site);
+
 /// Counts up to this are decided by emitPoissonFast; larger ones are left to
 /// the tail (with means <= 0.2, about 1 draw in 17000 reaches k = 4).
 constexpr unsigned kPoissonFastMaxCount = 3;

@@ -20,7 +20,8 @@ constexpr int32_t kMaxDrawSites = 1 << 21;
 /// A random draw: its value depends on its site and the call's context, so
 /// it must be neither folded nor computed twice per element.
 inline bool isDraw(ExprOp op) {
-  return op == ExprOp::Poisson || op == ExprOp::Bernoulli || op == ExprOp::Wald;
+  return op == ExprOp::Poisson || op == ExprOp::Bernoulli || op == ExprOp::Wald ||
+         op == ExprOp::Normal;
 }
 
 inline bool isComparison(ExprOp op) { return op >= ExprOp::Lt && op <= ExprOp::Ne; }

@@ -171,7 +171,7 @@ template <> std::optional<ContextField> fromSpelling<ContextField>(std::string_v
   return find<ContextField>(kContextFields, text);
 }
 template <> std::optional<ExprOp> fromSpelling<ExprOp>(std::string_view text) {
-  for (int i = 0; i <= static_cast<int>(ExprOp::Wald); ++i)
+  for (int i = 0; i <= static_cast<int>(ExprOp::Normal); ++i)
     if (text == spelling(static_cast<ExprOp>(i)))
       return static_cast<ExprOp>(i);
   return std::nullopt;

@@ -167,6 +167,8 @@ const char *spelling(ExprOp op) {
     return "bernoulli";
   case ExprOp::Wald:
     return "wald";
+  case ExprOp::Normal:
+    return "normal";
   }
   return "?";
 }

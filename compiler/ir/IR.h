@@ -139,6 +139,7 @@ enum class ExprOp : uint8_t {
   Poisson,   // exact Poisson count with mean operands[0] (float)
   Bernoulli, // 1 with probability operands[0], else 0
   Wald,      // inverse Gaussian (mean operands[0], scale operands[1]); steps only
+  Normal,    // standard normal (Box-Muller from uniforms 0 and 1); no operands
 };
 
 /// What ExprOp::Context reads (as float; exact up to 2^24).
@@ -240,6 +241,7 @@ struct Block {
   ExprPtr stepsExpr;
   bool resetState = false;   // zero every State tensor first (each example)
   bool monitorsOnly = false; // computes monitors; the runtime runs it on logged batches only
+  bool afterWarmup = false;  // skipped in the module's warm-up epochs (`learn ... after warmup`)
   std::vector<Op> prologue;
   std::vector<Op> ops;
 };
@@ -261,6 +263,7 @@ struct Module {
   TensorId input = -1, target = -1, predict = -1, loss = -1;
   std::vector<Monitor> monitors; // in source order
   int32_t epochs = 1, batch = 32, validation = 0;
+  int32_t warmup = 0; // the first epochs, in which afterWarmup blocks do not run
   Objective objective;
 
   TensorId addTensor(Tensor t) {

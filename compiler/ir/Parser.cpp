@@ -181,7 +181,15 @@ private:
            name(m.dataset, "a dataset name") && keyword("epochs") &&
            integer(m.epochs, 0, "the number of epochs") && keyword("batch") &&
            integer(m.batch, 0, "the batch size") && keyword("validation") &&
-           integer(m.validation, 0, "the validation size") && objective();
+           integer(m.validation, 0, "the validation size") && warmup() && objective();
+  }
+
+  /// `warmup 1`; optional (no warm-up).
+  bool warmup() {
+    if (!tok.isWord("warmup"))
+      return true;
+    advance();
+    return integer(m.warmup, 0, "the number of warm-up epochs");
   }
 
   /// `objective maximize(accuracy)`; optional, so that hand-written IR may
@@ -410,6 +418,12 @@ private:
       advance();
       b.monitorsOnly = true;
     }
+    if (tok.isWord("after")) {
+      advance();
+      if (!keyword("warmup"))
+        return false;
+      b.afterWarmup = true;
+    }
     if (!punct('{'))
       return false;
     if (tok.isWord("prologue")) {
@@ -599,7 +613,7 @@ private:
       return true;
     }
     std::optional<ExprOp> op = tok.is(Kind::Word) ? fromSpelling<ExprOp>(tok.value) : std::nullopt;
-    if (!op || arity(*op) == 0)
+    if (!op || (arity(*op) == 0 && !isDraw(*op))) // `normal[3]()` draws from no operands
       return expected("an expression");
     Token opTok = tok;
     advance();
@@ -612,7 +626,7 @@ private:
       return false;
     if (!punct('('))
       return false;
-    for (;;) {
+    for (bool none = tok.isPunct(')'); !none;) {
       ExprPtr operand;
       if (!expr(operand, depth + 1))
         return false;

@@ -48,8 +48,10 @@ public:
 
   void module() {
     os << "module " << formatName(m.name) << " dataset " << formatName(m.dataset) << " epochs "
-       << m.epochs << " batch " << m.batch << " validation " << m.validation << " objective "
-       << spelling(m.objective) << "\n";
+       << m.epochs << " batch " << m.batch << " validation " << m.validation;
+    if (m.warmup)
+      os << " warmup " << m.warmup;
+    os << " objective " << spelling(m.objective) << "\n";
     if (!m.sourceFile.empty())
       os << "source " << quoted(m.sourceFile) << "\n";
     for (size_t i = 0; i < m.params.size(); ++i)
@@ -138,6 +140,8 @@ private:
       os << " reset";
     if (b.monitorsOnly)
       os << " monitors";
+    if (b.afterWarmup)
+      os << " after warmup";
     os << " {\n";
     if (!b.prologue.empty()) {
       os << "  prologue {\n";

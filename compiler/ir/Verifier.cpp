@@ -58,6 +58,7 @@ void checkExpr(const Expr &e, Where where, int slotLimit, const std::string &slo
     break;
   case ExprOp::Poisson:
   case ExprOp::Bernoulli:
+  case ExprOp::Normal:
   case ExprOp::Wald: {
     bool allowed = e.op == ExprOp::Wald ? where == Where::Steps : where == Where::Kernel;
     if (!allowed)

@@ -353,8 +353,7 @@ void Lowerer::lowerDynamics() {
       m.loss = layerIds[model.loss];
     m.trainBlocks.push_back(std::move(readout));
   }
-  if (model.learn)
-    lowerLearnBlocks(*model.learn);
+  lowerLearnBlocks();
   for (size_t i = 0; i < eval.phases.size(); ++i) {
     const ast::EvaluatePhase &p = eval.decl->phases[i];
     int ph = eval.phases[i];

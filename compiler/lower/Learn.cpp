@@ -51,45 +51,73 @@ void Lowerer::collectTerms(const ast::Expr *e, ExprPtr scale, std::vector<Term> 
   terms.push_back({e, std::move(scale)});
 }
 
-void Lowerer::lowerLearnBlocks(const ast::LearnDecl &learn) {
-  // The monitors' block computes the rule's values again, so that the learn
-  // block stays the same, as fast, whether a batch is monitored or not.
-  if (!model.monitors.empty()) {
-    ir::Block monitor{"monitor", 1, {}};
+void Lowerer::lowerLearnBlocks() {
+  auto named = [](const sema::CheckedLearn &l, const std::string &kind) {
+    return l.decl->name ? kind + "." + l.decl->name->name : kind;
+  };
+  // The monitors' blocks compute the rules' values again, so that the learn
+  // blocks stay the same, as fast, whether a batch is monitored or not.
+  for (const sema::CheckedLearn &l : model.learns) {
+    if (l.monitors.empty())
+      continue;
+    ir::Block monitor{named(l, "monitor"), 1, {}};
     monitor.monitorsOnly = true;
-    block = &monitor;
-    lowerLearn(learn, /*monitors=*/true);
+    monitor.afterWarmup = l.afterWarmup;
+    lowerLearn(l, monitor, nullptr);
     m.trainBlocks.push_back(std::move(monitor));
   }
-  ir::Block step{"learn", 1, {}};
-  block = &step;
-  lowerLearn(learn, /*monitors=*/false);
-  m.trainBlocks.push_back(std::move(step));
+  if (model.learns.size() == 1) {
+    ir::Block step{model.learns[0].blockName, 1, {}};
+    step.afterWarmup = model.learns[0].afterWarmup;
+    lowerLearn(model.learns[0], step, &step);
+    m.trainBlocks.push_back(std::move(step));
+    return;
+  }
+  // Several rules learn from the same batch "in parallel": every rule's
+  // values (its deltas, its optimiser's scalars) come before any rule's
+  // steps, so each sees the weights from before the batch whatever the
+  // order of the blocks. A rule skipped in the warm-up skips both halves.
+  std::vector<ir::Block> values, steps;
+  values.reserve(model.learns.size());
+  steps.reserve(model.learns.size());
+  for (const sema::CheckedLearn &l : model.learns) {
+    values.push_back({l.blockName + ".values", 1, {}});
+    steps.push_back({l.blockName, 1, {}});
+    values.back().afterWarmup = steps.back().afterWarmup = l.afterWarmup;
+    lowerLearn(l, values.back(), &steps.back());
+  }
+  for (std::vector<ir::Block> *half : {&values, &steps})
+    for (ir::Block &b : *half)
+      m.trainBlocks.push_back(std::move(b));
 }
 
-void Lowerer::lowerLearn(const ast::LearnDecl &learn, bool monitors) {
+void Lowerer::lowerLearn(const sema::CheckedLearn &learn, ir::Block &values, ir::Block *steps) {
   // Let values first, then every gradient, then the optimiser's scalars,
   // then its steps: everything but the steps sees the weights from before
   // this block, whatever the order of the updates.
+  bool monitors = steps == nullptr;
+  block = &values;
   gradients.clear();
   updateDeltas.clear();
-  letIds.assign(learn.stmts.size(), -1);
-  for (size_t i = 0; i < learn.stmts.size(); ++i) {
-    const ast::LearnStmt &s = learn.stmts[i];
+  const std::vector<ast::LearnStmt> &stmts = learn.decl->stmts;
+  letIds.assign(stmts.size(), -1);
+  for (size_t i = 0; i < stmts.size(); ++i) {
+    const ast::LearnStmt &s = stmts[i];
     if (s.kind == ast::LearnStmt::Kind::Let) // the user's name in the learn block
       letIds[i] = materialize(lowerExpr(s.value.get()), s.name.name, !monitors);
   }
   std::vector<PendingUpdate> updates;
-  for (const sema::CheckedUpdate &u : model.updates) {
+  for (const sema::CheckedUpdate &u : learn.updates) {
     updates.push_back(lowerUpdate(*u.stmt, tensorIds[u.tensor]));
     updateDeltas[updates.back().weight] = updates.back().delta.expr->index;
   }
   if (monitors) {
-    for (const ast::LearnStmt *monitor : model.monitors)
+    for (const ast::LearnStmt *monitor : learn.monitors)
       lowerMonitor(*monitor);
     return;
   }
-  lowerOptimizer(updates);
+  lowerOptimizer(learn, updates, *steps);
+  block = nullptr;
 }
 
 Lowerer::PendingUpdate Lowerer::lowerUpdate(const ast::LearnStmt &s, ir::TensorId w) {

@@ -51,6 +51,7 @@ public:
     m.dataset = model.dataset;
     m.params = model.params;
     m.epochs = model.epochs, m.batch = model.batch, m.validation = model.validation;
+    m.warmup = model.warmup;
     m.objective = model.objective;
     declareTensors();
     lowerDerivedParams();
@@ -69,8 +70,7 @@ public:
     m.evalBlocks.push_back(cloneBlock(forward));
     m.trainBlocks.push_back(std::move(forward));
 
-    if (model.learn)
-      lowerLearnBlocks(*model.learn);
+    lowerLearnBlocks();
     return std::move(m);
   }
 
@@ -144,7 +144,7 @@ private:
   std::string uniqueName(const std::string &base) {
     for (unsigned &n = nameUses[base];; ++n) {
       std::string candidate = n == 0 ? base : base + "." + std::to_string(n);
-      if (!model.globals.count(candidate) && !model.lets.count(candidate)) {
+      if (!model.globals.count(candidate) && !model.isLet(candidate)) {
         ++n;
         return candidate;
       }
@@ -457,6 +457,17 @@ private:
       return named(outerProduct(arg(0), arg(1), "outer"));
     if (f == "grad")
       return load(gradient(call));
+    if (f == "normal") {
+      // mean + std * z with z ~ N(0, 1) drawn per element and example: grad()
+      // then sees the mean and the std, and the draw is a constant to it.
+      Value mean = arg(0), sd = arg(1);
+      Dim rows = join(mean.rows, sd.rows), cols = join(mean.cols, sd.cols);
+      auto z = std::make_unique<Expr>();
+      z->op = ExprOp::Normal;
+      z->index = drawSite(call);
+      return binary(ExprOp::Add, std::move(mean),
+                    binary(ExprOp::Mul, std::move(sd), {std::move(z), rows, cols}));
+    }
     return constant(0); // unreachable: sema knows every builtin
   }
 
@@ -520,11 +531,11 @@ private:
     bool subtract;
     Value delta; // over the weight's [rows, cols]
   };
-  /// The learn block, after a block of the monitors when there are any.
-  void lowerLearnBlocks(const ast::LearnDecl &learn);
-  /// The learn block's values and deltas, then either the optimiser's steps
-  /// or (`monitors`) the monitors instead.
-  void lowerLearn(const ast::LearnDecl &learn, bool monitors);
+  /// The learn blocks, after a block of monitors for each that has any.
+  void lowerLearnBlocks();
+  /// A learn block's values and deltas into `values`, then either the
+  /// optimiser's steps into `steps` or, with `steps` null, its monitors.
+  void lowerLearn(const sema::CheckedLearn &learn, ir::Block &values, ir::Block *steps);
   PendingUpdate lowerUpdate(const ast::LearnStmt &s, ir::TensorId w);
   /// One term of an update, reduced to the weight's shape: outer products
   /// become a batch-averaged GEMM, per-example vectors a batch mean.
@@ -542,7 +553,8 @@ private:
   };
   /// The optimiser's scalars (once, however many weights), then one step
   /// per update.
-  void lowerOptimizer(std::vector<PendingUpdate> &updates);
+  void lowerOptimizer(const sema::CheckedLearn &learn, std::vector<PendingUpdate> &updates,
+                      ir::Block &steps);
   /// An optimiser argument, computed once before any step when it reads a
   /// tensor (a weight the steps change): each step then reads the same value.
   ExprPtr stepScalar(const ast::Expr *e, const std::string &name);

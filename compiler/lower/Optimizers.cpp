@@ -10,10 +10,11 @@
 
 namespace bdl::lowering {
 
-void Lowerer::lowerOptimizer(std::vector<PendingUpdate> &updates) {
-  const sema::Optimizer &opt = model.optimizer;
+void Lowerer::lowerOptimizer(const sema::CheckedLearn &learn, std::vector<PendingUpdate> &updates,
+                             ir::Block &steps) {
+  const sema::Optimizer &opt = learn.optimizer;
   bool adam = opt.kind == sema::Optimizer::Kind::Adam;
-  std::string prefix = opt.name();
+  std::string prefix = (learn.decl->name ? learn.decl->name->name + "." : "") + opt.name();
   auto argument = [&](const ast::Expr *e, const char *name, float fallback) -> ExprPtr {
     if (e)
       return stepScalar(e, prefix + "." + name);
@@ -43,6 +44,7 @@ void Lowerer::lowerOptimizer(std::vector<PendingUpdate> &updates) {
         prefix + ".step");
     s.adamBias2 = stepScalar(unary(ExprOp::Sqrt, power(s.beta2)), prefix + ".bias2");
   }
+  block = &steps;
   for (PendingUpdate &u : updates)
     adam ? adamStep(u, s) : sgdStep(u, s);
 }

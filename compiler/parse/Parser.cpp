@@ -186,8 +186,12 @@ private:
   ast::LearnDecl learn(P::LearnDeclContext *d) {
     ast::LearnDecl decl;
     decl.keywordRange = map.range(d->getStart());
+    if (d->name)
+      decl.name = ident(d->name);
     decl.optimizer = ident(d->optimizer);
     decl.args = args(d->argList());
+    if (d->schedule)
+      decl.schedule = ident(d->schedule);
     for (P::LearnStmtContext *s : d->learnStmt()) {
       ast::LearnStmt stmt;
       if (auto *let = dynamic_cast<P::LetStmtContext *>(s)) {

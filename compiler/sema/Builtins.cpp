@@ -44,6 +44,7 @@ const Builtin *findBuiltin(std::string_view name) {
 const RuntimeScalar *findRuntimeScalar(std::string_view name) {
   static const RuntimeScalar scalars[] = {
       {"epoch", ir::kEpochSlot, "the runtime's epoch counter, from 0"},
+      {"batch_size", ir::kBatchSlot, "the number of examples in the current batch"},
       {"step", -1 - (int)ir::ContextField::Step, "the time step within the phase, from 0"},
       {"phase_steps", -1 - (int)ir::ContextField::Steps, "the number of steps of the phase"},
   };

@@ -93,6 +93,8 @@ private:
   std::optional<Shape> matmulShape(const ast::BinaryExpr *b, const Shape &l, const Shape &r);
   std::optional<Shape> callShape(const ast::CallExpr *call);
   std::optional<Shape> gradShape(const ast::CallExpr *call);
+  /// `normal(mean, std)` in a learn block: a draw per element and example.
+  std::optional<Shape> normalDrawShape(const ast::CallExpr *call);
   std::optional<Shape> statisticShape(const ast::CallExpr *call);
   void checkMonitor(const ast::LearnStmt &stmt, llvm::StringMap<llvm::SMRange> &names);
   /// Per-example matrices (outer products) only make sense averaged into a
@@ -101,6 +103,8 @@ private:
 
   //===-- Learn.cpp -------------------------------------------------------===//
   void checkLearn();
+  void checkLearnBlock(const ast::LearnDecl &decl, llvm::StringMap<llvm::SMRange> &updated,
+                       llvm::StringMap<llvm::SMRange> &monitorNames);
   /// Enters a learn-block value; false after reporting why it cannot be.
   bool declareLet(const ast::LearnStmt &stmt, int index);
   void checkOptimizer(const ast::LearnDecl &learn);
@@ -168,7 +172,8 @@ private:
   std::vector<std::optional<Shape>> letShapes; // by statement of the learn block
   int currentLayer = 0;
   bool inLearn = false;
-  bool inMonitor = false; // checking a monitor's expression (update(W) is allowed)
+  CheckedLearn *learn = nullptr; // the learn block being checked
+  bool inMonitor = false;        // checking a monitor's expression (update(W) is allowed)
   struct ConstState {
     enum Status { Pending, Evaluating, Known, Invalid } status = Pending;
     double value = 0;

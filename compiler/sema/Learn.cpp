@@ -12,26 +12,47 @@ using llvm::dyn_cast;
 using llvm::isa;
 
 void Checker::checkLearn() {
-  if (file.learns.empty())
-    return;
-  const ast::LearnDecl &learn = file.learns[0];
-  for (size_t i = 1; i < file.learns.size(); ++i) {
-    diags.report(file.learns[i].keywordRange, DiagID::err_duplicate_declaration, "'learn' block");
-    diags.report(learn.keywordRange, DiagID::note_previous_definition);
+  // Lets point into their block's StringMap; its entries never move, but
+  // keep the vector from reallocating anyway.
+  model->learns.reserve(file.learns.size());
+  llvm::StringMap<llvm::SMRange> updated, monitorNames, blockNames;
+  for (const ast::LearnDecl &decl : file.learns) {
+    if (file.learns.size() > 1 && !decl.name)
+      diags.report(decl.keywordRange, DiagID::err_learn_block,
+                   "a model with several learn blocks names each one, as in 'learn forward " +
+                       decl.optimizer.name + "(...)'");
+    if (decl.name)
+      if (auto [it, added] = blockNames.try_emplace(decl.name->name, decl.name->range); !added) {
+        diags.report(decl.name->range, DiagID::err_redefinition, decl.name->name);
+        diags.report(it->second, DiagID::note_previous_definition);
+      }
+    if (decl.schedule && decl.schedule->name != "warmup")
+      diags.report(decl.schedule->range, DiagID::err_learn_block,
+                   "'after " + decl.schedule->name +
+                       "' is not a schedule; a learn block may run 'after warmup'");
+    checkLearnBlock(decl, updated, monitorNames);
   }
-  model->learn = &learn;
+}
+
+void Checker::checkLearnBlock(const ast::LearnDecl &decl, llvm::StringMap<llvm::SMRange> &updated,
+                              llvm::StringMap<llvm::SMRange> &monitorNames) {
+  CheckedLearn &block = model->learns.emplace_back();
+  block.decl = &decl;
+  block.blockName = decl.name ? "learn." + decl.name->name : "learn";
+  block.afterWarmup = decl.schedule && decl.schedule->name == "warmup";
+  learn = &block;
   inLearn = true;
-  checkOptimizer(learn);
-  llvm::StringMap<llvm::SMRange> updated;
-  letShapes.resize(learn.stmts.size());
+  checkOptimizer(decl);
+  letShapes.assign(decl.stmts.size(), std::nullopt);
+  laterLets.clear();
   // A value used before its statement is an error, not a global of that
   // name; a predeclared name is the runtime's until a model declares it.
-  for (const ast::LearnStmt &stmt : learn.stmts)
+  for (const ast::LearnStmt &stmt : decl.stmts)
     if (stmt.kind == ast::LearnStmt::Kind::Let && !stmt.population &&
         !model->globals.count(stmt.name.name) && !findRuntimeScalar(stmt.name.name))
       laterLets.try_emplace(stmt.name.name, stmt.name.range);
-  for (size_t i = 0; i < learn.stmts.size(); ++i) {
-    const ast::LearnStmt &stmt = learn.stmts[i];
+  for (size_t i = 0; i < decl.stmts.size(); ++i) {
+    const ast::LearnStmt &stmt = decl.stmts[i];
     if (stmt.kind == ast::LearnStmt::Kind::Monitor)
       continue; // after every update: a monitor may read update(W)
     if (stmt.kind == ast::LearnStmt::Kind::Update || stmt.population) {
@@ -45,13 +66,13 @@ void Checker::checkLearn() {
       continue;
     letShapes[i] = s;
     if (s)
-      model->lets[stmt.name.name].shape = *s;
+      block.lets[stmt.name.name].shape = *s;
   }
-  llvm::StringMap<llvm::SMRange> monitorNames;
-  for (const ast::LearnStmt &stmt : learn.stmts)
+  for (const ast::LearnStmt &stmt : decl.stmts)
     if (stmt.kind == ast::LearnStmt::Kind::Monitor)
       checkMonitor(stmt, monitorNames);
   inLearn = false;
+  learn = nullptr;
 }
 
 void Checker::checkMonitor(const ast::LearnStmt &stmt, llvm::StringMap<llvm::SMRange> &names) {
@@ -83,7 +104,7 @@ void Checker::checkMonitor(const ast::LearnStmt &stmt, llvm::StringMap<llvm::SMR
     return;
   }
   if (s)
-    model->monitors.push_back(&stmt);
+    learn->monitors.push_back(&stmt);
 }
 
 bool Checker::declareLet(const ast::LearnStmt &stmt, int index) {
@@ -95,7 +116,7 @@ bool Checker::declareLet(const ast::LearnStmt &stmt, int index) {
   llvm::SMRange previous;
   if (auto g = model->globals.find(name); g != model->globals.end())
     previous = g->second.declRange;
-  else if (auto l = model->lets.find(name); l != model->lets.end())
+  else if (auto l = learn->lets.find(name); l != learn->lets.end())
     previous = l->second.declRange;
   if (previous.isValid()) {
     diags.report(stmt.name.range, DiagID::err_redefinition, name);
@@ -104,13 +125,13 @@ bool Checker::declareLet(const ast::LearnStmt &stmt, int index) {
   }
   Symbol let{Symbol::Kind::Let, index};
   let.declRange = stmt.name.range;
-  model->lets[name] = let;
+  learn->lets[name] = let;
   laterLets.erase(name);
   return true;
 }
 
 void Checker::checkOptimizer(const ast::LearnDecl &learn) {
-  Optimizer &opt = model->optimizer;
+  Optimizer &opt = this->learn->optimizer;
   if (learn.optimizer.name == "adam")
     opt.kind = Optimizer::Kind::Adam;
   else if (learn.optimizer.name != "sgd") {
@@ -189,7 +210,7 @@ void Checker::checkArgumentRange(const OptimizerArgument &arg, const char *optim
 const CheckedPopulation *Checker::updatedPopulation(const ast::LearnStmt &stmt) {
   const std::string &name = stmt.name.name;
   if (!stmt.population &&
-      (model->globals.count(name) || model->lets.count(name) || findRuntimeScalar(name)))
+      (model->globals.count(name) || learn->lets.count(name) || findRuntimeScalar(name)))
     return nullptr;
   for (const CheckedPopulation &pop : model->populations)
     if ((!stmt.population || pop.decl->name.name == stmt.population->name) &&
@@ -250,11 +271,11 @@ void Checker::checkUpdate(const ast::LearnStmt &stmt, llvm::StringMap<llvm::SMRa
   }
   if (auto [it, inserted] = updated.try_emplace(stmt.name.name, stmt.name.range); !inserted) {
     diags.report(stmt.name.range, DiagID::err_invalid_update, stmt.name.name,
-                 "it is already updated in this block; combine the two updates");
+                 "it is already updated in this model; combine the two updates");
     diags.report(it->second, DiagID::note_previous_definition);
     return;
   }
-  model->updates.push_back({&stmt, target->index});
+  learn->updates.push_back({&stmt, target->index});
   if (!rhs)
     return;
   if (!rhs->isScalar() && rhs->dims != target->shape.dims) {

@@ -16,7 +16,7 @@ using llvm::isa;
 
 namespace {
 const char *const kDatasets[] = {"fashion_mnist", "mnist", "cifar10"};
-const char *const kSettings[] = {"epochs", "batch", "validation", "predict", "objective"};
+const char *const kSettings[] = {"epochs", "batch", "validation", "warmup", "predict", "objective"};
 } // namespace
 
 void Checker::checkLayers() {
@@ -50,6 +50,15 @@ void Checker::checkLayers() {
   currentLayer = (int)file.layers.size();
 }
 
+namespace {
+const ast::Setting *setting(const ast::TrainDecl &train, llvm::StringRef name) {
+  for (const ast::Setting &s : train.settings)
+    if (s.name.name == name)
+      return &s;
+  return nullptr;
+}
+} // namespace
+
 void Checker::checkTrain() {
   if (file.trains.empty())
     return defaultPredict(nullptr);
@@ -82,6 +91,7 @@ void Checker::checkTrain() {
     int *slot = s.name.name == "epochs"       ? &model->epochs
                 : s.name.name == "batch"      ? &model->batch
                 : s.name.name == "validation" ? &model->validation
+                : s.name.name == "warmup"     ? &model->warmup
                                               : nullptr;
     if (!slot) {
       diags.report(s.name.range, DiagID::err_unknown_setting, s.name.name,
@@ -91,13 +101,19 @@ void Checker::checkTrain() {
     std::optional<double> v = constant(s.value.get(), "a training setting");
     if (!v)
       continue;
-    int minimum = s.name.name == "validation" ? 0 : 1;
+    int minimum = s.name.name == "validation" || s.name.name == "warmup" ? 0 : 1;
     if (*v != std::floor(*v) || *v < minimum || *v > 1e9)
       diags.report(s.value->getRange(), DiagID::err_invalid_value,
                    "'" + s.name.name + "' must be an integer >= " + std::to_string(minimum));
     else
       *slot = (int)*v;
   }
+  // The warm-up epochs are the first of `epochs`, so that epoch numbers,
+  // logs and --resume mean the same with or without one.
+  if (const ast::Setting *w = setting(train, "warmup"); w && model->warmup >= model->epochs)
+    diags.report(w->value->getRange(), DiagID::err_invalid_value,
+                 "'warmup' counts the first of the " + std::to_string(model->epochs) +
+                     " epochs, so it must be smaller than 'epochs'");
   defaultPredict(predict);
 }
 

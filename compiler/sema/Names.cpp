@@ -42,7 +42,7 @@ const Symbol *Checker::resolveName(const std::string &name, llvm::SMRange use) {
   if (const Symbol *member = lookupMember(name))
     return member;
   if (inLearn)
-    if (auto it = model->lets.find(name); it != model->lets.end())
+    if (auto it = learn->lets.find(name); it != learn->lets.end())
       return &it->second;
   if (auto it = model->globals.find(name); it != model->globals.end())
     return &it->second;
@@ -68,7 +68,7 @@ const Symbol *Checker::resolveName(const std::string &name, llvm::SMRange use) {
   for (const auto &entry : model->globals)
     consider(entry.getKey());
   if (inLearn)
-    for (const auto &entry : model->lets)
+    for (const auto &entry : learn->lets)
       consider(entry.getKey());
   if (!best.empty() && bestDistance <= std::max<size_t>(1, name.size() / 3))
     diags.report(use, DiagID::err_undeclared_suggest, name, best);

@@ -38,15 +38,17 @@ public:
     for (const ast::LayerDecl &l : file.layers)
       os << (l.isLoss ? "loss " : "layer ") << l.name.name << " : " << shape(l.value.get()) << " = "
          << text(l.value.get()) << "\n";
-    if (model.learn)
-      learn(*model.learn);
+    for (const CheckedLearn &l : model.learns)
+      learn(l);
     if (model.predict >= 0) // a model with populations predicts in its evaluate block
       os << "predict " << file.layers[model.predict].name.name << "\n";
     if (model.loss >= 0)
       os << "loss " << file.layers[model.loss].name.name << "\n";
     os << "train " << model.dataset << " epochs " << model.epochs << " batch " << model.batch
-       << " validation " << model.validation << " objective " << ir::spelling(model.objective)
-       << "\n";
+       << " validation " << model.validation;
+    if (model.warmup)
+      os << " warmup " << model.warmup;
+    os << " objective " << ir::spelling(model.objective) << "\n";
   }
 
 private:
@@ -151,19 +153,21 @@ private:
       os << "  predict argmax : " << shape(e.predictValue) << " = " << text(e.predictValue) << "\n";
   }
 
-  void learn(const ast::LearnDecl &learn) {
-    os << "learn " << learn.optimizer.name << "\n";
+  void learn(const CheckedLearn &checked) {
+    const ast::LearnDecl &learn = *checked.decl;
+    os << "learn " << (learn.name ? learn.name->name + " " : "") << learn.optimizer.name
+       << (checked.afterWarmup ? " after warmup" : "") << "\n";
     for (const OptimizerArgument &arg : kOptimizerArguments)
-      if (const ast::Expr *e = model.optimizer.*(arg.slot))
+      if (const ast::Expr *e = checked.optimizer.*(arg.slot))
         os << "  " << arg.name << " : " << shape(e) << " = " << text(e) << "\n";
-    size_t next = 0; // the next of model.updates, which are in source order
+    size_t next = 0; // the next of checked.updates, which are in source order
     for (const ast::LearnStmt &s : learn.stmts) {
       if (s.kind != ast::LearnStmt::Kind::Update) {
         os << (s.kind == ast::LearnStmt::Kind::Let ? "  let " : "  monitor ") << s.name.name
            << " : " << shape(s.value.get()) << " = " << text(s.value.get()) << "\n";
         continue;
       }
-      const CheckedTensor &weight = model.tensors[model.updates[next++].tensor];
+      const CheckedTensor &weight = model.tensors[checked.updates[next++].tensor];
       os << "  update " << s.name.name << " : "
          << describe(model.globals.lookup(weight.decl->name.name).shape)
          << (s.subtract ? " -= " : " += ") << text(s.value.get()) << " : " << shape(s.value.get())

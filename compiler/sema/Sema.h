@@ -156,14 +156,26 @@ struct CheckedUpdate {
   int tensor; // index into CheckedModel::tensors
 };
 
+/// One `learn` block. Every block of a batch reads the values from before
+/// any block's steps (lowering keeps that, docs/language.md#learning-rules).
+struct CheckedLearn {
+  const ast::LearnDecl *decl = nullptr;
+  /// The IR block's name: "learn", or "learn.NAME" for a named block.
+  std::string blockName;
+  bool afterWarmup = false; // `after warmup`: skipped in the warm-up epochs
+  Optimizer optimizer;
+  /// The block's values (names local to it; Symbol::index is the statement).
+  llvm::StringMap<Symbol> lets;
+  std::vector<CheckedUpdate> updates;           // in source order
+  std::vector<const ast::LearnStmt *> monitors; // in source order
+};
+
 /// Everything lowering needs, beside the AST itself.
 struct CheckedModel {
   const ast::ModelFile *file = nullptr;
   std::vector<ir::Param> params;
   std::vector<CheckedTensor> tensors;
   llvm::StringMap<Symbol> globals;
-  /// The learn block's values (names local to it).
-  llvm::StringMap<Symbol> lets;
   /// The predeclared runtime scalars the model reads (`epoch`).
   llvm::StringMap<Symbol> runtime;
   /// The symbol every name expression resolved to.
@@ -182,12 +194,24 @@ struct CheckedModel {
   std::map<int, const ast::Expr *> derivations;
   bool hasDynamics() const { return !populations.empty(); }
 
-  Optimizer optimizer;
-  const ast::LearnDecl *learn = nullptr;
-  std::vector<CheckedUpdate> updates;           // in source order
-  std::vector<const ast::LearnStmt *> monitors; // in source order
+  std::vector<CheckedLearn> learns; // in source order
+  /// Every learn block's monitors, in source order (the runtime's order).
+  std::vector<const ast::LearnStmt *> monitors() const {
+    std::vector<const ast::LearnStmt *> all;
+    for (const CheckedLearn &l : learns)
+      all.insert(all.end(), l.monitors.begin(), l.monitors.end());
+    return all;
+  }
+  /// Whether any learn block has a value named `name`.
+  bool isLet(llvm::StringRef name) const {
+    for (const CheckedLearn &l : learns)
+      if (l.lets.count(name))
+        return true;
+    return false;
+  }
   std::string dataset = "fashion_mnist";
   int epochs = 5, batch = 32, validation = 0;
+  int warmup = 0; // the first epochs, in which `after warmup` blocks are skipped
   ir::Objective objective;
   int predict = -1;            // the layer to predict with (index into ModelFile::layers)
   int loss = -1;               // the loss layer, or -1

@@ -225,6 +225,8 @@ std::optional<Shape> Checker::callShape(const ast::CallExpr *call) {
     diags.report(call->calleeRange, DiagID::err_unknown_function, call->callee);
     return std::nullopt;
   }
+  if (call->callee == "normal" && inLearn && call->args.size() == 2)
+    return normalDrawShape(call);
   if (builtin->form == Builtin::Form::Initialiser) {
     diags.report(call->calleeRange, DiagID::err_invalid_initializer,
                  "'" + call->callee + "' initialises a weight and can only follow its '='");
@@ -318,7 +320,7 @@ std::optional<Shape> Checker::statisticShape(const ast::CallExpr *call) {
                    "update(W) takes a weight the learn block updates");
       return std::nullopt;
     }
-    for (const CheckedUpdate &u : model->updates)
+    for (const CheckedUpdate &u : learn->updates)
       if (u.tensor == w->index)
         return Shape{false, w->shape.dims};
     diags.report(arg->getRange(), DiagID::err_monitor,
@@ -339,6 +341,24 @@ std::optional<Shape> Checker::statisticShape(const ast::CallExpr *call) {
     return std::nullopt;
   }
   return Shape::scalar(false);
+}
+
+std::optional<Shape> Checker::normalDrawShape(const ast::CallExpr *call) {
+  std::optional<Shape> mean = shape(call->args[0].value.get());
+  std::optional<Shape> std = shape(call->args[1].value.get());
+  if (!mean || !std)
+    return std::nullopt;
+  std::optional<Shape> s = broadcast(*mean, *std, "combine", call->getRange());
+  if (s && !s->batched) {
+    // One draw per element and example: without a per-example operand
+    // there would be one draw for the whole batch.
+    diags.report(call->getRange(), DiagID::err_operand_type, "normal",
+                 "a per-example mean or std (normal(h, sigma) draws h + sigma * N(0, 1) for "
+                 "every element of h)",
+                 describe(*s, model->params));
+    return std::nullopt;
+  }
+  return s;
 }
 
 std::optional<Shape> Checker::gradShape(const ast::CallExpr *call) {
@@ -372,8 +392,9 @@ std::optional<Shape> Checker::gradShape(const ast::CallExpr *call) {
     return std::nullopt;
   };
   const Symbol *l = symbolOf(lossArg);
-  if (!l || l->kind != Symbol::Kind::Layer)
-    return refuse(lossArg, "its first argument must name the loss or a layer, not an expression");
+  if (!l || (l->kind != Symbol::Kind::Layer && l->kind != Symbol::Kind::Let))
+    return refuse(lossArg, "its first argument must name the loss, a layer or a value of the "
+                           "learn block, not an expression");
   if (!lossShape->isScalar())
     return refuse(lossArg, "'" + cast<ast::NameExpr>(lossArg)->name + "' is " +
                                describe(*lossShape, model->params) + ", not a scalar");

@@ -51,6 +51,7 @@ struct Options {
   std::vector<std::string> sets;
   std::string out;
   int64_t validation = 0;
+  int warmup = 0; // epochs without the `after warmup` blocks
   int64_t limit = 0;
   int64_t testLimit = 0; // evaluate on the first N test examples only
   std::string weights;
@@ -131,6 +132,7 @@ Options resumeOptions(const BdlModel &model, const Options &o, const CheckpointS
   mustMatch("--batch", o.batch == run.batch, std::to_string(run.batch));
   mustMatch("--seed", o.seed == run.seed, std::to_string(run.seed));
   mustMatch("--validation", o.validation == run.validation, std::to_string(run.validation));
+  mustMatch("--warmup", o.warmup == run.warmup, std::to_string(run.warmup));
   mustMatch("--limit", o.limit == run.limit, run.limit ? std::to_string(run.limit) : "none");
   mustMatch("--no-shuffle", o.noShuffle == !run.shuffle,
             run.shuffle ? "shuffled order" : "file order");
@@ -158,6 +160,7 @@ Options resumeOptions(const BdlModel &model, const Options &o, const CheckpointS
   r.batch = run.batch;
   r.seed = run.seed;
   r.validation = run.validation;
+  r.warmup = run.warmup;
   r.limit = run.limit;
   r.noShuffle = !run.shuffle;
   r.out = o.resume;
@@ -238,6 +241,7 @@ int runTrain(const BdlModel &model, const Options &typed) {
   topts.batch = batch;
   topts.seed = o.seed;
   topts.validation = o.validation;
+  topts.warmup = o.warmup;
   topts.firstEpoch = ck ? ck->state.epoch + 1 : 1;
   topts.shuffle = !o.noShuffle;
   topts.monitorEvery = o.noMonitors ? -1 : o.monitorEvery;
@@ -250,6 +254,7 @@ int runTrain(const BdlModel &model, const Options &typed) {
   info.seed = o.seed;
   info.threads = o.threads;
   info.validation = o.validation;
+  info.warmup = o.warmup;
   info.limit = o.limit;
   info.shuffle = !o.noShuffle;
   info.trainExamples = trainExamples;
@@ -428,6 +433,8 @@ void printBlocks(const ModelInstance &inst, const char *title, const BdlBlock *b
       std::printf(", resets state");
     if (block.monitorsOnly)
       std::printf(", monitored batches only");
+    if (block.afterWarmup)
+      std::printf(", after the warm-up epochs");
     std::printf(")\n");
     if (block.numPrologueOps) {
       std::printf("    prologue:\n");
@@ -495,8 +502,11 @@ int runInfo(const BdlModel &model, const Options &o) {
   const BdlModel &m = model;
   std::printf("model    %s\nsource   %s\nabi      %u\n", m.name, m.sourceFile ? m.sourceFile : "?",
               m.abiVersion);
-  std::printf("dataset  %s  (epochs %d, batch %d, validation %d)\n", m.dataset ? m.dataset : "?",
+  std::printf("dataset  %s  (epochs %d, batch %d, validation %d", m.dataset ? m.dataset : "?",
               m.epochs, m.batch, m.validation);
+  if (m.warmup)
+    std::printf(", warm-up %d", m.warmup);
+  std::printf(")\n");
   std::printf("tune     objective %s\n", tune::spelling(tune::modelObjective(m)).c_str());
   if (m.ptx)
     std::printf("ptx      %s (%zu bytes): --device cuda on %s or newer GPUs; the driver "
@@ -563,6 +573,7 @@ int runMain(const BdlModel &model, int argc, const char *const *argv) {
   o.epochs = model.epochs > 0 ? model.epochs : o.epochs;
   o.batch = model.batch > 0 ? model.batch : o.batch;
   o.validation = model.validation > 0 ? model.validation : 0;
+  o.warmup = model.warmup > 0 ? model.warmup : 0;
   unsigned hw = std::thread::hardware_concurrency();
   o.threads = hw ? int(hw) : 1;
 
@@ -641,6 +652,11 @@ int runMain(const BdlModel &model, int argc, const char *const *argv) {
       ->check(atLeast(1))
       ->capture_default_str();
   train->add_option("--validation", o.validation, "Hold out the last N training examples")
+      ->check(atLeast(0))
+      ->capture_default_str();
+  train
+      ->add_option("--warmup", o.warmup,
+                   "The first N epochs skip the model's 'after warmup' learn blocks")
       ->check(atLeast(0))
       ->capture_default_str();
   train->add_option("--limit", o.limit, "Use only the first N training examples")

@@ -187,6 +187,7 @@ void RunLog::finish(const std::string &error) {
       {"seed", info.seed},
       {"threads", info.threads},
       {"validation", info.validation},
+      {"warmup", info.warmup},
       {"train_examples", info.trainExamples},
       {"params", paramsJson(instance)},
       {"test_accuracy", last ? optionalJson(last->testAccuracy) : json(nullptr)},

@@ -92,6 +92,7 @@ json runJson(const RunInfo &r) {
           {"epochs", r.epochs},
           {"batch", r.batch},
           {"validation", r.validation},
+          {"warmup", r.warmup},
           {"limit", r.limit},
           {"shuffle", r.shuffle},
           {"train_examples", r.trainExamples},
@@ -107,6 +108,7 @@ RunInfo runFromJson(const json &j, uint64_t seed) {
   r.batch = j.at("batch").get<int64_t>();
   r.seed = seed;
   r.validation = j.at("validation").get<int64_t>();
+  r.warmup = j.value("warmup", 0);
   r.limit = j.at("limit").get<int64_t>();
   r.shuffle = j.at("shuffle").get<bool>();
   r.trainExamples = j.at("train_examples").get<int64_t>();

@@ -326,6 +326,10 @@ TrainResult train(ModelInstance &inst, const DataView &trainSet, const DataView 
   if (opts.batch < 1 || opts.batch > inst.maxBatch())
     throw Error("batch size " + std::to_string(opts.batch) + " outside [1, " +
                 std::to_string(inst.maxBatch()) + "] (the size the model was allocated for)");
+  if (opts.warmup < 0 || (opts.warmup > 0 && opts.warmup >= opts.epochs))
+    throw UsageError("a warm-up of " + std::to_string(opts.warmup) + " epochs leaves none of the " +
+                     std::to_string(opts.epochs) +
+                     " to train every learn block in; the warm-up counts the first epochs");
   checkValidationSplit(trainSet.count, opts.validation,
                        "a validation split of " + std::to_string(opts.validation));
   checkDatasetFits(inst, *trainSet.data);
@@ -347,6 +351,7 @@ TrainResult train(ModelInstance &inst, const DataView &trainSet, const DataView 
     std::iota(order.begin(), order.end(), 0u);
     Philox rng(opts.seed, rng_stream::shuffle(epoch));
     inst.setEpoch(epoch - 1);
+    inst.setWarmingUp(epoch <= opts.warmup);
     if (opts.shuffle)
       for (int64_t i = n - 1; i > 0; --i)
         std::swap(order[i], order[rng.below(uint32_t(i + 1))]);

@@ -87,6 +87,7 @@ Outcome runTrial(const BdlModel &model, const Space &space, const Point &x,
       exec::useDevice(inst, o.device);
       TrainOptions t;
       t.epochs = o.epochs;
+      t.warmup = inst.model().warmup; // within --epochs, as in a training run
       t.batch = std::min(o.batch, split.train.count);
       t.seed = o.seed;
       TrainCallbacks callbacks;

@@ -425,6 +425,51 @@ TEST(CodeGenSampler, PoissonAndBernoulliHaveTheirDistributions) {
   }
 }
 
+TEST(CodeGenSampler, NormalDrawsMatchTheReferenceAndAreStandard) {
+  // 1000 x 1000 draws of normal[4](): the reference's values (to a few ulps:
+  // both call the platform's logf and cosf, the generated code through
+  // llvm.log and llvm.cos), mean 0, variance 1 and a symmetric tail.
+  const int64_t rows = 1000, cols = 1000;
+  ir::Module m;
+  Dim B = Dim::batch(), C = Dim::constant(cols);
+  ir::TensorId z = m.addTensor(tensor("z", B, C));
+  ir::KernelOp k;
+  k.name = "normal";
+  k.rows = B;
+  k.cols = C;
+  auto normal = std::make_unique<ir::Expr>();
+  normal->op = ExprOp::Normal;
+  normal->index = 4;
+  k.outputs.push_back(output(z, std::move(normal)));
+  addKernel(m, std::move(k));
+  auto j = jit(m);
+  ASSERT_TRUE(j);
+  BdlKernelFn fn = j->kernel(kernelSymbol(0, "normal"));
+  std::vector<float> zv(rows * cols);
+  float *tensors[] = {zv.data()};
+  BdlContext ctx{20261203, 7, 0, 3, 1, 2, 0};
+  float hp[] = {float(rows), 1.0f / rows, 0};
+  fn(0, rows, cols, tensors, hp, &ctx);
+  double sum = 0, squares = 0;
+  int64_t beyond2 = 0, below2 = 0;
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t c = 0; c < cols; ++c) {
+      float v = zv[r * cols + c];
+      float want = sampler::normal(sampler::drawKey(ctx, 4, r, c));
+      ASSERT_NEAR(v, want, 4e-6f * std::max(1.0f, std::abs(want))) << "at " << r << ", " << c;
+      sum += v;
+      squares += double(v) * v;
+      beyond2 += v > 2;
+      below2 += v < -2;
+    }
+  double n = double(rows * cols), mean = sum / n, variance = squares / n - mean * mean;
+  EXPECT_NEAR(mean, 0, 5 / std::sqrt(n));
+  EXPECT_NEAR(variance, 1, 5 * std::sqrt(2 / n));
+  // P(z > 2) = 0.02275.
+  EXPECT_NEAR(beyond2 / n, 0.02275, 5 * std::sqrt(0.02275 / n));
+  EXPECT_NEAR(below2 / n, 0.02275, 5 * std::sqrt(0.02275 / n));
+}
+
 TEST(CodeGenSampler, ChunkedMeansHaveMeanAndVariance) {
   BdlContext ctx{5, 0, 0, 0, 1, 0, 0};
   for (float lambda : {100.0f, 1000.0f}) {

@@ -112,7 +112,8 @@ public:
                       ptx.empty() ? null() : str(ptxArch.str()),
                       i32(m.monitors.size()),
                       array(Type::getInt32Ty(ctx), monitorTensors, "bdl_model.monitorTensors"),
-                      array(PointerType::getUnqual(ctx), monitorNames, "bdl_model.monitorNames")});
+                      array(PointerType::getUnqual(ctx), monitorNames, "bdl_model.monitorNames"),
+                      i32(m.warmup)});
     auto *gv = new GlobalVariable(mod, types.model, /*isConstant=*/true,
                                   GlobalValue::ExternalLinkage, model, "bdl_model");
     gv->setAlignment(Align(8));
@@ -257,7 +258,8 @@ private:
           types.block,
           {str(blk.name), i32(blk.steps), i32(ops.size()), array(types.op, ops, prefix + ".ops"),
            fn ? static_cast<Constant *>(fn) : null(), i32(prologue.size()), i32(blk.resetState),
-           array(types.op, prologue, prefix + ".prologue"), i32(blk.monitorsOnly)}));
+           array(types.op, prologue, prefix + ".prologue"), i32(blk.monitorsOnly),
+           i32(blk.afterWarmup)}));
     }
     out = array(types.block, elems, "bdl_model." + kind + "Blocks");
     return Error::success();
@@ -287,10 +289,10 @@ AbiTypes AbiTypes::get(LLVMContext &ctx) {
   t.op = namedStruct(
       ctx, "BdlOp",
       {i32, i32, i32, i32, i32, i32, i32, i32, i32, f32, f32, ptr, ptr, t.dim, t.dim, ptr});
-  t.block = namedStruct(ctx, "BdlBlock", {ptr, i32, i32, ptr, ptr, i32, i32, ptr, i32});
+  t.block = namedStruct(ctx, "BdlBlock", {ptr, i32, i32, ptr, ptr, i32, i32, ptr, i32, i32});
   t.model = namedStruct(ctx, "BdlModel",
                         {ptr, ptr, ptr, ptr, ptr, ptr, ptr, i32, i32, i32, i32, i32, i32, i32,
-                         i32, i32, i32, i32, i32, i32, i32, ptr, ptr, ptr, i32, ptr, ptr});
+                         i32, i32, i32, i32, i32, i32, i32, ptr, ptr, ptr, i32, ptr, ptr, i32});
   t.context = contextType(ctx);
   return t;
 }
@@ -335,7 +337,7 @@ std::vector<HostLayout> hostLayouts() {
        sizeof(BdlBlock),
        {OFF(BdlBlock, name), OFF(BdlBlock, steps), OFF(BdlBlock, numOps), OFF(BdlBlock, ops),
         OFF(BdlBlock, stepsFn), OFF(BdlBlock, numPrologueOps), OFF(BdlBlock, resetState),
-        OFF(BdlBlock, prologueOps), OFF(BdlBlock, monitorsOnly)}},
+        OFF(BdlBlock, prologueOps), OFF(BdlBlock, monitorsOnly), OFF(BdlBlock, afterWarmup)}},
       {"BdlModel",
        sizeof(BdlModel),
        {OFF(BdlModel, name),
@@ -364,7 +366,8 @@ std::vector<HostLayout> hostLayouts() {
         OFF(BdlModel, ptxArch),
         OFF(BdlModel, numMonitors),
         OFF(BdlModel, monitorTensors),
-        OFF(BdlModel, monitorNames)}},
+        OFF(BdlModel, monitorNames),
+        OFF(BdlModel, warmup)}},
       {"BdlContext",
        sizeof(BdlContext),
        {OFF(BdlContext, seed), OFF(BdlContext, example0), OFF(BdlContext, time),

@@ -51,8 +51,8 @@ Error prepareForPtx(Module &m, TargetMachine &tm, const std::string &libdevice) 
   LLVMContext &ctx = m.getContext();
   Type *f32 = Type::getFloatTy(ctx);
 
-  // llvm.log / llvm.pow / llvm.acos on f32 -> libdevice (NVPTX cannot
-  // lower them).
+  // llvm.log / llvm.pow / llvm.acos / llvm.cos on f32 -> libdevice (NVPTX
+  // cannot lower them without approximations).
   std::vector<IntrinsicInst *> calls;
   for (Function &f : m)
     for (BasicBlock &bb : f)
@@ -60,13 +60,15 @@ Error prepareForPtx(Module &m, TargetMachine &tm, const std::string &libdevice) 
         if (auto *call = dyn_cast<IntrinsicInst>(&inst))
           if (call->getType() == f32 && (call->getIntrinsicID() == Intrinsic::log ||
                                          call->getIntrinsicID() == Intrinsic::pow ||
-                                         call->getIntrinsicID() == Intrinsic::acos))
+                                         call->getIntrinsicID() == Intrinsic::acos ||
+                                         call->getIntrinsicID() == Intrinsic::cos))
             calls.push_back(call);
   for (IntrinsicInst *call : calls) {
     Intrinsic::ID id = call->getIntrinsicID();
     std::vector<Type *> params(id == Intrinsic::pow ? 2 : 1, f32);
     const char *name = id == Intrinsic::log   ? "__nv_logf"
                        : id == Intrinsic::pow ? "__nv_powf"
+                       : id == Intrinsic::cos ? "__nv_cosf"
                                               : "__nv_acosf";
     FunctionCallee callee = m.getOrInsertFunction(name, FunctionType::get(f32, params, false));
     std::vector<Value *> args(call->arg_begin(), call->arg_end());

@@ -20,7 +20,7 @@
 extern "C" {
 #endif
 
-#define BDL_ABI_VERSION 8u
+#define BDL_ABI_VERSION 9u
 
 /* Slots of the runtime scalar array `hp` every kernel receives. Model
  * hyperparameter i lives at hp[BDL_HP_FIRST_PARAM + i]. */
@@ -187,6 +187,9 @@ typedef struct {
   /* Nonzero: it computes the model's monitors only, and runs only on the
    * batches whose monitors are logged (it advances no time). */
   int32_t monitorsOnly;
+  /* Nonzero: skipped in the model's first `warmup` epochs
+   * (`learn ... after warmup`). */
+  int32_t afterWarmup;
 } BdlBlock;
 
 typedef struct {
@@ -223,6 +226,9 @@ typedef struct {
   int32_t numMonitors;
   const int32_t *monitorTensors;
   const char *const *monitorNames;
+  /* The first epochs of `epochs` in which afterWarmup blocks do not run
+   * (train block `warmup = N`; the runtime's --warmup). */
+  int32_t warmup;
 } BdlModel;
 
 /* Provided by the runtime for generated step functions (host only): a

@@ -13,13 +13,14 @@ namespace bdl {
 /// skipped unless the instance is monitoring; when it runs, it advances no
 /// simulated time; and it takes no block index of its own, so the draws of
 /// every other block are keyed the same whether a batch is monitored or
-/// not. `monitorBlocks` counts them across the blocks of one call.
+/// not. `monitorBlocks` counts them across the blocks of one call. A block
+/// marked afterWarmup is skipped in warm-up epochs (and keeps its index).
 class MonitorBlockScope {
 public:
   MonitorBlockScope(ModelInstance &instance, const BdlBlock &block, int32_t &monitorBlocks)
       : instance(instance), monitorBlocks(monitorBlocks), isMonitor(block.monitorsOnly != 0),
         time(instance.time()) {
-    skip = isMonitor && !instance.monitoring();
+    skip = (isMonitor && !instance.monitoring()) || (block.afterWarmup && instance.warmingUp());
   }
   ~MonitorBlockScope() {
     if (!isMonitor)

@@ -73,6 +73,10 @@ public:
   /// the blocks marked BdlBlock.monitorsOnly); off until set.
   bool monitoring() const { return monitorsOn; }
   void setMonitoring(bool on) { monitorsOn = on; }
+  /// Whether the current epoch is a warm-up one: the blocks marked
+  /// BdlBlock.afterWarmup do not run. Off until set.
+  bool warmingUp() const { return warmupOn; }
+  void setWarmingUp(bool on) { warmupOn = on; }
 
   /// Zeroes the current batch's part of every STATE tensor (all of one that
   /// is not batch-sized) and restarts the simulated time.
@@ -148,6 +152,7 @@ private:
   int64_t simTime = 0;
   int64_t firstExample = 0;
   bool monitorsOn = false;
+  bool warmupOn = false;
   std::vector<std::unique_ptr<Replay>> replays; // by tensor; empty when none
 };
 

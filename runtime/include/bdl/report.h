@@ -28,6 +28,7 @@ struct RunInfo {
   uint64_t seed = 0;
   int threads = 0;
   int64_t validation = 0;
+  int warmup = 0;            // the first epochs, without the `after warmup` blocks
   int64_t limit = 0;         // --limit, 0 when every example is used
   bool shuffle = true;       // false with --no-shuffle
   int64_t trainExamples = 0; // per epoch, validation excluded

@@ -56,6 +56,7 @@
 #include "bdl/rng.h"
 
 #include <bit>
+#include <cmath>
 #include <cstdint>
 
 namespace bdl::sampler {
@@ -152,6 +153,14 @@ inline uint32_t poissonChunk(float mu, float u) {
 
 /// Bernoulli(p) at `k`: 1.0f or 0.0f.
 inline float bernoulli(const DrawKey &k, float p) { return drawUniform(k, 0) < p ? 1.0f : 0.0f; }
+
+/// A standard normal at `k` (ExprOp::Normal, `normal(mean, std)` in a learn
+/// block): Box-Muller, sqrt(-2 ln(1 - u0)) cos(2 pi u1). It calls logf and
+/// cosf, so a GPU's libdevice may differ from it in the last bits.
+inline float normal(const DrawKey &k) {
+  float radius = std::sqrt(-2.0f * std::log(1.0f - drawUniform(k, 0)));
+  return radius * std::cos(6.28318530717958648f * drawUniform(k, 1));
+}
 
 /// Poisson(lambda) at `k`, as a float.
 inline float poisson(const DrawKey &k, float lambda) {

@@ -34,6 +34,8 @@ struct TrainOptions {
   /// (its first included); 0: on every kDefaultMonitorEvery-th, and no
   /// per-batch rows (callbacks.monitors); negative: never.
   int64_t monitorEvery = 0;
+  /// The first `warmup` epochs skip the blocks marked afterWarmup.
+  int warmup = 0;
 };
 
 /// How often a run computes the monitors when --monitor-every is not given:
