@@ -114,10 +114,10 @@ void Lowerer::lowerLearn(const sema::CheckedLearn &learn, ir::Block &values, ir:
   if (monitors) {
     for (const ast::LearnStmt *monitor : learn.monitors)
       lowerMonitor(*monitor);
-    return;
+  } else {
+    lowerOptimizer(learn, updates, *steps);
   }
-  lowerOptimizer(learn, updates, *steps);
-  block = nullptr;
+  block = nullptr; // the caller's blocks move into the module
 }
 
 Lowerer::PendingUpdate Lowerer::lowerUpdate(const ast::LearnStmt &s, ir::TensorId w) {

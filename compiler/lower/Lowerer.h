@@ -565,6 +565,8 @@ private:
   /// The number of steps taken, this one included: a [1, 1] optimiser
   /// tensor, so that it is checkpointed with the moments.
   ir::TensorId stepCounter(const std::string &name);
+  /// The map kernel over W's shape that one optimiser step fills in.
+  ir::KernelOp stepKernel(const char *optimizer, const ir::Tensor &W);
   void sgdStep(PendingUpdate &u, const StepScalars &s);
   void adamStep(PendingUpdate &u, const StepScalars &s);
 

@@ -93,12 +93,17 @@ ir::TensorId Lowerer::stepCounter(const std::string &name) {
   return t;
 }
 
-void Lowerer::sgdStep(PendingUpdate &u, const StepScalars &s) {
-  const ir::Tensor W = m.tensors[u.weight];
+ir::KernelOp Lowerer::stepKernel(const char *optimizer, const ir::Tensor &W) {
   ir::KernelOp k;
   k.kind = ir::KernelOp::Kind::Map;
-  k.name = "sgd." + W.name;
+  k.name = std::string(optimizer) + "." + W.name;
   k.rows = W.rows, k.cols = W.cols;
+  return k;
+}
+
+void Lowerer::sgdStep(PendingUpdate &u, const StepScalars &s) {
+  const ir::Tensor W = m.tensors[u.weight];
+  ir::KernelOp k = stepKernel("sgd", W);
   ExprPtr step = std::move(u.delta.expr);
   if (s.clipScale)
     step = Expr::binary(ExprOp::Mul, s.clipScale->clone(), std::move(step));
@@ -130,10 +135,7 @@ void Lowerer::sgdStep(PendingUpdate &u, const StepScalars &s) {
 
 void Lowerer::adamStep(PendingUpdate &u, const StepScalars &s) {
   const ir::Tensor W = m.tensors[u.weight];
-  ir::KernelOp k;
-  k.kind = ir::KernelOp::Kind::Map;
-  k.name = "adam." + W.name;
-  k.rows = W.rows, k.cols = W.cols;
+  ir::KernelOp k = stepKernel("adam", W);
   auto g = [&] {
     ExprPtr d = u.delta.expr->clone();
     return s.clipScale ? Expr::binary(ExprOp::Mul, s.clipScale->clone(), std::move(d))
