@@ -49,7 +49,7 @@ std::string formatDim(Dim d, const std::vector<Param> &params) {
   case Dim::Kind::Const:
     return std::to_string(d.value);
   case Dim::Kind::Batch:
-    return "batch";
+    return d.value == 1 ? "batch" : "batch*" + std::to_string(d.value);
   case Dim::Kind::Param:
     if (d.value < 0 || d.value >= (int64_t)params.size())
       return "param#" + std::to_string(d.value);

@@ -65,6 +65,7 @@ int arity(ExprOp op) {
   case ExprOp::Load:
   case ExprOp::Local:
   case ExprOp::Context:
+  case ExprOp::Normal:
     return 0;
   case ExprOp::Neg:
   case ExprOp::Exp:
@@ -169,6 +170,22 @@ const char *spelling(ExprOp op) {
     return "wald";
   case ExprOp::Normal:
     return "normal";
+  }
+  return "?";
+}
+
+const char *spelling(ImageOp::Kind kind) {
+  switch (kind) {
+  case ImageOp::Kind::Im2col:
+    return "im2col";
+  case ImageOp::Kind::Col2im:
+    return "col2im";
+  case ImageOp::Kind::MaxPool:
+    return "maxpool";
+  case ImageOp::Kind::MaxPoolAdjoint:
+    return "maxpool.adjoint";
+  case ImageOp::Kind::Reshape:
+    return "reshape";
   }
   return "?";
 }

@@ -22,15 +22,18 @@
 
 namespace bdl::ir {
 
-/// One extent of a tensor: a constant, the batch size, or an integer
+/// One extent of a tensor: a constant, the batch size (times a constant:
+/// the rows of a batch of images, one per pixel), or an integer
 /// hyperparameter (so `--set hidden=100` resizes without recompiling).
 struct Dim {
   enum class Kind : uint8_t { Const, Batch, Param };
   Kind kind = Kind::Const;
-  int64_t value = 1; // the extent for Const, the parameter index for Param
+  // The extent for Const, the multiplier (>= 1) for Batch, the parameter
+  // index for Param.
+  int64_t value = 1;
 
   static Dim constant(int64_t n) { return {Kind::Const, n}; }
-  static Dim batch() { return {Kind::Batch, 0}; }
+  static Dim batch(int64_t times = 1) { return {Kind::Batch, times}; }
   static Dim param(int64_t index) { return {Kind::Param, index}; }
   bool isOne() const { return kind == Kind::Const && value == 1; }
   bool operator==(const Dim &) const = default;
@@ -230,7 +233,47 @@ struct GradOp {
   TensorId loss = -1, weight = -1, out = -1;
 };
 
-using Op = std::variant<GemmOp, KernelOp, RotateOp, ReplayOp, GradOp>;
+/// A sliding window over a batch of images. An image of C channels, H rows
+/// and W columns is stored channel-last, as rows [batch * H * W, C], so that
+/// a per-channel value is a column broadcast and a per-channel statistic a
+/// column reduction.
+struct Window {
+  int32_t channels = 1, height = 1, width = 1;
+  int32_t kernelH = 1, kernelW = 1, stride = 1, pad = 0;
+  /// Whether every window position lies in the padded image, with at least
+  /// one tap inside the image itself (what the image ops assume).
+  bool fits() const {
+    return kernelH >= 1 && kernelW >= 1 && stride >= 1 && pad >= 0 && pad < kernelH &&
+           pad < kernelW && height + 2 * pad >= kernelH && width + 2 * pad >= kernelW;
+  }
+  int32_t outHeight() const { return (height + 2 * pad - kernelH) / stride + 1; }
+  int32_t outWidth() const { return (width + 2 * pad - kernelW) / stride + 1; }
+  bool operator==(const Window &) const = default;
+};
+
+/// Data movement between images, their patches and their pooled values,
+/// executed by the runtime (bdl/image.h holds the one definition of each
+/// that every backend and the interpreter share):
+///  Im2col:         out [batch*OH*OW, C*KH*KW] = the patch under each window
+///                  position (column c*KH*KW + i*KW + j; zero in the padding)
+///                  of the image `in` [batch*H*W, C]. A convolution is this
+///                  and one GEMM.
+///  Col2im:         out [batch*H*W, C] = the adjoint of Im2col: each patch
+///                  entry of `in` added back to the pixel it came from.
+///  MaxPool:        out [batch*OH*OW, C] = the maximum of each window of `in`.
+///  MaxPoolAdjoint: out [batch*H*W, C] = `aux` [batch*OH*OW, C] routed to the
+///                  first maximum of each window of the forward input `in`.
+///  Reshape:        out = in, element for element (flatten: the same bytes
+///                  as a per-example vector); no window.
+struct ImageOp {
+  enum class Kind : uint8_t { Im2col, Col2im, MaxPool, MaxPoolAdjoint, Reshape };
+  Kind kind = Kind::Im2col;
+  TensorId in = -1, out = -1, aux = -1;
+  Window window;
+};
+const char *spelling(ImageOp::Kind kind);
+
+using Op = std::variant<GemmOp, KernelOp, RotateOp, ReplayOp, GradOp, ImageOp>;
 
 /// A phase: the prologue once, then `steps` repetitions of `ops`. The step
 /// count is `steps`, or the value of `stepsExpr` (a scalar over slots and
@@ -261,6 +304,9 @@ struct Module {
   std::vector<Block> trainBlocks; // phases then learning, per mini-batch
   std::vector<Block> evalBlocks;  // inference phases
   TensorId input = -1, target = -1, predict = -1, loss = -1;
+  /// An image input (`input x[C, H, W]`, stored channel-last as
+  /// [batch*H*W, C]): its extents, all zero for a vector input.
+  int32_t inputChannels = 0, inputHeight = 0, inputWidth = 0;
   std::vector<Monitor> monitors; // in source order
   int32_t epochs = 1, batch = 32, validation = 0;
   int32_t warmup = 0; // the first epochs, in which afterWarmup blocks do not run

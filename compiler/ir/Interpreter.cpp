@@ -3,6 +3,8 @@
 
 #include "ir/ExprInfo.h"
 
+#include "bdl/image.h"
+
 #include <cassert>
 #include <limits>
 
@@ -27,7 +29,7 @@ int64_t Interpreter::extent(Dim d) const {
   case Dim::Kind::Const:
     return d.value;
   case Dim::Kind::Batch:
-    return batch;
+    return batch * d.value;
   case Dim::Kind::Param:
     return (int64_t)hp[kFirstParamSlot + d.value];
   }
@@ -58,9 +60,36 @@ std::string Interpreter::runOp(const Op &op) {
     kernel(*k);
     return "";
   }
+  if (auto *i = std::get_if<ImageOp>(&op)) {
+    image(*i);
+    return "";
+  }
   if (std::holds_alternative<GradOp>(op))
     return "a grad op (run the differentiate pass first)";
   return "a rotation or replay (dynamics)";
+}
+
+static BdlWindow toAbi(const Window &w) {
+  return {w.channels, w.height, w.width, w.kernelH, w.kernelW, w.stride, w.pad};
+}
+
+void Interpreter::image(const ImageOp &i) {
+  const std::vector<double> &in = values[i.in];
+  std::vector<double> &out = values[i.out];
+  BdlWindow w = toAbi(i.window);
+  switch (i.kind) {
+  case ImageOp::Kind::Im2col:
+    return image::im2col(w, 0, batch, in.data(), out.data());
+  case ImageOp::Kind::Col2im:
+    return image::col2im(w, 0, batch, in.data(), out.data());
+  case ImageOp::Kind::MaxPool:
+    return image::maxPool(w, 0, batch, in.data(), out.data());
+  case ImageOp::Kind::MaxPoolAdjoint:
+    return image::maxPoolAdjoint(w, 0, batch, in.data(), values[i.aux].data(), out.data());
+  case ImageOp::Kind::Reshape:
+    out = in;
+    return;
+  }
 }
 
 void Interpreter::gemm(const GemmOp &g) {

@@ -38,6 +38,7 @@ public:
 private:
   std::string runOp(const Op &op);
   void gemm(const GemmOp &g);
+  void image(const ImageOp &i);
   void kernel(const KernelOp &k);
   double eval(const Expr &e, int64_t r, int64_t c, const std::vector<double> &locals) const;
 

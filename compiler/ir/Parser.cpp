@@ -306,7 +306,13 @@ private:
     }
     if (tok.isWord("batch")) { // quoted, "batch" is a param's name
       advance();
-      out = Dim::batch();
+      int64_t times = 1;
+      if (tok.isPunct('*')) { // batch*N: N rows per example (the pixels of an image)
+        advance();
+        if (!integer(times, 1, std::numeric_limits<int32_t>::max(), "the rows per example"))
+          return false;
+      }
+      out = Dim::batch(times);
       return true;
     }
     if (!tok.is(Kind::Word) && !tok.is(Kind::String))
@@ -390,8 +396,23 @@ private:
       return error(tok, "the module's io is given twice");
     seenIo = true;
     advance();
-    return ioRef("input", m.input) && ioRef("target", m.target) && ioRef("predict", m.predict) &&
-           ioRef("loss", m.loss);
+    return ioRef("input", m.input) && inputImage() && ioRef("target", m.target) &&
+           ioRef("predict", m.predict) && ioRef("loss", m.loss);
+  }
+
+  /// `image [C, H, W]` after the input; optional (a vector input).
+  bool inputImage() {
+    if (!tok.isWord("image"))
+      return true;
+    advance();
+    int64_t c = 0, h = 0, w = 0;
+    constexpr int64_t kMax = std::numeric_limits<int32_t>::max();
+    if (!punct('[') || !integer(c, 1, kMax, "the channels") || !punct(',') ||
+        !integer(h, 1, kMax, "the height") || !punct(',') || !integer(w, 1, kMax, "the width") ||
+        !punct(']'))
+      return false;
+    m.inputChannels = (int32_t)c, m.inputHeight = (int32_t)h, m.inputWidth = (int32_t)w;
+    return true;
   }
 
   //===-- Blocks and ops -----------------------------------------------===//
@@ -478,11 +499,59 @@ private:
             !tensorRef(d.weight, "the weight, as %name"))
           return false;
         out.push_back(d);
+      } else if (std::optional<ImageOp::Kind> kind = imageKind()) {
+        advance();
+        ImageOp i;
+        i.kind = *kind;
+        if (!image(i))
+          return false;
+        out.push_back(i);
       } else {
-        return expected("an op ('gemm', 'map', 'rowreduce', 'colreduce', 'rotate', 'replay' or "
-                        "'grad') or '}'");
+        return expected("an op ('gemm', 'map', 'rowreduce', 'colreduce', 'rotate', 'replay', "
+                        "'grad', 'im2col', 'col2im', 'maxpool', 'maxpool.adjoint' or "
+                        "'reshape') or '}'");
       }
     }
+    return true;
+  }
+
+  std::optional<ImageOp::Kind> imageKind() const {
+    for (ImageOp::Kind k : {ImageOp::Kind::Im2col, ImageOp::Kind::Col2im, ImageOp::Kind::MaxPool,
+                            ImageOp::Kind::MaxPoolAdjoint, ImageOp::Kind::Reshape})
+      if (tok.isWord(spelling(k)))
+        return k;
+    return std::nullopt;
+  }
+
+  //   KIND %out = %in[, %aux] [window [C, H, W] kernel [KH, KW] stride S pad P]
+  bool image(ImageOp &i) {
+    if (!tensorRef(i.out, "the result, as %name") || !punct('=') ||
+        !tensorRef(i.in, "the operand, as %name"))
+      return false;
+    if (i.kind == ImageOp::Kind::MaxPoolAdjoint &&
+        (!punct(',') || !tensorRef(i.aux, "the pooled values' adjoint, as %name")))
+      return false;
+    if (i.kind == ImageOp::Kind::Reshape)
+      return true;
+    Window &w = i.window;
+    constexpr int32_t kMax = std::numeric_limits<int32_t>::max();
+    auto extent = [&](int32_t &v, const char *what) {
+      int64_t x = 0;
+      if (!integer(x, 1, kMax, what))
+        return false;
+      v = (int32_t)x;
+      return true;
+    };
+    int64_t pad = 0;
+    if (!keyword("window") || !punct('[') || !extent(w.channels, "the channels") || !punct(',') ||
+        !extent(w.height, "the height") || !punct(',') || !extent(w.width, "the width") ||
+        !punct(']') || !keyword("kernel") || !punct('[') ||
+        !extent(w.kernelH, "the kernel's height") || !punct(',') ||
+        !extent(w.kernelW, "the kernel's width") || !punct(']') || !keyword("stride") ||
+        !extent(w.stride, "the stride") || !keyword("pad") ||
+        !integer(pad, 0, kMax, "the padding"))
+      return false;
+    w.pad = (int32_t)pad;
     return true;
   }
 

@@ -58,7 +58,10 @@ public:
       param(m.params[i], i);
     for (const Tensor &t : m.tensors)
       tensor(t);
-    os << "io input " << ref(m.input) << " target " << ref(m.target) << " predict "
+    os << "io input " << ref(m.input);
+    if (m.inputChannels)
+      os << " image [" << m.inputChannels << ", " << m.inputHeight << ", " << m.inputWidth << "]";
+    os << " target " << ref(m.target) << " predict "
        << ref(m.predict) << " loss " << ref(m.loss) << "\n";
     for (const Monitor &mon : m.monitors)
       os << "monitor " << formatName(mon.name) << " " << ref(mon.tensor) << "\n";
@@ -164,9 +167,26 @@ private:
       else if (auto *d = std::get_if<GradOp>(&op))
         os << "grad " << name(d->out) << " = " << name(d->loss) << " wrt " << name(d->weight)
            << "\n";
+      else if (auto *i = std::get_if<ImageOp>(&op))
+        image(*i);
       else
         os << "replay " << name(std::get<ReplayOp>(op).tensor) << "\n";
     }
+  }
+
+  //   im2col %out = %in window [C, H, W] kernel [KH, KW] stride S pad P
+  //   maxpool.adjoint %out = %in, %aux window ...
+  //   reshape %out = %in
+  void image(const ImageOp &i) {
+    os << spelling(i.kind) << " " << name(i.out) << " = " << name(i.in);
+    if (i.aux >= 0)
+      os << ", " << name(i.aux);
+    if (i.kind != ImageOp::Kind::Reshape) {
+      const Window &w = i.window;
+      os << " window [" << w.channels << ", " << w.height << ", " << w.width << "] kernel ["
+         << w.kernelH << ", " << w.kernelW << "] stride " << w.stride << " pad " << w.pad;
+    }
+    os << "\n";
   }
 
   void gemm(const GemmOp &g) {

@@ -40,7 +40,7 @@ SMLoc SourceLocations::find(const Module &m, const Entity &e) const {
                   using T = std::remove_cv_t<std::remove_pointer_t<P>>;
                   if constexpr (std::is_same_v<T, GemmOp> || std::is_same_v<T, KernelOp> ||
                                 std::is_same_v<T, RotateOp> || std::is_same_v<T, ReplayOp> ||
-                                std::is_same_v<T, GradOp>)
+                                std::is_same_v<T, GradOp> || std::is_same_v<T, ImageOp>)
                     return std::get_if<T>(&op) == p;
                 }
                 return false;

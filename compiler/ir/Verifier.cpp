@@ -264,6 +264,8 @@ private:
             rotate(*r);
           else if (auto *d = std::get_if<GradOp>(&op))
             grad(*d);
+          else if (auto *i = std::get_if<ImageOp>(&op))
+            image(*i);
           else
             replay(std::get<ReplayOp>(op));
         }
@@ -288,6 +290,65 @@ private:
                      " with %" + formatName(first.name) + " " +
                      formatShape(first.rows, first.cols, m.params) + ": shapes differ");
       write(&r, r.first + j);
+    }
+  }
+
+  void image(const ImageOp &i) {
+    std::string what = spelling(i.kind);
+    for (TensorId t : {i.in, i.out})
+      if (!validTensor(m, t))
+        return fail(&i, what + " names tensor id " + std::to_string(t) + ", which does not exist");
+    bool needsAux = i.kind == ImageOp::Kind::MaxPoolAdjoint;
+    if (needsAux != (i.aux >= 0) || (needsAux && !validTensor(m, i.aux)))
+      return fail(&i, what + (needsAux ? " needs" : " takes no") + " second operand");
+    read(&i, i.in);
+    if (needsAux)
+      read(&i, i.aux);
+    write(&i, i.out);
+    const Tensor &in = m.tensors[i.in], &out = m.tensors[i.out];
+    auto expect = [&](const Tensor &t, Dim rows, Dim cols) {
+      if (!(t.rows == rows) || !(t.cols == cols))
+        fail(&i, what + " of %" + formatName(t.name) + " " + shape(t) + ", which must be " +
+                     formatShape(rows, cols, m.params));
+    };
+    if (i.kind == ImageOp::Kind::Reshape) {
+      // The same elements in the same order: equal sizes, per example or whole.
+      auto size = [](const Tensor &t) -> std::optional<std::pair<bool, int64_t>> {
+        if (t.cols.kind != Dim::Kind::Const || t.rows.kind == Dim::Kind::Param)
+          return std::nullopt;
+        return std::pair{t.rows.kind == Dim::Kind::Batch, t.rows.value * t.cols.value};
+      };
+      auto a = size(in), b = size(out);
+      if (!a || !b || *a != *b)
+        fail(&i, "reshape of %" + formatName(in.name) + " " + shape(in) + " into %" +
+                     formatName(out.name) + " " + shape(out) + ": the sizes differ");
+      return;
+    }
+    const Window &w = i.window;
+    if (!w.fits())
+      return fail(&i, what + " window: a " + std::to_string(w.kernelH) + "x" +
+                          std::to_string(w.kernelW) + " kernel with padding " +
+                          std::to_string(w.pad) + " does not fit a " + std::to_string(w.height) +
+                          "x" + std::to_string(w.width) + " image");
+    Dim pixels = Dim::batch((int64_t)w.height * w.width), channels = Dim::constant(w.channels);
+    Dim positions = Dim::batch((int64_t)w.outHeight() * w.outWidth());
+    Dim patch = Dim::constant((int64_t)w.channels * w.kernelH * w.kernelW);
+    switch (i.kind) {
+    case ImageOp::Kind::Im2col:
+      expect(in, pixels, channels);
+      return expect(out, positions, patch);
+    case ImageOp::Kind::Col2im:
+      expect(in, positions, patch);
+      return expect(out, pixels, channels);
+    case ImageOp::Kind::MaxPool:
+      expect(in, pixels, channels);
+      return expect(out, positions, channels);
+    case ImageOp::Kind::MaxPoolAdjoint:
+      expect(in, pixels, channels);
+      expect(m.tensors[i.aux], positions, channels);
+      return expect(out, pixels, channels);
+    case ImageOp::Kind::Reshape:
+      return;
     }
   }
 
@@ -317,7 +378,7 @@ private:
     read(&d, d.loss);
     write(&d, d.out);
     const Tensor &L = m.tensors[d.loss], &W = m.tensors[d.weight], &G = m.tensors[d.out];
-    if (!(L.cols.isOne() && (L.rows.isOne() || L.rows.kind == Dim::Kind::Batch)))
+    if (!(L.cols.isOne() && (L.rows.isOne() || L.rows == Dim::batch())))
       fail(&d, "grad of %" + formatName(L.name) + " " + shape(L) +
                    ": the loss must be [batch, 1] or [1, 1]");
     if (W.role != Role::Weight)

@@ -26,7 +26,7 @@ namespace bdl::ir {
 /// module itself), so that a tool which parsed the IR can point at its text.
 using Entity = std::variant<std::monostate, const Param *, const Tensor *, const Block *,
                             const GemmOp *, const KernelOp *, const KernelOutput *,
-                            const RotateOp *, const ReplayOp *, const GradOp *>;
+                            const RotateOp *, const ReplayOp *, const GradOp *, const ImageOp *>;
 
 struct Problem {
   Entity entity;

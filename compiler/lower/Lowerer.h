@@ -67,7 +67,7 @@ public:
     m.predict = layerIds[model.predict];
     if (model.loss >= 0)
       m.loss = layerIds[model.loss];
-    m.evalBlocks.push_back(cloneBlock(forward));
+    m.evalBlocks.push_back(evaluationForward(forward));
     m.trainBlocks.push_back(std::move(forward));
 
     lowerLearnBlocks();
@@ -97,7 +97,8 @@ private:
         break;
       }
       bool isData = t.role == ir::Role::Input || t.role == ir::Role::Target;
-      t.rows = isData ? Dim::batch() : ct.rows;
+      // A vector input is [batch, n]; an image input already [batch*H*W, C].
+      t.rows = isData && ct.rows.kind != Dim::Kind::Batch ? Dim::batch() : ct.rows;
       t.cols = ct.cols;
       t.init = ct.init, t.initA = ct.initA, t.initB = ct.initB;
       // Arguments that depend on params become derived params of their own.
@@ -114,8 +115,13 @@ private:
       t.initBSlot = argumentSlot(ct.initBExpr, "b");
       ir::TensorId id = m.addTensor(t);
       tensorIds.push_back(id);
-      if ((int)i == model.input)
+      if ((int)i == model.input) {
         m.input = id;
+        const std::vector<Dim> &dims = model.globals.find(t.name)->second.shape.dims;
+        if (dims.size() == 3)
+          m.inputChannels = (int32_t)dims[0].value, m.inputHeight = (int32_t)dims[1].value,
+          m.inputWidth = (int32_t)dims[2].value;
+      }
       if ((int)i == model.target)
         m.target = id;
     }
@@ -127,6 +133,10 @@ private:
       return {batchOrOne, Dim::constant(1)};
     if (s.isVector())
       return {batchOrOne, s.dims[0]};
+    if (s.isImage()) // channel-last, one row per pixel (ir::Window)
+      return {Dim::batch(s.dims[1].value * s.dims[2].value), s.dims[0]};
+    if (s.dims.size() == 4) // a convolution kernel [out, in * height * width]
+      return {s.dims[0], Dim::constant(s.dims[1].value * s.dims[2].value * s.dims[3].value)};
     return {s.dims[0], s.dims[1]};
   }
 
@@ -404,6 +414,8 @@ private:
       return std::move(*v);
     if (std::optional<Value> v = lowerDynamicsCall(call))
       return std::move(*v);
+    if (std::optional<Value> v = lowerImageCall(call))
+      return std::move(*v);
     static const std::pair<const char *, ExprOp> unaries[] = {
         {"sigmoid", ExprOp::Sigmoid}, {"tanh", ExprOp::Tanh}, {"relu", ExprOp::Relu},
         {"exp", ExprOp::Exp},         {"log", ExprOp::Log},   {"abs", ExprOp::Abs},
@@ -645,11 +657,28 @@ private:
   std::map<const ast::CallExpr *, int> drawSites;
   ir::TensorId predictId = -1;
 
+  //===-- Images.cpp: convolution, pooling, batch normalisation ------------===//
+
+  std::optional<Value> lowerImageCall(const ast::CallExpr *call);
+  Value lowerBatchNorm(const ast::CallExpr *call);
+  /// The forward block as evaluation runs it: batchnorm's batch statistics
+  /// replaced by its running ones, which only training updates.
+  ir::Block evaluationForward(const ir::Block &forward);
+  struct BatchNormStatistics {
+    ir::TensorId mean, var;               // of the batch, [1, n]
+    ir::TensorId runningMean, runningVar; // state, updated in training
+  };
+  std::vector<BatchNormStatistics> batchNorms;
+
   static ir::Block cloneBlock(const ir::Block &b) {
     ir::Block copy{b.name, b.steps, {}};
     for (const ir::Op &op : b.ops) {
       if (auto *g = std::get_if<ir::GemmOp>(&op)) {
         copy.ops.push_back(*g);
+        continue;
+      }
+      if (auto *i = std::get_if<ir::ImageOp>(&op)) {
+        copy.ops.push_back(*i);
         continue;
       }
       const auto &k = std::get<ir::KernelOp>(op);

@@ -14,7 +14,8 @@ struct Builtin {
     Outer,       // outer(a, b): a matrix
     Gradient,    // grad(L, W): a weight's shape (sema/Shapes.cpp, gradShape)
     Statistic,   // angle, norm, update, mean(x): learn-block scalars (statisticShape)
-    Initialiser  // only after a tensor's '='
+    Initialiser, // only after a tensor's '='
+    Image        // conv2d, maxpool2d, batchnorm, flatten (sema/Images.cpp)
   };
   const char *name;
   Form form;

@@ -95,6 +95,13 @@ private:
   std::optional<Shape> gradShape(const ast::CallExpr *call);
   /// `normal(mean, std)` in a learn block: a draw per element and example.
   std::optional<Shape> normalDrawShape(const ast::CallExpr *call);
+  // Images (sema/Images.cpp).
+  bool allConstant(const ast::TensorDecl &t, const std::vector<ir::Dim> &dims);
+  std::optional<Shape> imageCallShape(const ast::CallExpr *call);
+  std::optional<Shape> imageBroadcast(const Shape &l, const Shape &r, const char *verb,
+                                      llvm::SMRange range);
+  std::optional<int64_t> windowArgument(const ast::CallExpr *call, const char *key,
+                                        std::optional<int64_t> fallback, int64_t lo);
   std::optional<Shape> statisticShape(const ast::CallExpr *call);
   void checkMonitor(const ast::LearnStmt &stmt, llvm::StringMap<llvm::SMRange> &names);
   /// Per-example matrices (outer products) only make sense averaged into a

@@ -33,6 +33,10 @@ std::string describe(const Shape &shape, const std::vector<ir::Param> &params) {
   std::string s = shape.batched ? "a per-example " : "a ";
   if (shape.isScalar())
     return s + "scalar";
+  if (shape.isImage())
+    return s + "image " + ir::formatDims(shape.dims, params);
+  if (shape.dims.size() == 4)
+    return s + "convolution kernel " + ir::formatDims(shape.dims, params);
   s += shape.isVector() ? "vector " : "matrix ";
   return s + ir::formatDims(shape.dims, params);
 }

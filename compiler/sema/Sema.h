@@ -30,6 +30,8 @@ struct Shape {
   bool isScalar() const { return dims.empty(); }
   bool isVector() const { return dims.size() == 1; }
   bool isMatrix() const { return dims.size() == 2; }
+  /// A per-example [channels, height, width] (sema/Images.cpp).
+  bool isImage() const { return batched && dims.size() == 3; }
 };
 
 /// What a name refers to. Sema resolves every name once; lowering reads the
@@ -192,6 +194,8 @@ struct CheckedModel {
   CheckedEvaluate evaluate;
   /// Derived params (an expression of other params): by param index.
   std::map<int, const ast::Expr *> derivations;
+  /// The window of every conv2d and maxpool2d call.
+  llvm::DenseMap<const ast::CallExpr *, ir::Window> windows;
   bool hasDynamics() const { return !populations.empty(); }
 
   std::vector<CheckedLearn> learns; // in source order

@@ -120,6 +120,14 @@ bool Checker::isTensorName(const ast::Expr *e) {
 std::optional<Shape> Checker::broadcast(const Shape &l, const Shape &r, const char *verb,
                                         llvm::SMRange range, const ast::Expr *lhs,
                                         const ast::Expr *rhs) {
+  if (l.isImage() || r.isImage()) {
+    std::optional<Shape> s = imageBroadcast(l, r, verb, range);
+    if (!s) {
+      noteDeclaration(lhs);
+      noteDeclaration(rhs);
+    }
+    return s;
+  }
   if (l.isScalar() || r.isScalar() || l.dims == r.dims) {
     Shape out = l.isScalar() ? r : l;
     out.batched = l.batched || r.batched;
@@ -204,7 +212,9 @@ std::optional<Shape> Checker::matmulShape(const ast::BinaryExpr *b, const Shape 
   };
   if (!l.isMatrix() || l.batched)
     return fail("the left operand must be a weight matrix");
-  if (r.isScalar() || (r.isMatrix() && r.batched))
+  if (r.isImage())
+    return fail("an image must be flattened first, as in W @ flatten(x)");
+  if (r.isScalar() || (r.isMatrix() && r.batched) || r.dims.size() > 2)
     return fail("the right operand must be a vector or a matrix");
   if (l.dims[1] != r.dims[0])
     return fail("the inner dimensions differ");
@@ -234,6 +244,8 @@ std::optional<Shape> Checker::callShape(const ast::CallExpr *call) {
   }
   if (builtin->form == Builtin::Form::Gradient && call->args.size() == 2)
     return gradShape(call);
+  if (builtin->form == Builtin::Form::Image)
+    return imageCallShape(call);
   if (builtin->form == Builtin::Form::Statistic && call->args.size() == builtin->arity)
     return statisticShape(call);
   if (call->args.size() != builtin->arity) {
@@ -285,6 +297,7 @@ std::optional<Shape> Checker::callShape(const ast::CallExpr *call) {
   case Builtin::Form::Gradient:
   case Builtin::Form::Statistic:
   case Builtin::Form::Initialiser:
+  case Builtin::Form::Image:
     break;
   }
   return std::nullopt;

@@ -16,21 +16,36 @@ void Checker::checkTensors() {
   for (const ast::TensorDecl &t : file.tensors) {
     CheckedTensor ct{&t};
     bool isData = t.kind == ast::TensorKind::Input || t.kind == ast::TensorKind::Target;
-    if (isData && t.dims.size() != 1) {
-      diags.report(t.name.range, DiagID::err_invalid_value,
-                   std::string("an ") + ast::spelling(t.kind) +
-                       " is one example's vector: give exactly one dimension");
-    } else if (t.dims.size() > 2) {
-      diags.report(t.dims[2]->getRange(), DiagID::err_invalid_value,
-                   "tensors have at most two dimensions");
-    }
     std::vector<ir::Dim> dims;
     for (const ast::ExprPtr &d : t.dims)
       dims.push_back(checkDim(d.get()));
-    if (dims.size() == 1)
+    bool image = t.kind == ast::TensorKind::Input && dims.size() == 3;
+    bool kernel = !isData && dims.size() == 4;
+    if (t.kind == ast::TensorKind::Target && dims.size() != 1) {
+      diags.report(t.name.range, DiagID::err_invalid_value,
+                   "a target is one example's vector: give exactly one dimension");
+    } else if (t.kind == ast::TensorKind::Input && dims.size() != 1 && !image) {
+      diags.report(t.name.range, DiagID::err_invalid_value,
+                   "an input is one example's vector [n] or image [channels, height, width]: "
+                   "give one or three dimensions");
+    } else if (!isData && dims.size() != 1 && dims.size() != 2 && !kernel) {
+      diags.report(t.dims[std::min<size_t>(2, dims.size() - 1)]->getRange(),
+                   DiagID::err_invalid_value,
+                   "a weight is a vector, a matrix or a convolution kernel [out, in, height, "
+                   "width]: give one, two or four dimensions");
+    } else if ((image || kernel) && !allConstant(t, dims)) {
+      dims.assign(dims.size(), ir::Dim::constant(1));
+    }
+    if (dims.size() == 1) {
       ct.rows = ir::Dim::constant(1), ct.cols = dims[0];
-    else if (dims.size() >= 2)
+    } else if (kernel) { // stored [out, in * height * width], as im2col's patches
+      ct.rows = dims[0];
+      ct.cols = ir::Dim::constant(dims[1].value * dims[2].value * dims[3].value);
+    } else if (image) { // one row per pixel (ir::Window)
+      ct.rows = ir::Dim::batch(dims[1].value * dims[2].value), ct.cols = dims[0];
+    } else if (dims.size() >= 2) {
       ct.rows = dims[0], ct.cols = dims[1];
+    }
     if (t.init) {
       if (isData)
         diags.report(t.init->getRange(), DiagID::err_invalid_initializer,
@@ -43,7 +58,7 @@ void Checker::checkTensors() {
     if (s.tensor == &t) {
       s.shape.batched = isData;
       s.shape.dims = dims;
-      if (dims.size() > 2)
+      if (dims.size() > 2 && !image && !kernel)
         s.shape.dims.resize(2);
     }
     int index = (int)model->tensors.size();
@@ -63,6 +78,18 @@ void Checker::checkTensors() {
   if (model->target < 0)
     diags.report(file.name.range, DiagID::err_missing_declaration, file.name.name,
                  "target (e.g. 'target t[10]')");
+}
+
+bool Checker::allConstant(const ast::TensorDecl &t, const std::vector<ir::Dim> &dims) {
+  for (size_t i = 0; i < dims.size(); ++i)
+    if (dims[i].kind != ir::Dim::Kind::Const) {
+      diags.report(t.dims[i]->getRange(), DiagID::err_image,
+                   std::string("the extents of ") +
+                       (t.kind == ast::TensorKind::Input ? "an image" : "a convolution kernel") +
+                       " are constants (its windows are fixed when it is compiled), not a param");
+      return false;
+    }
+  return true;
 }
 
 void Checker::reportDuplicate(const ast::TensorDecl &second, const ast::TensorDecl &first) {

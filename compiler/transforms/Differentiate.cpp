@@ -21,6 +21,9 @@
 //    rowreduce or colreduce (both for a scalar).
 //  - rowreduce/colreduce sum: the adjoint broadcast back; max: to the
 //    elements equal to the maximum.
+//  - im2col: col2im of the patches' adjoint (and col2im: im2col); max-pool:
+//    the pooled adjoint routed to each window's first maximum; reshape: a
+//    reshape back.
 //  - cross_entropy(softmax(z), t) as the lowering writes it: dz = y Σt - t,
 //    the textbook fused form (without it, dz = y (dy - Σ y dy) cancels
 //    catastrophically where y is near 1). It ignores the loss's floor
@@ -33,6 +36,8 @@
 #include "ir/IR.h"
 #include "transforms/OpEffects.h"
 #include "transforms/Passes.h"
+
+#include "llvm/Support/ErrorHandling.h"
 
 #include <map>
 #include <optional>
@@ -62,12 +67,13 @@ ExprPtr sumOf(std::vector<ExprPtr> terms) {
 /// A term of a tensor's adjoint, kept until the op that writes the tensor
 /// is reached, so that a lone term can be written straight into it.
 struct Contribution {
-  enum class Kind { Elementwise, Gemm, Reduce };
+  enum class Kind { Elementwise, Gemm, Reduce, Image };
   Kind kind = Kind::Elementwise;
   ExprPtr expr;   // Elementwise: over the tensor's shape; Reduce: body
   Dim rows, cols; // Reduce: the iteration space
   KernelOp::Kind reduce = KernelOp::Kind::RowReduce; // Reduce
   GemmOp gemm;                                       // Gemm: `c` set when emitted
+  ImageOp image;                                     // Image: `out` set when emitted
 };
 
 /// Where the adjoint of a tensor is: nowhere yet, the seed 1, or a tensor.
@@ -104,6 +110,8 @@ public:
         gemm(*g);
       else if (auto *k = std::get_if<KernelOp>(&op))
         kernel(*k);
+      else if (auto *i = std::get_if<ImageOp>(&op))
+        image(*i);
     }
     bool batched = m.tensors[loss].rows.kind == Dim::Kind::Batch;
     for (size_t i = 0; i < weights.size(); ++i) {
@@ -200,6 +208,17 @@ private:
       return emitMap(out, scaled(std::move(c.expr)));
     case Contribution::Kind::Reduce:
       return emitReduce(out, c.reduce, c.rows, c.cols, scaled(std::move(c.expr)));
+    case Contribution::Kind::Image: {
+      if (!mean) {
+        c.image.out = out;
+        return ops.push_back(c.image);
+      }
+      TensorId part =
+          newTemp(m.tensors[out].name + ".unscaled", m.tensors[out].rows, m.tensors[out].cols);
+      c.image.out = part;
+      ops.push_back(c.image);
+      return emitMap(out, scaled(Expr::load(part, Access::Full)));
+    }
     case Contribution::Kind::Gemm:
       c.gemm.c = out;
       if (mean && c.gemm.alphaSlot < 0) {
@@ -277,6 +296,41 @@ private:
     if (active.count(g.b))
       contribute(g.b,
                  g.transB ? product(dC, true, g.a, g.transA) : product(g.a, !g.transA, dC, false));
+  }
+
+  //===-- Images --------------------------------------------------------===//
+
+  void image(const ImageOp &i) {
+    if (i.kind == ImageOp::Kind::MaxPoolAdjoint && (active.count(i.in) || active.count(i.aux)))
+      // Only a reverse sweep makes one, and no grad() reaches through another
+      // grad's sweep to an image (a loss is a value of the forward pass or of
+      // the learn block, and the learn block's image ops come from grads).
+      llvm::report_fatal_error("bdl: grad() through the adjoint of a max-pool is not supported");
+    if (!active.count(i.in))
+      return;
+    TensorId dOut = adjoints[i.out].tensor;
+    if (dOut < 0) // the seed: an image op never makes a loss (it is [batch, 1] at most)
+      return;
+    Contribution c;
+    c.kind = Contribution::Kind::Image;
+    c.image.window = i.window;
+    switch (i.kind) {
+    case ImageOp::Kind::Im2col:
+      c.image.kind = ImageOp::Kind::Col2im, c.image.in = dOut;
+      break;
+    case ImageOp::Kind::Col2im:
+      c.image.kind = ImageOp::Kind::Im2col, c.image.in = dOut;
+      break;
+    case ImageOp::Kind::MaxPool:
+      c.image.kind = ImageOp::Kind::MaxPoolAdjoint, c.image.in = i.in, c.image.aux = dOut;
+      break;
+    case ImageOp::Kind::Reshape:
+      c.image.kind = ImageOp::Kind::Reshape, c.image.in = dOut;
+      break;
+    case ImageOp::Kind::MaxPoolAdjoint:
+      return;
+    }
+    contribute(i.in, std::move(c));
   }
 
   //===-- Kernels -------------------------------------------------------===//

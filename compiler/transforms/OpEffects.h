@@ -32,6 +32,10 @@ template <typename F> void forEachRead(const ir::Op &op, F &&f) {
     // it as a barrier (isBarrier).
     f(d->loss);
     f(d->weight);
+  } else if (auto *i = std::get_if<ir::ImageOp>(&op)) {
+    f(i->in);
+    if (i->aux >= 0)
+      f(i->aux);
   } else {
     f(std::get<ir::ReplayOp>(op).tensor);
   }
@@ -51,6 +55,8 @@ template <typename F> void forEachWrite(const ir::Op &op, bool unstored, F &&f) 
       f(r->first + j);
   } else if (auto *d = std::get_if<ir::GradOp>(&op)) {
     f(d->out);
+  } else if (auto *i = std::get_if<ir::ImageOp>(&op)) {
+    f(i->out);
   } else {
     f(std::get<ir::ReplayOp>(op).tensor);
   }

@@ -3,6 +3,7 @@
 #include "bdl/model.h"
 #include "bdl/error.h"
 #include "bdl/executor.h"
+#include "bdl/image.h"
 #include "bdl/rng.h"
 
 #include <algorithm>
@@ -106,6 +107,56 @@ template <typename F> static void forEachOp(const BdlModel &m, F f) {
     }
 }
 
+/// An image op's operands must be the images and patches its window says,
+/// or the generated code and bdl/image.h would run off their buffers.
+template <typename Fail>
+static void checkImageOp(const BdlModel &m, const BdlOp &op, const std::string &oname, Fail &&fail) {
+  bool adjoint = op.image == BDL_IMAGE_MAXPOOL_ADJOINT;
+  for (int32_t t : {op.a, op.c, adjoint ? op.b : op.a})
+    if (t < 0 || t >= m.numTensors)
+      return fail(oname + " names tensor " + std::to_string(t) + " of " +
+                  std::to_string(m.numTensors));
+  if (op.image < BDL_IMAGE_IM2COL || op.image > BDL_IMAGE_RESHAPE)
+    return fail(oname + " has unknown image kind " + std::to_string(op.image));
+  const BdlTensorDesc &in = m.tensors[op.a], &out = m.tensors[op.c];
+  auto isConst = [](BdlDim d) { return d.kind == BDL_DIM_CONST; };
+  if (op.image == BDL_IMAGE_RESHAPE) {
+    bool sameSize = in.rows.kind == out.rows.kind && in.rows.kind != BDL_DIM_PARAM &&
+                    isConst(in.cols) && isConst(out.cols) &&
+                    int64_t(in.rows.value) * in.cols.value == int64_t(out.rows.value) * out.cols.value;
+    if (!sameSize)
+      fail(oname + " reshapes '" + std::string(in.name) + "' into '" + out.name +
+           "' of another size");
+    return;
+  }
+  const BdlWindow &w = op.window;
+  if (w.channels < 1 || w.height < 1 || w.width < 1 || w.kernelH < 1 || w.kernelW < 1 ||
+      w.stride < 1 || w.pad < 0 || w.pad >= w.kernelH || w.pad >= w.kernelW ||
+      w.height + 2 * w.pad < w.kernelH || w.width + 2 * w.pad < w.kernelW)
+    return fail(oname + " has a window that does not fit its image");
+  int64_t pixels = int64_t(w.height) * w.width, positions = image::outHeight(w) * image::outWidth(w);
+  int64_t patch = int64_t(w.channels) * w.kernelH * w.kernelW;
+  auto expect = [&](const BdlTensorDesc &t, int64_t perExample, int64_t cols) {
+    if (t.rows.kind != BDL_DIM_BATCH || t.rows.value != perExample || !isConst(t.cols) ||
+        t.cols.value != cols)
+      fail(oname + ": tensor '" + std::string(t.name) + "' is not [B*" +
+           std::to_string(perExample) + ", " + std::to_string(cols) + "]");
+  };
+  bool fromImage = op.image != BDL_IMAGE_COL2IM;
+  expect(in, fromImage ? pixels : positions, fromImage ? w.channels : patch);
+  switch (op.image) {
+  case BDL_IMAGE_IM2COL:
+    return expect(out, positions, patch);
+  case BDL_IMAGE_COL2IM:
+  case BDL_IMAGE_MAXPOOL_ADJOINT:
+    if (adjoint)
+      expect(m.tensors[op.b], positions, w.channels);
+    return expect(out, pixels, w.channels);
+  default:
+    return expect(out, positions, w.channels);
+  }
+}
+
 void verifyModel(const BdlModel &m) {
   std::string where = "model '" + str(m.name) + "': ";
   auto fail = [&](const std::string &what) { throw Error(where + what); };
@@ -131,7 +182,10 @@ void verifyModel(const BdlModel &m) {
       if (d.value < 0 || d.value >= m.numParams)
         fail(what + " refers to parameter " + std::to_string(d.value) + " of " +
              std::to_string(m.numParams));
-    } else if (d.kind != BDL_DIM_BATCH) {
+    } else if (d.kind == BDL_DIM_BATCH) {
+      if (d.value < 1)
+        fail(what + " has " + std::to_string(d.value) + " rows per example");
+    } else {
       fail(what + " has unknown dimension kind " + std::to_string(d.kind));
     }
   };
@@ -177,6 +231,16 @@ void verifyModel(const BdlModel &m) {
   checkTensor(m.targetTensor, "target", false);
   checkTensor(m.predictTensor, "prediction", false);
   checkTensor(m.lossTensor, "loss", true);
+  if (m.inputChannels || m.inputHeight || m.inputWidth) {
+    const BdlTensorDesc &x = m.tensors[m.inputTensor];
+    if (m.inputChannels < 1 || m.inputHeight < 1 || m.inputWidth < 1 ||
+        x.rows.kind != BDL_DIM_BATCH ||
+        x.rows.value != int64_t(m.inputHeight) * m.inputWidth || x.cols.kind != BDL_DIM_CONST ||
+        x.cols.value != m.inputChannels)
+      fail("input image [" + std::to_string(m.inputChannels) + ", " +
+           std::to_string(m.inputHeight) + ", " + std::to_string(m.inputWidth) +
+           "] does not match input tensor '" + str(x.name) + "'");
+  }
 
   auto checkBlocks = [&](const BdlBlock *blocks, int32_t n) {
     for (int b = 0; b < n; ++b) {
@@ -222,6 +286,8 @@ void verifyModel(const BdlModel &m) {
           }
         } else if (op.kind == BDL_OP_REPLAY) {
           checkTensor(op.c, oname + " operand c", false);
+        } else if (op.kind == BDL_OP_IMAGE) {
+          checkImageOp(m, op, oname, fail);
         } else {
           fail(oname + " has unknown kind " + std::to_string(op.kind));
         }
@@ -367,7 +433,7 @@ int64_t ModelInstance::dimParam(int index, const char *what) const {
 int64_t ModelInstance::resolveFor(BdlDim dim, int64_t batch) const {
   switch (dim.kind) {
   case BDL_DIM_BATCH:
-    return batch;
+    return batch * dim.value;
   case BDL_DIM_PARAM:
     return int64_t(params[dim.value]);
   default:
@@ -378,7 +444,7 @@ int64_t ModelInstance::resolveFor(BdlDim dim, int64_t batch) const {
 std::string ModelInstance::describeDim(BdlDim dim) const {
   switch (dim.kind) {
   case BDL_DIM_BATCH:
-    return "B";
+    return dim.value == 1 ? "B" : "B*" + std::to_string(dim.value);
   case BDL_DIM_PARAM:
     return std::to_string(int64_t(params[dim.value])) + " (" + desc.params[dim.value].name + ")";
   default:
@@ -540,7 +606,7 @@ void ModelInstance::setReplay(int tensor, Replay replay) {
   if (!allocated())
     throw Error("setReplay() before allocate()");
   const BdlTensorDesc &t = desc.tensors[tensor];
-  int64_t width = t.rows.kind == BDL_DIM_BATCH ? cols(tensor) : rows(tensor) * cols(tensor);
+  int64_t width = t.rows.kind == BDL_DIM_BATCH ? exampleWidth(tensor) : rows(tensor) * cols(tensor);
   if (replay.cols != width)
     throw Error(replay.source + ": " + std::to_string(replay.cols) +
                 " values per step, but tensor '" + t.name + "' has " + std::to_string(width) +

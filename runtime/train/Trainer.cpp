@@ -3,6 +3,7 @@
 #include "bdl/device.h"
 #include "bdl/error.h"
 #include "bdl/executor.h"
+#include "bdl/image.h"
 #include "bdl/model.h"
 #include "bdl/rng.h"
 #include "bdl/train.h"
@@ -51,7 +52,7 @@ void checkDatasetFits(const ModelInstance &inst, const Dataset &data) {
     if (t.rows.kind != BDL_DIM_BATCH)
       throw Error("model '" + std::string(m.name) + "': " + role + " tensor '" + t.name +
                   "' must have the batch as its rows");
-    int64_t cols = inst.cols(tensor);
+    int64_t cols = inst.exampleWidth(tensor);
     if (cols != width)
       throw Error("model '" + std::string(m.name) + "' " + role + " tensor '" + t.name + "' has " +
                   std::to_string(cols) + " columns but dataset '" + data.name + "' has " +
@@ -83,9 +84,14 @@ void loadBatch(ModelInstance &inst, const DataView &data, const uint32_t *order,
   float *input = inst.data(m.inputTensor);
   float *target = inst.data(m.targetTensor);
   std::fill(target, target + count * classes, 0.0f);
+  // An image input is channel-last (abi.h); the datasets store channels first.
+  int64_t channels = m.inputChannels, pixels = int64_t(m.inputHeight) * m.inputWidth;
   for (int64_t r = 0; r < count; ++r) {
     int64_t i = order ? order[start + r] : start + r;
-    std::memcpy(input + r * features, data.image(i), size_t(features) * sizeof(float));
+    if (channels > 1)
+      image::toChannelLast(channels, pixels, data.image(i), input + r * features);
+    else
+      std::memcpy(input + r * features, data.image(i), size_t(features) * sizeof(float));
     target[r * classes + data.label(i)] = 1.0f;
   }
   if (m.lossTensor >= 0) {

@@ -22,7 +22,7 @@ namespace {
 /// checkpointed role is present.
 struct StatefulModel : TinyModel {
   StatefulModel() : TinyModel(3, 2) {
-    BdlDim b{BDL_DIM_BATCH, 0};
+    BdlDim b{BDL_DIM_BATCH, 1};
     tensors.push_back({"W.velocity",
                        BDL_ROLE_OPTIMIZER,
                        BDL_INIT_ZERO,

@@ -133,7 +133,7 @@ struct DynModel {
 
   DynModel(int32_t features, int32_t classes) {
     auto c = [](int32_t v) { return BdlDim{BDL_DIM_CONST, v}; };
-    BdlDim b{BDL_DIM_BATCH, 0}, k = c(classes);
+    BdlDim b{BDL_DIM_BATCH, 1}, k = c(classes);
     auto t = [](const char *name, int32_t role, int32_t init, BdlDim rows, BdlDim cols) {
       return BdlTensorDesc{name, role, init, rows, cols, 0, 0, -1, -1};
     };

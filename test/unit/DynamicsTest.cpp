@@ -235,7 +235,7 @@ TEST(Derived, ADerivedParameterMaySizeATensor) {
   tm.model.params = tm.params.data();
   tm.model.numParams = 2;
   tm.tensors.push_back(
-      {"h", BDL_ROLE_STATE, BDL_INIT_ZERO, {BDL_DIM_BATCH, 0}, {BDL_DIM_PARAM, 1}, 0, 0, -1, -1});
+      {"h", BDL_ROLE_STATE, BDL_INIT_ZERO, {BDL_DIM_BATCH, 1}, {BDL_DIM_PARAM, 1}, 0, 0, -1, -1});
   tm.model.tensors = tm.tensors.data();
   tm.model.numTensors = int32_t(tm.tensors.size());
   EXPECT_THAT(errorOf([&] { ModelInstance inst(tm.model); }),

@@ -24,7 +24,7 @@ struct ShapedModel {
   BdlModel model{};
 
   explicit ShapedModel(bool extraTensorFirst = false) {
-    BdlDim b{BDL_DIM_BATCH, 0}, hidden{BDL_DIM_PARAM, 1};
+    BdlDim b{BDL_DIM_BATCH, 1}, hidden{BDL_DIM_PARAM, 1};
     auto c = [](int32_t v) { return BdlDim{BDL_DIM_CONST, v}; };
     tensors = {
         {"x", BDL_ROLE_INPUT, BDL_INIT_ZERO, b, c(20), 0, 0, -1, -1},
@@ -337,7 +337,7 @@ TEST(Executor, ParallelKernelsCoverEveryRowOnce) {
   TinyModel tm(3, 20);
   ModelInstance inst(tm.model);
   inst.allocate(1000);
-  BdlOp op = TinyModel::kernel("rows", rowIdKernel, {BDL_DIM_BATCH, 0}, {BDL_DIM_CONST, 20});
+  BdlOp op = TinyModel::kernel("rows", rowIdKernel, {BDL_DIM_BATCH, 1}, {BDL_DIM_CONST, 20});
   BdlBlock block{"b", 3, 1, &op};
   cpu::setThreads(2);
   kernelCalls = 0;

@@ -74,7 +74,7 @@ struct TinyModel {
   /// `evalLoss`: whether the eval blocks compute the loss too.
   TinyModel(int32_t features, int32_t classes, bool evalLoss = true, float lr = 0.5f) {
     auto c = [](int32_t v) { return BdlDim{BDL_DIM_CONST, v}; };
-    BdlDim b{BDL_DIM_BATCH, 0};
+    BdlDim b{BDL_DIM_BATCH, 1};
     tensors = {
         {"x", BDL_ROLE_INPUT, BDL_INIT_ZERO, b, c(features), 0, 0, -1, -1},
         {"y", BDL_ROLE_TARGET, BDL_INIT_ZERO, b, c(classes), 0, 0, -1, -1},

@@ -113,7 +113,10 @@ public:
                       i32(m.monitors.size()),
                       array(Type::getInt32Ty(ctx), monitorTensors, "bdl_model.monitorTensors"),
                       array(PointerType::getUnqual(ctx), monitorNames, "bdl_model.monitorNames"),
-                      i32(m.warmup)});
+                      i32(m.warmup),
+                      i32(m.inputChannels),
+                      i32(m.inputHeight),
+                      i32(m.inputWidth)});
     auto *gv = new GlobalVariable(mod, types.model, /*isConstant=*/true,
                                   GlobalValue::ExternalLinkage, model, "bdl_model");
     gv->setAlignment(Align(8));
@@ -176,7 +179,13 @@ private:
     Constant *one = ConstantStruct::get(types.dim, {i32(BDL_DIM_CONST), i32(1)});
     return ConstantStruct::get(types.op, {i32(kind), i32(0), i32(a), i32(bField), i32(c), i32(0),
                                           i32(0), i32(-1), i32(-1), f32(0), f32(0), null(),
-                                          str(name), one, one, null()});
+                                          str(name), one, one, null(), i32(0), window({})});
+  }
+
+  Constant *window(const ir::Window &w) {
+    return ConstantStruct::get(types.window, {i32(w.channels), i32(w.height), i32(w.width),
+                                              i32(w.kernelH), i32(w.kernelW), i32(w.stride),
+                                              i32(w.pad)});
   }
 
   Error op(const ir::Op &o, Constant *&out) {
@@ -210,12 +219,34 @@ private:
       out = ConstantStruct::get(types.op, {i32(BDL_OP_GEMM), i32(0), i32(g->a), i32(g->b),
                                            i32(g->c), i32(g->transA), i32(g->transB),
                                            i32(g->alphaSlot), i32(g->betaSlot), f32(g->alpha),
-                                           f32(g->beta), null(), str(name), rows, cols, null()});
+                                           f32(g->beta), null(), str(name), rows, cols, null(),
+                                           i32(0), window({})});
       return Error::success();
     }
     if (std::holds_alternative<ir::GradOp>(o))
       return createStringError(inconvertibleErrorCode(),
                                "descriptor: a grad op was not differentiated");
+    if (const auto *img = std::get_if<ir::ImageOp>(&o)) {
+      for (ir::TensorId t : {img->in, img->out})
+        if (t < 0 || static_cast<size_t>(t) >= m.tensors.size())
+          return createStringError(inconvertibleErrorCode(), "%s: tensor %d out of range",
+                                   ir::spelling(img->kind), t);
+      const ir::Tensor &c = m.tensors[img->out];
+      if (Error e = dim(c.rows, rows, "image op rows"))
+        return e;
+      if (Error e = dim(c.cols, cols, "image op cols"))
+        return e;
+      static_assert((int)ir::ImageOp::Kind::Reshape == BDL_IMAGE_RESHAPE &&
+                    (int)ir::ImageOp::Kind::MaxPoolAdjoint == BDL_IMAGE_MAXPOOL_ADJOINT &&
+                    (int)ir::ImageOp::Kind::Im2col == BDL_IMAGE_IM2COL);
+      std::string name = std::string(ir::spelling(img->kind)) + " " + c.name + " = " +
+                         m.tensors[img->in].name;
+      out = ConstantStruct::get(types.op, {i32(BDL_OP_IMAGE), i32(0), i32(img->in), i32(img->aux),
+                                           i32(img->out), i32(0), i32(0), i32(-1), i32(-1), f32(0),
+                                           f32(0), null(), str(name), rows, cols, null(),
+                                           i32((int)img->kind), window(img->window)});
+      return Error::success();
+    }
     const auto &k = std::get<ir::KernelOp>(o);
     if (nextKernel >= kernels.size())
       return createStringError(inconvertibleErrorCode(), "descriptor: kernel count mismatch");
@@ -228,7 +259,8 @@ private:
     out = ConstantStruct::get(types.op,
                               {i32(BDL_OP_KERNEL), i32(parallel), i32(-1), i32(-1), i32(-1), i32(0),
                                i32(0), i32(-1), i32(-1), f32(0), f32(0), kernels[nextKernel],
-                               str(k.name), rows, cols, str(kernels[nextKernel]->getName().str())});
+                               str(k.name), rows, cols, str(kernels[nextKernel]->getName().str()),
+                               i32(0), window({})});
     ++nextKernel;
     return Error::success();
   }
@@ -286,13 +318,15 @@ AbiTypes AbiTypes::get(LLVMContext &ctx) {
   t.dim = namedStruct(ctx, "BdlDim", {i32, i32});
   t.tensor = namedStruct(ctx, "BdlTensorDesc", {ptr, i32, i32, t.dim, t.dim, f32, f32, i32, i32});
   t.param = namedStruct(ctx, "BdlParamDesc", {ptr, f64, f64, f64, i32, i32, i32, i32, ptr});
-  t.op = namedStruct(
-      ctx, "BdlOp",
-      {i32, i32, i32, i32, i32, i32, i32, i32, i32, f32, f32, ptr, ptr, t.dim, t.dim, ptr});
+  t.window = namedStruct(ctx, "BdlWindow", {i32, i32, i32, i32, i32, i32, i32});
+  t.op = namedStruct(ctx, "BdlOp",
+                     {i32, i32, i32, i32, i32, i32, i32, i32, i32, f32, f32, ptr, ptr, t.dim, t.dim,
+                      ptr, i32, t.window});
   t.block = namedStruct(ctx, "BdlBlock", {ptr, i32, i32, ptr, ptr, i32, i32, ptr, i32, i32});
   t.model = namedStruct(ctx, "BdlModel",
                         {ptr, ptr, ptr, ptr, ptr, ptr, ptr, i32, i32, i32, i32, i32, i32, i32,
-                         i32, i32, i32, i32, i32, i32, i32, ptr, ptr, ptr, i32, ptr, ptr, i32});
+                         i32, i32, i32, i32, i32, i32, i32, ptr, ptr, ptr, i32, ptr, ptr, i32, i32,
+                         i32, i32});
   t.context = contextType(ctx);
   return t;
 }
@@ -332,7 +366,12 @@ std::vector<HostLayout> hostLayouts() {
        {OFF(BdlOp, kind), OFF(BdlOp, parallel), OFF(BdlOp, a), OFF(BdlOp, b), OFF(BdlOp, c),
         OFF(BdlOp, transA), OFF(BdlOp, transB), OFF(BdlOp, alphaSlot), OFF(BdlOp, betaSlot),
         OFF(BdlOp, alpha), OFF(BdlOp, beta), OFF(BdlOp, fn), OFF(BdlOp, name), OFF(BdlOp, rows),
-        OFF(BdlOp, cols), OFF(BdlOp, symbol)}},
+        OFF(BdlOp, cols), OFF(BdlOp, symbol), OFF(BdlOp, image), OFF(BdlOp, window)}},
+      {"BdlWindow",
+       sizeof(BdlWindow),
+       {OFF(BdlWindow, channels), OFF(BdlWindow, height), OFF(BdlWindow, width),
+        OFF(BdlWindow, kernelH), OFF(BdlWindow, kernelW), OFF(BdlWindow, stride),
+        OFF(BdlWindow, pad)}},
       {"BdlBlock",
        sizeof(BdlBlock),
        {OFF(BdlBlock, name), OFF(BdlBlock, steps), OFF(BdlBlock, numOps), OFF(BdlBlock, ops),
@@ -367,7 +406,10 @@ std::vector<HostLayout> hostLayouts() {
         OFF(BdlModel, numMonitors),
         OFF(BdlModel, monitorTensors),
         OFF(BdlModel, monitorNames),
-        OFF(BdlModel, warmup)}},
+        OFF(BdlModel, warmup),
+        OFF(BdlModel, inputChannels),
+        OFF(BdlModel, inputHeight),
+        OFF(BdlModel, inputWidth)}},
       {"BdlContext",
        sizeof(BdlContext),
        {OFF(BdlContext, seed), OFF(BdlContext, example0), OFF(BdlContext, time),
@@ -382,7 +424,7 @@ std::vector<HostLayout> hostLayouts() {
 Error verifyDescriptorLayout(const DataLayout &dl) {
   LLVMContext ctx;
   cpu::AbiTypes t = cpu::AbiTypes::get(ctx);
-  StructType *types[] = {t.dim, t.tensor, t.param, t.op, t.block, t.model, t.context};
+  StructType *types[] = {t.dim, t.tensor, t.param, t.op, t.window, t.block, t.model, t.context};
   std::vector<HostLayout> host = hostLayouts();
   for (size_t s = 0; s < host.size(); ++s) {
     const StructLayout *sl = dl.getStructLayout(types[s]);

@@ -7,6 +7,7 @@
 
 #include "bdl/executor.h"
 #include "bdl/error.h"
+#include "bdl/image.h"
 #include "bdl/model.h"
 
 #include "Parallel.h"
@@ -361,6 +362,37 @@ static void runKernel(ModelInstance &inst, const BdlOp &op, const BdlContext &ct
   runKernelSlices(threads, slices, op.fn, rows, cols, inst.tensorTable(), inst.hp(), &ctx);
 }
 
+/// An image op, its examples split over the pool's threads (each writes
+/// only its own examples' rows).
+static void runImage(ModelInstance &inst, const BdlOp &op) {
+  float *const *t = inst.tensorTable();
+  const BdlWindow &w = op.window;
+  if (op.image == BDL_IMAGE_RESHAPE) {
+    int64_t n = inst.rows(op.c) * inst.cols(op.c);
+    std::copy_n(t[op.a], n, t[op.c]);
+    return;
+  }
+  int64_t batch = inst.batch();
+  ThreadPool &threads = kernelPool();
+  int slices = int(std::min<int64_t>(threads.size(), batch));
+  int64_t per = (batch + slices - 1) / slices;
+  threads.run(slices, [&](int slice) {
+    int64_t b0 = slice * per, b1 = std::min(batch, b0 + per);
+    if (b0 >= b1)
+      return;
+    switch (op.image) {
+    case BDL_IMAGE_IM2COL:
+      return image::im2col(w, b0, b1, t[op.a], t[op.c]);
+    case BDL_IMAGE_COL2IM:
+      return image::col2im(w, b0, b1, t[op.a], t[op.c]);
+    case BDL_IMAGE_MAXPOOL:
+      return image::maxPool(w, b0, b1, t[op.a], t[op.c]);
+    case BDL_IMAGE_MAXPOOL_ADJOINT:
+      return image::maxPoolAdjoint(w, b0, b1, t[op.a], t[op.b], t[op.c]);
+    }
+  });
+}
+
 static StepObserver *stepObserver = nullptr;
 
 void setStepObserver(StepObserver *observer) { stepObserver = observer; }
@@ -385,6 +417,9 @@ static void runOps(ModelInstance &inst, const BdlBlock &block, const BdlOp *ops,
       if (!evaluation)
         applyReplay(inst, block, op);
       break;
+    case BDL_OP_IMAGE:
+      runImage(inst, op);
+      break;
     }
   }
 }
@@ -399,11 +434,14 @@ static void runOps(ModelInstance &inst, const BdlBlock &block, const BdlOp *ops,
 
 static bool rowLocal(ModelInstance &inst, const BdlBlock &block) {
   const BdlTensorDesc *t = inst.model().tensors;
-  auto batched = [&](int32_t i) { return t[i].rows.kind == BDL_DIM_BATCH; };
+  // One row per example: a slice of examples is a slice of rows. (An
+  // image's rows are its pixels; its ops run unsliced.)
+  auto perExample = [](BdlDim d) { return d.kind == BDL_DIM_BATCH && d.value == 1; };
+  auto batched = [&](int32_t i) { return perExample(t[i].rows); };
   auto local = [&](const BdlOp &op) {
     switch (op.kind) {
     case BDL_OP_KERNEL:
-      return op.parallel != 0 && op.rows.kind == BDL_DIM_BATCH;
+      return op.parallel != 0 && perExample(op.rows);
     case BDL_OP_GEMM:
       return !op.transA && batched(op.a) && batched(op.c) && !batched(op.b);
     case BDL_OP_ROTATE:

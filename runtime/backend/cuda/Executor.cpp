@@ -89,6 +89,9 @@ DeviceModel::DeviceModel(ModelInstance &inst, int ordinal) : api(cuda::api()) {
   check(api.cuCtxSetCurrent(context), "cuCtxSetCurrent");
   check(api.cuModuleLoadData(&module, m.ptx), "loading the model's PTX (cuModuleLoadData)");
   forEachOp(m, [&](const BdlOp &op) {
+    if (op.kind == BDL_OP_IMAGE) // bdlc refuses them for --target=cuda; a hand-made model may not
+      throw Error(std::string("op '") + (op.name ? op.name : "?") +
+                  "': convolutions and pooling do not run on the CUDA backend yet");
     if (op.kind != BDL_OP_KERNEL)
       return;
     if (!op.symbol)

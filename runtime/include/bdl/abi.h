@@ -20,7 +20,7 @@
 extern "C" {
 #endif
 
-#define BDL_ABI_VERSION 9u
+#define BDL_ABI_VERSION 10u
 
 /* Slots of the runtime scalar array `hp` every kernel receives. Model
  * hyperparameter i lives at hp[BDL_HP_FIRST_PARAM + i]. */
@@ -31,10 +31,12 @@ enum {
   BDL_HP_FIRST_PARAM = 3
 };
 
-/* Every tensor is stored row-major as [rows, cols]; a vector is [1, n]. */
+/* Every tensor is stored row-major as [rows, cols]; a vector is [1, n]. An
+ * image of C channels and H x W pixels is stored channel-last, one row per
+ * pixel: [batch * H * W, C] (BdlWindow). */
 typedef enum {
   BDL_DIM_CONST = 0, /* value is the extent */
-  BDL_DIM_BATCH = 1, /* the current batch size */
+  BDL_DIM_BATCH = 1, /* the current batch size times value (1, or H * W for an image) */
   BDL_DIM_PARAM = 2  /* value is a parameter index; extent = its value */
 } BdlDimKind;
 
@@ -152,8 +154,26 @@ typedef enum {
   /* Tensor c was just computed; with `--replay NAME=FILE`, the runtime
    * overwrites it with the row of FILE for the current time step instead
    * (recorded spikes in place of draws). A no-op otherwise. */
-  BDL_OP_REPLAY = 3
+  BDL_OP_REPLAY = 3,
+  /* Data movement between images, their patches and their pooled values:
+   * `image` (BdlImageKind) of tensor a (and b) into c, over `window`.
+   * bdl/image.h defines each. */
+  BDL_OP_IMAGE = 4
 } BdlOpKind;
+
+typedef enum {
+  BDL_IMAGE_IM2COL = 0,          /* c [B*OH*OW, C*KH*KW] = the patches of a [B*H*W, C] */
+  BDL_IMAGE_COL2IM = 1,          /* c [B*H*W, C] = the adjoint of im2col of a */
+  BDL_IMAGE_MAXPOOL = 2,         /* c [B*OH*OW, C] = the window maxima of a */
+  BDL_IMAGE_MAXPOOL_ADJOINT = 3, /* c [B*H*W, C] = b routed to the first maximum of a */
+  BDL_IMAGE_RESHAPE = 4          /* c = a, element for element */
+} BdlImageKind;
+
+/* A sliding window over images of `channels` x `height` x `width`. */
+typedef struct {
+  int32_t channels, height, width;
+  int32_t kernelH, kernelW, stride, pad;
+} BdlWindow;
 
 typedef struct {
   int32_t kind;     /* BdlOpKind */
@@ -171,6 +191,8 @@ typedef struct {
   /* KERNEL: the kernel's symbol, also the name of its PTX entry when the
    * model carries PTX (BdlModel.ptx); null otherwise. */
   const char *symbol;
+  int32_t image;    /* IMAGE: BdlImageKind */
+  BdlWindow window; /* IMAGE, but for a reshape */
 } BdlOp;
 
 /* A stretch of simulated time: the prologue once, then `steps` repetitions
@@ -229,6 +251,9 @@ typedef struct {
   /* The first epochs of `epochs` in which afterWarmup blocks do not run
    * (train block `warmup = N`; the runtime's --warmup). */
   int32_t warmup;
+  /* An image input (`input x[C, H, W]`): the dataset's channel-first
+   * examples are fed channel-last (BdlDim). All zero for a vector input. */
+  int32_t inputChannels, inputHeight, inputWidth;
 } BdlModel;
 
 /* Provided by the runtime for generated step functions (host only): a
