@@ -548,8 +548,7 @@ private:
         !punct(']') || !keyword("kernel") || !punct('[') ||
         !extent(w.kernelH, "the kernel's height") || !punct(',') ||
         !extent(w.kernelW, "the kernel's width") || !punct(']') || !keyword("stride") ||
-        !extent(w.stride, "the stride") || !keyword("pad") ||
-        !integer(pad, 0, kMax, "the padding"))
+        !extent(w.stride, "the stride") || !keyword("pad") || !integer(pad, 0, kMax, "the padding"))
       return false;
     w.pad = (int32_t)pad;
     return true;

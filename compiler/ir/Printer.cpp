@@ -61,8 +61,8 @@ public:
     os << "io input " << ref(m.input);
     if (m.inputChannels)
       os << " image [" << m.inputChannels << ", " << m.inputHeight << ", " << m.inputWidth << "]";
-    os << " target " << ref(m.target) << " predict "
-       << ref(m.predict) << " loss " << ref(m.loss) << "\n";
+    os << " target " << ref(m.target) << " predict " << ref(m.predict) << " loss " << ref(m.loss)
+       << "\n";
     for (const Monitor &mon : m.monitors)
       os << "monitor " << formatName(mon.name) << " " << ref(mon.tensor) << "\n";
     for (const Block &b : m.trainBlocks)

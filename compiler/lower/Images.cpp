@@ -34,9 +34,8 @@ std::optional<Value> Lowerer::lowerImageCall(const ast::CallExpr *call) {
   if (f == "conv2d") {
     const ir::Window &w = model.windows.find(call)->second;
     ir::TensorId kernel = tensorOf(model.symbolOf(cast<ast::NameExpr>(call->args[1].value.get())));
-    ir::TensorId patches =
-        temp("conv2d.patches", Dim::batch((int64_t)w.outHeight() * w.outWidth()),
-             Dim::constant((int64_t)w.channels * w.kernelH * w.kernelW));
+    ir::TensorId patches = temp("conv2d.patches", Dim::batch((int64_t)w.outHeight() * w.outWidth()),
+                                Dim::constant((int64_t)w.channels * w.kernelH * w.kernelW));
     imageOp(ir::ImageOp::Kind::Im2col, x, patches);
     ir::TensorId out = temp("conv2d", rows, cols);
     anonymous.insert(out);
@@ -72,8 +71,8 @@ Value Lowerer::lowerBatchNorm(const ast::CallExpr *call) {
   BatchNormStatistics s;
   s.mean = colSum(base + ".mean", binary(ExprOp::Mul, load(x), perCount()));
   auto centred = [&] { return binary(ExprOp::Sub, load(x), load(s.mean)); };
-  s.var = colSum(base + ".var", binary(ExprOp::Mul, binary(ExprOp::Mul, centred(), centred()),
-                                       perCount()));
+  s.var = colSum(base + ".var",
+                 binary(ExprOp::Mul, binary(ExprOp::Mul, centred(), centred()), perCount()));
   // Running statistics as PyTorch keeps them: the variance unbiased.
   ir::Tensor running;
   running.role = ir::Role::State, running.rows = Dim::constant(1), running.cols = cols;
@@ -93,9 +92,9 @@ Value Lowerer::lowerBatchNorm(const ast::CallExpr *call) {
   // n / (n - 1) with n = batch * pixels: hp[batch] * pixels / (hp[batch] * pixels - 1).
   Value n = binary(ExprOp::Mul, slot(ir::kBatchSlot), constant((float)rows.value));
   Value n2 = binary(ExprOp::Mul, slot(ir::kBatchSlot), constant((float)rows.value));
-  Value unbias = binary(ExprOp::Div, std::move(n),
-                        binary(ExprOp::Max, binary(ExprOp::Sub, std::move(n2), constant(1)),
-                               constant(1)));
+  Value unbias =
+      binary(ExprOp::Div, std::move(n),
+             binary(ExprOp::Max, binary(ExprOp::Sub, std::move(n2), constant(1)), constant(1)));
   blend(s.runningVar, binary(ExprOp::Mul, load(s.var), std::move(unbias)));
   batchNorms.push_back(s);
   Value rstd = unary(ExprOp::Sqrt, binary(ExprOp::Add, load(s.var), keyed("eps", 1e-5f)));

@@ -131,7 +131,8 @@ std::optional<Shape> Checker::imageCallShape(const ast::CallExpr *call) {
       std::optional<Shape> s = shape(e);
       if (!s)
         return std::nullopt;
-      bool perFeature = !s->batched && (s->isScalar() || (s->isVector() && s->dims[0] == x->dims[0]));
+      bool perFeature =
+          !s->batched && (s->isScalar() || (s->isVector() && s->dims[0] == x->dims[0]));
       if (!expect(e, *s, perFeature,
                   x->isImage() ? "one value per channel (a vector [channels]) or a scalar"
                                : "a vector of x's size or a scalar"))
@@ -203,9 +204,9 @@ std::optional<Shape> Checker::imageCallShape(const ast::CallExpr *call) {
   }
   if (!w.fits()) {
     diags.report(call->getRange(), DiagID::err_image,
-                 "a " + std::to_string(w.kernelH) + "x" + std::to_string(w.kernelW) +
-                     " window" + (w.pad ? " with padding " + std::to_string(w.pad) : "") +
-                     " does not fit " + describe(*x, model->params) +
+                 "a " + std::to_string(w.kernelH) + "x" + std::to_string(w.kernelW) + " window" +
+                     (w.pad ? " with padding " + std::to_string(w.pad) : "") + " does not fit " +
+                     describe(*x, model->params) +
                      (w.pad >= w.kernelH || w.pad >= w.kernelW
                           ? " (the padding must be smaller than the window)"
                           : ""));

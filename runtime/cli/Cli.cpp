@@ -414,6 +414,15 @@ void printOp(const ModelInstance &inst, const BdlOp &op, const char *indent) {
     std::printf("%sreplay  %-24s %s (with --replay %s=FILE)\n", indent, name, m.tensors[op.c].name,
                 m.tensors[op.c].name);
     break;
+  case BDL_OP_IMAGE: {
+    const BdlWindow &w = op.window;
+    std::printf("%simage   %-24s %s", indent, name, tensorRef(inst, op.c, false).c_str());
+    if (op.image != BDL_IMAGE_RESHAPE)
+      std::printf("  window %dx%d stride %d pad %d over [%d, %d, %d]", w.kernelH, w.kernelW,
+                  w.stride, w.pad, w.channels, w.height, w.width);
+    std::printf("\n");
+    break;
+  }
   }
 }
 

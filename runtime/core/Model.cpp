@@ -110,7 +110,8 @@ template <typename F> static void forEachOp(const BdlModel &m, F f) {
 /// An image op's operands must be the images and patches its window says,
 /// or the generated code and bdl/image.h would run off their buffers.
 template <typename Fail>
-static void checkImageOp(const BdlModel &m, const BdlOp &op, const std::string &oname, Fail &&fail) {
+static void checkImageOp(const BdlModel &m, const BdlOp &op, const std::string &oname,
+                         Fail &&fail) {
   bool adjoint = op.image == BDL_IMAGE_MAXPOOL_ADJOINT;
   for (int32_t t : {op.a, op.c, adjoint ? op.b : op.a})
     if (t < 0 || t >= m.numTensors)
@@ -121,9 +122,10 @@ static void checkImageOp(const BdlModel &m, const BdlOp &op, const std::string &
   const BdlTensorDesc &in = m.tensors[op.a], &out = m.tensors[op.c];
   auto isConst = [](BdlDim d) { return d.kind == BDL_DIM_CONST; };
   if (op.image == BDL_IMAGE_RESHAPE) {
-    bool sameSize = in.rows.kind == out.rows.kind && in.rows.kind != BDL_DIM_PARAM &&
-                    isConst(in.cols) && isConst(out.cols) &&
-                    int64_t(in.rows.value) * in.cols.value == int64_t(out.rows.value) * out.cols.value;
+    bool sameSize =
+        in.rows.kind == out.rows.kind && in.rows.kind != BDL_DIM_PARAM && isConst(in.cols) &&
+        isConst(out.cols) &&
+        int64_t(in.rows.value) * in.cols.value == int64_t(out.rows.value) * out.cols.value;
     if (!sameSize)
       fail(oname + " reshapes '" + std::string(in.name) + "' into '" + out.name +
            "' of another size");
@@ -134,7 +136,8 @@ static void checkImageOp(const BdlModel &m, const BdlOp &op, const std::string &
       w.stride < 1 || w.pad < 0 || w.pad >= w.kernelH || w.pad >= w.kernelW ||
       w.height + 2 * w.pad < w.kernelH || w.width + 2 * w.pad < w.kernelW)
     return fail(oname + " has a window that does not fit its image");
-  int64_t pixels = int64_t(w.height) * w.width, positions = image::outHeight(w) * image::outWidth(w);
+  int64_t pixels = int64_t(w.height) * w.width,
+          positions = image::outHeight(w) * image::outWidth(w);
   int64_t patch = int64_t(w.channels) * w.kernelH * w.kernelW;
   auto expect = [&](const BdlTensorDesc &t, int64_t perExample, int64_t cols) {
     if (t.rows.kind != BDL_DIM_BATCH || t.rows.value != perExample || !isConst(t.cols) ||
@@ -234,9 +237,8 @@ void verifyModel(const BdlModel &m) {
   if (m.inputChannels || m.inputHeight || m.inputWidth) {
     const BdlTensorDesc &x = m.tensors[m.inputTensor];
     if (m.inputChannels < 1 || m.inputHeight < 1 || m.inputWidth < 1 ||
-        x.rows.kind != BDL_DIM_BATCH ||
-        x.rows.value != int64_t(m.inputHeight) * m.inputWidth || x.cols.kind != BDL_DIM_CONST ||
-        x.cols.value != m.inputChannels)
+        x.rows.kind != BDL_DIM_BATCH || x.rows.value != int64_t(m.inputHeight) * m.inputWidth ||
+        x.cols.kind != BDL_DIM_CONST || x.cols.value != m.inputChannels)
       fail("input image [" + std::to_string(m.inputChannels) + ", " +
            std::to_string(m.inputHeight) + ", " + std::to_string(m.inputWidth) +
            "] does not match input tensor '" + str(x.name) + "'");

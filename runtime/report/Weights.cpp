@@ -13,8 +13,12 @@
 
 namespace bdl {
 
+/// What a run leaves for another to evaluate or continue from: the learned
+/// and fixed tensors, and model-wide state (batchnorm's running statistics);
+/// per-example state (a population's) is the simulation's, not the model's.
 static bool isSaved(const BdlTensorDesc &t) {
-  return t.role == BDL_ROLE_WEIGHT || t.role == BDL_ROLE_FIXED;
+  return t.role == BDL_ROLE_WEIGHT || t.role == BDL_ROLE_FIXED ||
+         (t.role == BDL_ROLE_STATE && t.rows.kind != BDL_DIM_BATCH);
 }
 
 std::vector<int64_t> npyShape(const ModelInstance &inst, int tensor) {

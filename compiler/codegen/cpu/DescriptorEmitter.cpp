@@ -183,9 +183,9 @@ private:
   }
 
   Constant *window(const ir::Window &w) {
-    return ConstantStruct::get(types.window, {i32(w.channels), i32(w.height), i32(w.width),
-                                              i32(w.kernelH), i32(w.kernelW), i32(w.stride),
-                                              i32(w.pad)});
+    return ConstantStruct::get(types.window,
+                               {i32(w.channels), i32(w.height), i32(w.width), i32(w.kernelH),
+                                i32(w.kernelW), i32(w.stride), i32(w.pad)});
   }
 
   Error op(const ir::Op &o, Constant *&out) {
@@ -216,11 +216,10 @@ private:
         return e;
       std::string name = "gemm " + c.name + " = " + a.name + (g->transA ? "^T" : "") + " * " +
                          bt.name + (g->transB ? "^T" : "");
-      out = ConstantStruct::get(types.op, {i32(BDL_OP_GEMM), i32(0), i32(g->a), i32(g->b),
-                                           i32(g->c), i32(g->transA), i32(g->transB),
-                                           i32(g->alphaSlot), i32(g->betaSlot), f32(g->alpha),
-                                           f32(g->beta), null(), str(name), rows, cols, null(),
-                                           i32(0), window({})});
+      out = ConstantStruct::get(
+          types.op, {i32(BDL_OP_GEMM), i32(0), i32(g->a), i32(g->b), i32(g->c), i32(g->transA),
+                     i32(g->transB), i32(g->alphaSlot), i32(g->betaSlot), f32(g->alpha),
+                     f32(g->beta), null(), str(name), rows, cols, null(), i32(0), window({})});
       return Error::success();
     }
     if (std::holds_alternative<ir::GradOp>(o))
@@ -239,8 +238,8 @@ private:
       static_assert((int)ir::ImageOp::Kind::Reshape == BDL_IMAGE_RESHAPE &&
                     (int)ir::ImageOp::Kind::MaxPoolAdjoint == BDL_IMAGE_MAXPOOL_ADJOINT &&
                     (int)ir::ImageOp::Kind::Im2col == BDL_IMAGE_IM2COL);
-      std::string name = std::string(ir::spelling(img->kind)) + " " + c.name + " = " +
-                         m.tensors[img->in].name;
+      std::string name =
+          std::string(ir::spelling(img->kind)) + " " + c.name + " = " + m.tensors[img->in].name;
       out = ConstantStruct::get(types.op, {i32(BDL_OP_IMAGE), i32(0), i32(img->in), i32(img->aux),
                                            i32(img->out), i32(0), i32(0), i32(-1), i32(-1), f32(0),
                                            f32(0), null(), str(name), rows, cols, null(),
@@ -256,11 +255,10 @@ private:
       return e;
     // ColReduce accumulates over all rows in one call: not row-parallel.
     bool parallel = k.kind != ir::KernelOp::Kind::ColReduce;
-    out = ConstantStruct::get(types.op,
-                              {i32(BDL_OP_KERNEL), i32(parallel), i32(-1), i32(-1), i32(-1), i32(0),
-                               i32(0), i32(-1), i32(-1), f32(0), f32(0), kernels[nextKernel],
-                               str(k.name), rows, cols, str(kernels[nextKernel]->getName().str()),
-                               i32(0), window({})});
+    out = ConstantStruct::get(
+        types.op, {i32(BDL_OP_KERNEL), i32(parallel), i32(-1), i32(-1), i32(-1), i32(0), i32(0),
+                   i32(-1), i32(-1), f32(0), f32(0), kernels[nextKernel], str(k.name), rows, cols,
+                   str(kernels[nextKernel]->getName().str()), i32(0), window({})});
     ++nextKernel;
     return Error::success();
   }
@@ -323,10 +321,9 @@ AbiTypes AbiTypes::get(LLVMContext &ctx) {
                      {i32, i32, i32, i32, i32, i32, i32, i32, i32, f32, f32, ptr, ptr, t.dim, t.dim,
                       ptr, i32, t.window});
   t.block = namedStruct(ctx, "BdlBlock", {ptr, i32, i32, ptr, ptr, i32, i32, ptr, i32, i32});
-  t.model = namedStruct(ctx, "BdlModel",
-                        {ptr, ptr, ptr, ptr, ptr, ptr, ptr, i32, i32, i32, i32, i32, i32, i32,
-                         i32, i32, i32, i32, i32, i32, i32, ptr, ptr, ptr, i32, ptr, ptr, i32, i32,
-                         i32, i32});
+  t.model = namedStruct(ctx, "BdlModel", {ptr, ptr, ptr, ptr, ptr, ptr, ptr, i32, i32, i32, i32,
+                                          i32, i32, i32, i32, i32, i32, i32, i32, i32, i32, ptr,
+                                          ptr, ptr, i32, ptr, ptr, i32, i32, i32, i32});
   t.context = contextType(ctx);
   return t;
 }

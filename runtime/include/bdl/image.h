@@ -21,8 +21,12 @@
 
 namespace bdl::image {
 
-inline int64_t outHeight(const BdlWindow &w) { return (w.height + 2 * w.pad - w.kernelH) / w.stride + 1; }
-inline int64_t outWidth(const BdlWindow &w) { return (w.width + 2 * w.pad - w.kernelW) / w.stride + 1; }
+inline int64_t outHeight(const BdlWindow &w) {
+  return (w.height + 2 * w.pad - w.kernelH) / w.stride + 1;
+}
+inline int64_t outWidth(const BdlWindow &w) {
+  return (w.width + 2 * w.pad - w.kernelW) / w.stride + 1;
+}
 
 /// Calls f(patchColumn, pixel) for every tap of window position (oy, ox)
 /// that falls inside the image; pixel = y * W + x. Taps in the padding are
@@ -93,7 +97,8 @@ void forEachMaximum(const BdlWindow &w, int64_t b0, int64_t b1, const T *image, 
           forEachTap(w, oy, ox, [&](int64_t, int64_t pixel) {
             int64_t at = (b * pixels + pixel) * w.channels + c;
             // NaN propagates: a NaN becomes the maximum and stays it.
-            if (best < 0 || image[at] > image[best] || (image[at] != image[at] && image[best] == image[best]))
+            if (best < 0 || image[at] > image[best] ||
+                (image[at] != image[at] && image[best] == image[best]))
               best = at;
           });
           f(((b * oh + oy) * ow + ox) * w.channels + c, best);
@@ -117,8 +122,7 @@ void maxPoolAdjoint(const BdlWindow &w, int64_t b0, int64_t b1, const T *image, 
 }
 
 /// Channel-first example (c, y, x), as the datasets store it, to channel-last.
-template <typename T>
-void toChannelLast(int64_t channels, int64_t pixels, const T *chw, T *hwc) {
+template <typename T> void toChannelLast(int64_t channels, int64_t pixels, const T *chw, T *hwc) {
   for (int64_t c = 0; c < channels; ++c)
     for (int64_t p = 0; p < pixels; ++p)
       hwc[p * channels + c] = chw[c * pixels + p];

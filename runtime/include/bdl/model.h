@@ -114,7 +114,9 @@ public:
   int64_t cols(int tensor) const { return resolve(desc.tensors[tensor].cols); }
   /// The values of one example in a per-example tensor: its columns times
   /// its rows per example (an image's pixels).
-  int64_t exampleWidth(int tensor) const { return resolveFor(desc.tensors[tensor].rows, 1) * cols(tensor); }
+  int64_t exampleWidth(int tensor) const {
+    return resolveFor(desc.tensors[tensor].rows, 1) * cols(tensor);
+  }
 
   /// Floats allocated for a tensor: its extent at the largest batch.
   size_t capacity(int tensor) const { return capacities[tensor]; }
