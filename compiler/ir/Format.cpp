@@ -103,7 +103,7 @@ namespace {
 
 constexpr const char *kRoles[] = {"input", "target", "weight",   "fixed",
                                   "state", "temp",   "optimizer"};
-constexpr const char *kInits[] = {"zero", "const", "uniform", "normal", "xavier", "kaiming"};
+constexpr const char *kInits[] = {"zero", "const", "uniform", "normal", "xavier", "kaiming", "eye"};
 constexpr const char *kParamTypes[] = {"real", "int", "bool"};
 constexpr const char *kTunes[] = {"", "linear", "log", "int", "bool", "choice"};
 constexpr const char *kMetrics[] = {"accuracy", "loss"};

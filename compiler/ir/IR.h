@@ -42,7 +42,7 @@ struct Dim {
 // Mirrors BdlTensorRole.
 enum class Role : uint8_t { Input, Target, Weight, Fixed, State, Temp, Optimizer };
 // Mirrors BdlInitKind.
-enum class InitKind : uint8_t { Zero, Const, Uniform, Normal, Xavier, Kaiming };
+enum class InitKind : uint8_t { Zero, Const, Uniform, Normal, Xavier, Kaiming, Eye };
 // Mirror BdlParamType / BdlTuneKind.
 enum class ParamType : uint8_t { Real, Int, Bool };
 enum class TuneKind : uint8_t { None, Linear, Log, Int, Bool, Choice };

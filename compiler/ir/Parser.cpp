@@ -346,7 +346,7 @@ private:
       return false;
     if (tok.isPunct('=')) {
       advance();
-      if (!enumWord(t.init, "an initialiser (const, uniform, normal, xavier or kaiming)"))
+      if (!enumWord(t.init, "an initialiser (const, uniform, normal, xavier, kaiming or eye)"))
         return false;
       if (t.init == InitKind::Const &&
           !(punct('(') && initArg(t.initA, t.initASlot, "the initial value") && punct(')')))

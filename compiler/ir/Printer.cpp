@@ -122,6 +122,7 @@ private:
       break;
     case InitKind::Xavier:
     case InitKind::Kaiming:
+    case InitKind::Eye:
       os << " = " << spelling(t.init);
       break;
     }

@@ -36,6 +36,7 @@ const Builtin *findBuiltin(std::string_view name) {
       {"zeros", F::Initialiser, 0},
       {"xavier", F::Initialiser, 0},
       {"kaiming", F::Initialiser, 0},
+      {"eye", F::Initialiser, 0},
       {"uniform", F::Initialiser, 2},
       {"normal", F::Initialiser, 2},
   };

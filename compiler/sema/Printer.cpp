@@ -93,6 +93,8 @@ private:
       return "xavier()";
     case ir::InitKind::Kaiming:
       return "kaiming()";
+    case ir::InitKind::Eye:
+      return "eye()";
     }
     return "?";
   }

@@ -146,6 +146,7 @@ void Checker::checkInit(const ast::Expr *init, CheckedTensor &ct) {
   static const InitForm forms[] = {{"zeros", ir::InitKind::Zero, 0, "no arguments"},
                                    {"xavier", ir::InitKind::Xavier, 0, "no arguments"},
                                    {"kaiming", ir::InitKind::Kaiming, 0, "no arguments"},
+                                   {"eye", ir::InitKind::Eye, 0, "no arguments"},
                                    {"uniform", ir::InitKind::Uniform, 2, "2 arguments (lo, hi)"},
                                    {"normal", ir::InitKind::Normal, 2, "2 arguments (mean, std)"}};
   const InitForm *form = nullptr;
@@ -155,8 +156,8 @@ void Checker::checkInit(const ast::Expr *init, CheckedTensor &ct) {
   if (!form) {
     diags.report(call->calleeRange, DiagID::err_invalid_initializer,
                  "unknown initialiser '" + call->callee +
-                     "'; expected zeros(), xavier(), kaiming(), uniform(lo, hi), normal(mean, "
-                     "std) or a constant");
+                     "'; expected zeros(), xavier(), kaiming(), eye(), uniform(lo, hi), "
+                     "normal(mean, std) or a constant");
     return;
   }
   if (call->args.size() != form->arity) {

@@ -50,6 +50,8 @@ const char *initName(int32_t init) {
     return "xavier";
   case BDL_INIT_KAIMING:
     return "kaiming";
+  case BDL_INIT_EYE:
+    return "eye";
   }
   return "?";
 }
@@ -199,7 +201,7 @@ void verifyModel(const BdlModel &m) {
       fail("tensor " + std::to_string(i) + " has no name");
     if (t.role < BDL_ROLE_INPUT || t.role > BDL_ROLE_OPTIMIZER)
       fail(name + " has unknown role " + std::to_string(t.role));
-    if (t.init < BDL_INIT_ZERO || t.init > BDL_INIT_KAIMING)
+    if (t.init < BDL_INIT_ZERO || t.init > BDL_INIT_EYE)
       fail(name + " has unknown initialiser " + std::to_string(t.init));
     checkDim(t.rows, name + " rows");
     checkDim(t.cols, name + " cols");
@@ -581,6 +583,13 @@ void ModelInstance::initialise(uint64_t seed) {
       float s = float(std::sqrt(2.0 / fanIn));
       for (size_t k = 0; k < n; ++k)
         p[k] = s * rng.normal();
+      break;
+    }
+    case BDL_INIT_EYE: {
+      std::fill(p, p + n, 0.0f);
+      int64_t c = cols(i);
+      for (int64_t d = 0; d < std::min(rows(i), c); ++d)
+        p[d * c + d] = 1.0f;
       break;
     }
     }

@@ -61,7 +61,8 @@ typedef enum {
   BDL_INIT_UNIFORM = 2, /* U(a, b) */
   BDL_INIT_NORMAL = 3,  /* N(mean a, stddev b) */
   BDL_INIT_XAVIER = 4,  /* U(-s, s), s = sqrt(6 / (fan_in + fan_out)) */
-  BDL_INIT_KAIMING = 5  /* N(0, sqrt(2 / fan_in)) */
+  BDL_INIT_KAIMING = 5, /* N(0, sqrt(2 / fan_in)) */
+  BDL_INIT_EYE = 6      /* 1 where row == column, else 0 (selects or copies rows) */
 } BdlInitKind;
 
 typedef struct {
