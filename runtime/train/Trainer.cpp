@@ -278,6 +278,17 @@ std::vector<double> readMonitors(ModelInstance &inst) {
   return values;
 }
 
+/// NaN in every monitor, so that one whose block does not run (an `after
+/// warmup` block in the warm-up) reads as not computed rather than as its
+/// last value.
+void clearMonitors(ModelInstance &inst) {
+  const BdlModel &m = inst.model();
+  for (int32_t i = 0; i < m.numMonitors; ++i) {
+    inst.data(m.monitorTensors[i])[0] = std::nanf("");
+    exec::hostWrote(inst, m.monitorTensors[i]);
+  }
+}
+
 /// Means of the monitors' finite values (an angle to a zero update is NaN:
 /// it has no direction, and says nothing about the others).
 class MonitorMeans {
@@ -379,6 +390,8 @@ TrainResult train(ModelInstance &inst, const DataView &trainSet, const DataView 
       }
       bool monitored = m.numMonitors > 0 && monitorEvery > 0 && batchIndex % monitorEvery == 0;
       inst.setMonitoring(monitored);
+      if (monitored)
+        clearMonitors(inst);
       exec::runBlocks(inst, m.trainBlocks, m.numTrainBlocks);
       if (monitored) {
         std::vector<double> values = readMonitors(inst);

@@ -183,6 +183,21 @@ TEST(Init, Initialisers) {
   EXPECT_EQ(contents(inst, 8), std::vector<float>(4 * 50, 0.0f));
 }
 
+TEST(Init, EyeIsOneOnTheDiagonalOfAnyShape) {
+  ShapedModel sm;
+  auto c = [](int32_t v) { return BdlDim{BDL_DIM_CONST, v}; };
+  sm.tensors.push_back({"S", BDL_ROLE_FIXED, BDL_INIT_EYE, c(2), c(3), 0, 0, -1, -1});
+  sm.tensors.push_back({"T", BDL_ROLE_FIXED, BDL_INIT_EYE, c(3), c(2), 0, 0, -1, -1});
+  sm.model.tensors = sm.tensors.data();
+  sm.model.numTensors = int32_t(sm.tensors.size());
+  ModelInstance inst(sm.model);
+  inst.allocate(4);
+  inst.initialise(3);
+  int s = sm.model.numTensors - 2;
+  EXPECT_EQ(contents(inst, s), (std::vector<float>{1, 0, 0, 0, 1, 0}));
+  EXPECT_EQ(contents(inst, s + 1), (std::vector<float>{1, 0, 0, 1, 0, 0}));
+}
+
 TEST(Init, ResetStateRestoresTheInitialValue) {
   ShapedModel sm;
   ModelInstance inst(sm.model);
