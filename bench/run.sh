@@ -24,7 +24,8 @@
 #   BENCH_OUT   CSV path                     (default: bench/results/fa_mlp.csv)
 #   BDL_ARGS    extra arguments for `fa train` (its --set options reach the limit too)
 #   CXX         C++ driver that links the limit program (default: c++)
-#   TORCH_ARGS  extra arguments for torch_fa_mlp.py (e.g. "--hidden 512")
+#   TORCH_PEER  the PyTorch peer, in bench/  (default: torch_fa_mlp.py; torch_cnn.py for the CNN)
+#   TORCH_ARGS  extra arguments for the peer (e.g. "--hidden 512")
 #   OMP_WAIT_POLICY  passed to both               (default: PASSIVE; see bench/README.md)
 set -euo pipefail
 
@@ -38,6 +39,8 @@ threads=${1:-$(nproc)}
 [[ "$threads" =~ ^[1-9][0-9]*$ ]] || die "THREADS must be a positive integer, got '$threads'"
 BDLC=${BDLC:-$root/build/bin/bdlc}
 MODEL=${MODEL:-$root/examples/fa_mlp.bdl}
+TORCH_PEER=${TORCH_PEER:-torch_fa_mlp.py}
+[[ -f "$here/$TORCH_PEER" ]] || die "no bench/$TORCH_PEER"
 PYTHON=${PYTHON:-/usr/bin/python3}
 BATCHES=${BATCHES:-32 256}
 EPOCHS=${EPOCHS:-1}
@@ -140,7 +143,7 @@ for b in $BATCHES; do
     if ((have_torch)); then
       d="$tmp/torch-b$b-r$r"
       echo "bench: batch $b, threads $threads, run $r/$REPEATS: torch"
-      run_one "torch (batch $b)" "$d.log" "$PYTHON" "$here/torch_fa_mlp.py" --epochs "$EPOCHS" \
+      run_one "torch (batch $b)" "$d.log" "$PYTHON" "$here/$TORCH_PEER" --epochs "$EPOCHS" \
         --batch "$b" --threads "$threads" --out "$d" --quiet "${synced[@]}" "${torch_extra[@]}"
       torch_runs+=("$(json_get "$d/summary.json" examples_per_second)")
       torch_acc[$b]=$(json_get "$d/summary.json" test_accuracy)
@@ -179,7 +182,7 @@ mkdir -p "$(dirname "$BENCH_OUT")"
 } >"$BENCH_OUT"
 
 echo
-echo "fa_mlp training throughput, Fashion-MNIST, $threads thread(s), $EPOCHS epoch(s), median of $REPEATS run(s)"
+echo "$(basename "$MODEL" .bdl) training throughput, Fashion-MNIST, $threads thread(s), $EPOCHS epoch(s), median of $REPEATS run(s)"
 echo "limit: the model's GEMMs at OpenBLAS speed + one read and one write of every weight and"
 echo "optimiser state at the measured copy bandwidth, per batch (bench/model_limit.cpp)"
 printf '%6s %12s %12s %10s %12s %10s %11s %14s %11s\n' batch "bdl ex/s" "limit ex/s" "bdl/limit" \

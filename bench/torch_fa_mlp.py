@@ -23,7 +23,6 @@ keys the compiled bdl binary writes (examples_per_second, train_seconds, ...),
 so bench/run.sh reads both the same way.
 """
 import argparse
-import gzip
 import json
 import math
 import os
@@ -69,31 +68,7 @@ try:
 except ImportError:
     sys.exit("torch_fa_mlp: PyTorch not found for %s; run scripts/setup.sh --bench" % sys.executable)
 
-
-def read_idx(directory, stem):
-    for name, opener in ((stem + ".gz", gzip.open), (stem, open)):
-        path = os.path.join(directory, name)
-        if os.path.isfile(path):
-            with opener(path, "rb") as f:
-                raw = bytearray(f.read())  # writable, so torch.frombuffer doesn't warn
-            break
-    else:
-        sys.exit(f"torch_fa_mlp: no {stem}.gz or {stem} in {directory}")
-    if raw[0] != 0 or raw[1] != 0 or raw[2] != 0x08:
-        sys.exit(f"torch_fa_mlp: {path}: not a uint8 IDX file")
-    ndim = raw[3]
-    dims = [int.from_bytes(raw[4 + 4 * i:8 + 4 * i], "big") for i in range(ndim)]
-    data = torch.frombuffer(raw, dtype=torch.uint8, offset=4 + 4 * ndim)
-    if data.numel() != math.prod(dims):
-        sys.exit(f"torch_fa_mlp: {path}: size does not match dims {dims}")
-    return data.reshape(dims)
-
-
-def load_split(directory, prefix):
-    images = read_idx(directory, f"{prefix}-images-idx3-ubyte")
-    labels = read_idx(directory, f"{prefix}-labels-idx1-ubyte").long()
-    x = images.reshape(images.shape[0], -1).float().div_(255.0).contiguous()
-    return x, labels
+from torch_data import load_split  # noqa: E402  (after the thread variables)
 
 
 # Fashion-MNIST pixel mean and standard deviation, as in examples/fa_mlp.bdl.

@@ -36,6 +36,6 @@ done
 for run in "$out"/*/summary.json; do
   python3 -c 'import json, sys
 s = json.load(open(sys.argv[1]))
-print(f"{s[\"model\"]:14s} test accuracy {s[\"test_accuracy\"]:.4f} after {s[\"epochs_completed\"]} epochs, {s[\"train_seconds\"]:.0f} s")' "$run"
+print("%-14s test accuracy %.4f after %d epochs, %.0f s" % (s["model"], s["test_accuracy"], s["epochs_completed"], s["train_seconds"]))' "$run"
 done
 exit $status
