@@ -97,9 +97,14 @@ Value Lowerer::lowerBatchNorm(const ast::CallExpr *call) {
              binary(ExprOp::Max, binary(ExprOp::Sub, std::move(n2), constant(1)), constant(1)));
   blend(s.runningVar, binary(ExprOp::Mul, load(s.var), std::move(unbias)));
   batchNorms.push_back(s);
-  Value rstd = unary(ExprOp::Sqrt, binary(ExprOp::Add, load(s.var), keyed("eps", 1e-5f)));
-  Value normalised = binary(ExprOp::Div, centred(), std::move(rstd));
-  return binary(ExprOp::Add, binary(ExprOp::Mul, std::move(normalised), arg(1)), arg(2));
+  // 1/sqrt(var + eps) per channel and the normalised x, stored: their
+  // adjoints then read them instead of recomputing both at every element.
+  ir::TensorId rstd = materialize(
+      binary(ExprOp::Div, constant(1),
+             unary(ExprOp::Sqrt, binary(ExprOp::Add, load(s.var), keyed("eps", 1e-5f)))),
+      base + ".rstd");
+  ir::TensorId normalised = materialize(binary(ExprOp::Mul, centred(), load(rstd)), base + ".xhat");
+  return binary(ExprOp::Add, binary(ExprOp::Mul, load(normalised), arg(1)), arg(2));
 }
 
 ir::Block Lowerer::evaluationForward(const ir::Block &forward) {

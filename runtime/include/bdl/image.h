@@ -18,6 +18,7 @@
 
 #include <cstdint>
 #include <cstring>
+#include <vector>
 
 namespace bdl::image {
 
@@ -85,24 +86,41 @@ void col2im(const BdlWindow &w, int64_t b0, int64_t b1, const T *patches, T *ima
 
 /// Calls f(outIndex, inIndex) with the element of `image` that is the
 /// first maximum (in tap order) of each window and channel. A window has at
-/// least one tap inside the image (pad < kernel).
+/// least one tap inside the image (pad < kernel). Channels are the inner
+/// loop, so that every tap reads one contiguous pixel.
 template <typename T, typename F>
 void forEachMaximum(const BdlWindow &w, int64_t b0, int64_t b1, const T *image, F &&f) {
   const int64_t oh = outHeight(w), ow = outWidth(w), pixels = int64_t(w.height) * w.width;
+  const int64_t channels = w.channels;
+  std::vector<int64_t> best(static_cast<size_t>(channels));
+  std::vector<T> top(static_cast<size_t>(channels));
+  int64_t *bi = best.data();
+  T *bv = top.data();
   for (int64_t b = b0; b < b1; ++b)
     for (int64_t oy = 0; oy < oh; ++oy)
-      for (int64_t ox = 0; ox < ow; ++ox)
-        for (int64_t c = 0; c < w.channels; ++c) {
-          int64_t best = -1;
-          forEachTap(w, oy, ox, [&](int64_t, int64_t pixel) {
-            int64_t at = (b * pixels + pixel) * w.channels + c;
+      for (int64_t ox = 0; ox < ow; ++ox) {
+        bool first = true;
+        forEachTap(w, oy, ox, [&](int64_t, int64_t pixel) {
+          int64_t at = (b * pixels + pixel) * channels;
+          const T *src = image + at;
+          if (first) {
+            for (int64_t c = 0; c < channels; ++c)
+              bv[c] = src[c], bi[c] = at + c;
+            first = false;
+            return;
+          }
+          for (int64_t c = 0; c < channels; ++c) {
+            T v = src[c];
             // NaN propagates: a NaN becomes the maximum and stays it.
-            if (best < 0 || image[at] > image[best] ||
-                (image[at] != image[at] && image[best] == image[best]))
-              best = at;
-          });
-          f(((b * oh + oy) * ow + ox) * w.channels + c, best);
-        }
+            bool take = v > bv[c] || (v != v && bv[c] == bv[c]);
+            bv[c] = take ? v : bv[c];
+            bi[c] = take ? at + c : bi[c];
+          }
+        });
+        int64_t out = ((b * oh + oy) * ow + ox) * channels;
+        for (int64_t c = 0; c < channels; ++c)
+          f(out + c, bi[c]);
+      }
 }
 
 /// pooled [batch*OH*OW, C] = the maximum of each window of image [batch*H*W, C].
