@@ -34,6 +34,7 @@ static std::string shapeStr(int64_t r, int64_t c) {
   return "[" + std::to_string(r) + ", " + std::to_string(c) + "]";
 }
 
+
 } // namespace bdl
 
 namespace bdl::cpu {
@@ -319,6 +320,36 @@ void applyReplay(ModelInstance &inst, const BdlBlock &block, const BdlOp &op) {
   ++r->next;
 }
 
+void runImageOp(ModelInstance &inst, const BdlOp &op) {
+  // Each slice of examples writes only its own examples' rows.
+  float *const *t = inst.tensorTable();
+  const BdlWindow &w = op.window;
+  if (op.image == BDL_IMAGE_RESHAPE) {
+    int64_t n = inst.rows(op.c) * inst.cols(op.c);
+    std::copy_n(t[op.a], n, t[op.c]);
+    return;
+  }
+  int64_t batch = inst.batch();
+  cpu::ThreadPool &threads = cpu::kernelPool();
+  int slices = int(std::min<int64_t>(threads.size(), batch));
+  int64_t per = (batch + slices - 1) / slices;
+  threads.run(slices, [&](int slice) {
+    int64_t b0 = slice * per, b1 = std::min(batch, b0 + per);
+    if (b0 >= b1)
+      return;
+    switch (op.image) {
+    case BDL_IMAGE_IM2COL:
+      return image::im2col(w, b0, b1, t[op.a], t[op.c]);
+    case BDL_IMAGE_COL2IM:
+      return image::col2im(w, b0, b1, t[op.a], t[op.c]);
+    case BDL_IMAGE_MAXPOOL:
+      return image::maxPool(w, b0, b1, t[op.a], t[op.c]);
+    case BDL_IMAGE_MAXPOOL_ADJOINT:
+      return image::maxPoolAdjoint(w, b0, b1, t[op.a], t[op.b], t[op.c]);
+    }
+  });
+}
+
 } // namespace bdl
 
 namespace bdl::cpu {
@@ -362,37 +393,6 @@ static void runKernel(ModelInstance &inst, const BdlOp &op, const BdlContext &ct
   runKernelSlices(threads, slices, op.fn, rows, cols, inst.tensorTable(), inst.hp(), &ctx);
 }
 
-/// An image op, its examples split over the pool's threads (each writes
-/// only its own examples' rows).
-static void runImage(ModelInstance &inst, const BdlOp &op) {
-  float *const *t = inst.tensorTable();
-  const BdlWindow &w = op.window;
-  if (op.image == BDL_IMAGE_RESHAPE) {
-    int64_t n = inst.rows(op.c) * inst.cols(op.c);
-    std::copy_n(t[op.a], n, t[op.c]);
-    return;
-  }
-  int64_t batch = inst.batch();
-  ThreadPool &threads = kernelPool();
-  int slices = int(std::min<int64_t>(threads.size(), batch));
-  int64_t per = (batch + slices - 1) / slices;
-  threads.run(slices, [&](int slice) {
-    int64_t b0 = slice * per, b1 = std::min(batch, b0 + per);
-    if (b0 >= b1)
-      return;
-    switch (op.image) {
-    case BDL_IMAGE_IM2COL:
-      return image::im2col(w, b0, b1, t[op.a], t[op.c]);
-    case BDL_IMAGE_COL2IM:
-      return image::col2im(w, b0, b1, t[op.a], t[op.c]);
-    case BDL_IMAGE_MAXPOOL:
-      return image::maxPool(w, b0, b1, t[op.a], t[op.c]);
-    case BDL_IMAGE_MAXPOOL_ADJOINT:
-      return image::maxPoolAdjoint(w, b0, b1, t[op.a], t[op.b], t[op.c]);
-    }
-  });
-}
-
 static StepObserver *stepObserver = nullptr;
 
 void setStepObserver(StepObserver *observer) { stepObserver = observer; }
@@ -418,7 +418,7 @@ static void runOps(ModelInstance &inst, const BdlBlock &block, const BdlOp *ops,
         applyReplay(inst, block, op);
       break;
     case BDL_OP_IMAGE:
-      runImage(inst, op);
+      runImageOp(inst, op);
       break;
     }
   }

@@ -256,11 +256,14 @@ void DeviceModel::run(ModelInstance &inst, const BdlBlock *blocks, int32_t numBl
           tableNow = 0;
           break;
         case BDL_OP_IMAGE:
-          // Its kernels run (and `selftest` checks them); the image ops have
-          // no device implementation yet.
-          throw Error(std::string("op '") + (op.name ? op.name : "?") +
-                      "': convolutions and pooling do not run on the CUDA backend yet (train "
-                      "with --device cpu)");
+          // No device kernels for these yet: on the host, between a download
+          // of the operands and an upload of the result (docs/gpu.md).
+          download(inst, op.a);
+          if (op.image == BDL_IMAGE_MAXPOOL_ADJOINT)
+            download(inst, op.b);
+          runImageOp(inst, op);
+          upload(inst, op.c);
+          break;
         case BDL_OP_REPLAY:
           if (!evaluation && inst.replay(op.c)) {
             download(inst, op.c); // the rest of the tensor as drawn

@@ -120,6 +120,11 @@ int32_t blockSteps(const ModelInstance &instance, const BdlBlock &block, const B
 /// the next recorded row when --replay named it; a no-op otherwise.
 void applyReplay(ModelInstance &instance, const BdlBlock &block, const BdlOp &op);
 
+/// An IMAGE op on the host buffers (bdl/image.h), its examples split over
+/// the CPU's pool. The CUDA backend calls it too, between a download and an
+/// upload, until it has device kernels for these ops.
+void runImageOp(ModelInstance &instance, const BdlOp &op);
+
 } // namespace bdl
 
 #endif // BDL_EXECUTOR_H
