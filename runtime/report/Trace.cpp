@@ -55,8 +55,8 @@ void Tracer::batchBegin(const std::vector<int64_t> &indices, int64_t example0) {
   if (batches == 0) {
     batchSize = inst.batch();
     for (Series &s : series)
-      s.width =
-          s.batched ? batchSize * inst.cols(s.tensor) : inst.rows(s.tensor) * inst.cols(s.tensor);
+      s.width = s.batched ? batchSize * inst.exampleWidth(s.tensor)
+                          : inst.rows(s.tensor) * inst.cols(s.tensor);
   } else if (inst.batch() != batchSize) {
     // A smaller last batch would change the files' shape: the trace ends here.
     finish();
@@ -108,11 +108,12 @@ void Tracer::finish() {
     const BdlTensorDesc &t = m.tensors[s.tensor];
     std::vector<int64_t> shape{steps};
     std::string rows;
+    // A per-example value, an image's pixels included (channel-last).
     if (s.batched && batchSize == 1) {
-      shape.push_back(inst.cols(s.tensor));
+      shape.push_back(inst.exampleWidth(s.tensor));
       rows = "row 0 (batch 1)";
     } else if (s.batched) {
-      shape.insert(shape.end(), {batchSize, inst.cols(s.tensor)});
+      shape.insert(shape.end(), {batchSize, inst.exampleWidth(s.tensor)});
       rows = "every row of the batch";
     } else if (t.rows.kind == BDL_DIM_CONST && t.rows.value == 1) {
       shape.push_back(inst.cols(s.tensor));
