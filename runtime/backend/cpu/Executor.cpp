@@ -34,7 +34,6 @@ static std::string shapeStr(int64_t r, int64_t c) {
   return "[" + std::to_string(r) + ", " + std::to_string(c) + "]";
 }
 
-
 } // namespace bdl
 
 namespace bdl::cpu {
