@@ -14,7 +14,6 @@ DIR/summary.json with the keys the bdl binary writes: examples_per_second
   /usr/bin/python3 bench/torch_cnn.py --threads 2 --batch 64 [--epochs 1] [--out DIR]
 """
 import argparse
-import json
 import os
 import sys
 import time
@@ -39,7 +38,7 @@ try:
 except ImportError:
     sys.exit("torch_cnn: PyTorch not found for %s; run scripts/setup.sh --bench" % sys.executable)
 
-from torch_data import load_split  # noqa: E402
+from torch_data import load_split, write_summary  # noqa: E402
 
 
 def main():
@@ -82,11 +81,7 @@ def main():
     print(f"torch_cnn: batch {a.batch}, threads {summary['threads']}: "
           f"{summary['examples_per_second']:.0f} examples/s, test accuracy {summary['test_accuracy']:.4f}",
           flush=True)
-    if a.out:
-        os.makedirs(a.out, exist_ok=True)
-        with open(os.path.join(a.out, "summary.json"), "w") as f:
-            json.dump(summary, f, indent=2)
-            f.write("\n")
+    write_summary(a.out, summary)
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 not) as float tensors in [0, 1] and integer labels. Import it after setting
 the thread variables, as it imports torch."""
 import gzip
+import json
 import math
 import os
 import sys
@@ -34,3 +35,12 @@ def load_split(directory, prefix):
     labels = read_idx(directory, f"{prefix}-labels-idx1-ubyte").long()
     x = images.reshape(images.shape[0], -1).float().div_(255.0).contiguous()
     return x, labels
+
+
+def write_summary(out, summary):
+    """OUT/summary.json, with the keys the bdl binary writes (bench/run.sh reads both)."""
+    if out:
+        os.makedirs(out, exist_ok=True)
+        with open(os.path.join(out, "summary.json"), "w") as f:
+            json.dump(summary, f, indent=2)
+            f.write("\n")

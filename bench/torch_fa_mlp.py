@@ -23,7 +23,6 @@ keys the compiled bdl binary writes (examples_per_second, train_seconds, ...),
 so bench/run.sh reads both the same way.
 """
 import argparse
-import json
 import math
 import os
 import sys
@@ -68,7 +67,7 @@ try:
 except ImportError:
     sys.exit("torch_fa_mlp: PyTorch not found for %s; run scripts/setup.sh --bench" % sys.executable)
 
-from torch_data import load_split  # noqa: E402  (after the thread variables)
+from torch_data import load_split, write_summary  # noqa: E402  (after the thread variables)
 
 
 # Fashion-MNIST pixel mean and standard deviation, as in examples/fa_mlp.bdl.
@@ -174,11 +173,7 @@ def main():
     print(f"torch_fa_mlp: batch {bs}, threads {summary['threads']}: "
           f"{summary['examples_per_second']:.0f} examples/s ({examples} examples in {train_seconds:.3f} s), "
           f"test accuracy {summary['test_accuracy']:.4f}", flush=True)
-    if a.out:
-        os.makedirs(a.out, exist_ok=True)
-        with open(os.path.join(a.out, "summary.json"), "w") as f:
-            json.dump(summary, f, indent=2)
-            f.write("\n")
+    write_summary(a.out, summary)
 
 
 if __name__ == "__main__":

@@ -208,31 +208,27 @@ private:
       return emitMap(out, scaled(std::move(c.expr)));
     case Contribution::Kind::Reduce:
       return emitReduce(out, c.reduce, c.rows, c.cols, scaled(std::move(c.expr)));
-    case Contribution::Kind::Image: {
-      if (!mean) {
-        c.image.out = out;
-        return ops.push_back(c.image);
-      }
-      TensorId part =
-          newTemp(m.tensors[out].name + ".unscaled", m.tensors[out].rows, m.tensors[out].cols);
-      c.image.out = part;
-      ops.push_back(c.image);
-      return emitMap(out, scaled(Expr::load(part, Access::Full)));
-    }
+    case Contribution::Kind::Image:
+      return emitScaled(c.image, c.image.out, out, mean);
     case Contribution::Kind::Gemm:
-      c.gemm.c = out;
-      if (mean && c.gemm.alphaSlot < 0) {
+      if (mean && c.gemm.alphaSlot < 0) { // the 1/batch joins the product's alpha
         c.gemm.alphaSlot = kInvBatchSlot;
         mean = false;
       }
-      if (!mean)
-        return ops.push_back(c.gemm);
-      TensorId part =
-          newTemp(m.tensors[out].name + ".unscaled", m.tensors[out].rows, m.tensors[out].cols);
-      c.gemm.c = part;
-      ops.push_back(c.gemm);
-      return emitMap(out, scaled(Expr::load(part, Access::Full)));
+      return emitScaled(c.gemm, c.gemm.c, out, mean);
     }
+  }
+
+  /// Emits `op`, whose result is its field `result`, into `out`; if `mean`,
+  /// into a temporary first and then `out` = that / batch.
+  template <typename O> void emitScaled(O &op, TensorId &result, TensorId out, bool mean) {
+    result = mean ? newTemp(m.tensors[out].name + ".unscaled", m.tensors[out].rows,
+                            m.tensors[out].cols)
+                  : out;
+    ops.push_back(op);
+    if (mean)
+      emitMap(out, Expr::binary(ExprOp::Mul, Expr::load(result, Access::Full),
+                                Expr::slot(kInvBatchSlot)));
   }
 
   /// Turns the contributions to `t` into its adjoint tensor: `into` if
