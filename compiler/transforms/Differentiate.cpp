@@ -222,9 +222,9 @@ private:
   /// Emits `op`, whose result is its field `result`, into `out`; if `mean`,
   /// into a temporary first and then `out` = that / batch.
   template <typename O> void emitScaled(O &op, TensorId &result, TensorId out, bool mean) {
-    result = mean ? newTemp(m.tensors[out].name + ".unscaled", m.tensors[out].rows,
-                            m.tensors[out].cols)
-                  : out;
+    result =
+        mean ? newTemp(m.tensors[out].name + ".unscaled", m.tensors[out].rows, m.tensors[out].cols)
+             : out;
     ops.push_back(op);
     if (mean)
       emitMap(out, Expr::binary(ExprOp::Mul, Expr::load(result, Access::Full),
