@@ -8,6 +8,7 @@
 // channel (a bias, batchnorm's scale).
 //
 //===----------------------------------------------------------------------===//
+#include "sema/Builtins.h"
 #include "sema/Checker.h"
 
 #include "llvm/Support/Casting.h"
@@ -20,20 +21,20 @@ using llvm::dyn_cast;
 
 namespace {
 
-/// What each image builtin takes: positional arguments, then named ones.
+/// What each image builtin takes after its positional arguments (as many as
+/// its Builtin::arity), and how to say them.
 struct ImageBuiltin {
   const char *name;
-  unsigned positional;
   const char *usage;
   std::vector<const char *> keys;
 };
 
 const ImageBuiltin *findImageBuiltin(const std::string &name) {
   static const ImageBuiltin builtins[] = {
-      {"conv2d", 2, "2 arguments (image, kernel)", {"stride", "pad"}},
-      {"maxpool2d", 2, "2 arguments (image, size)", {"stride"}},
-      {"batchnorm", 3, "3 arguments (x, scale, shift)", {"eps", "momentum"}},
-      {"flatten", 1, "1 argument", {}},
+      {"conv2d", "2 arguments (image, kernel)", {"stride", "pad"}},
+      {"maxpool2d", "2 arguments (image, size)", {"stride"}},
+      {"batchnorm", "3 arguments (x, scale, shift)", {"eps", "momentum"}},
+      {"flatten", "1 argument", {}},
   };
   for (const ImageBuiltin &b : builtins)
     if (name == b.name)
@@ -96,7 +97,7 @@ std::optional<Shape> Checker::imageCallShape(const ast::CallExpr *call) {
       return std::nullopt;
     }
   }
-  if (positional.size() != b.positional) {
+  if (positional.size() != findBuiltin(f)->arity) {
     diags.report(call->getRange(), DiagID::err_argument_count, f, b.usage,
                  std::to_string(positional.size()));
     return std::nullopt;
