@@ -43,6 +43,8 @@ namespace bdl::ir {
 namespace {
 
 class Printer {
+  friend std::string bdl::ir::kernelBody(const Module &m, const KernelOp &k);
+
 public:
   Printer(const Module &m, llvm::raw_ostream &os) : m(m), os(os) {}
 
@@ -208,13 +210,15 @@ private:
     os << "\n";
   }
 
-  void kernel(const KernelOp &k, const std::string &indent) {
+  void kernel(const KernelOp &k, const std::string &indent, bool withName = true) {
     os << spelling(k.kind);
     // A colreduce always sums (the verifier insists), so only a rowreduce
     // says how it reduces.
     if (k.kind == KernelOp::Kind::RowReduce)
       os << " " << spelling(k.reduce);
-    os << " @" << formatName(k.name) << " " << formatShape(k.rows, k.cols, m.params) << " {\n";
+    if (withName)
+      os << " @" << formatName(k.name);
+    os << " " << formatShape(k.rows, k.cols, m.params) << " {\n";
     for (size_t i = 0; i < k.outputs.size(); ++i) {
       const KernelOutput &o = k.outputs[i];
       os << indent << "  " << (o.stored ? "" : "local ") << "$" << i << " " << name(o.tensor)
@@ -272,5 +276,12 @@ private:
 } // namespace
 
 void print(const Module &m, llvm::raw_ostream &os) { Printer(m, os).module(); }
+
+std::string kernelBody(const Module &m, const KernelOp &k) {
+  std::string text;
+  llvm::raw_string_ostream os(text);
+  Printer(m, os).kernel(k, "", /*withName=*/false);
+  return text;
+}
 
 } // namespace bdl::ir

@@ -9,6 +9,10 @@ namespace bdl::ir {
 
 void print(const Module &m, llvm::raw_ostream &os);
 
+/// A kernel as `print` writes it, less its name: what it computes, over
+/// which tensors and shapes. Kernels with the same body are the same code.
+std::string kernelBody(const Module &m, const KernelOp &k);
+
 } // namespace bdl::ir
 
 #endif

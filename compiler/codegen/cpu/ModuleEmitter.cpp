@@ -4,9 +4,11 @@
 #include "codegen/CodeGen.h"
 #include "codegen/ElementEmitter.h"
 #include "codegen/cuda/KernelEmitter.h"
+#include "ir/Printer.h"
 #include "ir/Verifier.h"
 
 #include "llvm/ADT/StringExtras.h"
+#include "llvm/ADT/StringMap.h"
 #include "llvm/IR/Module.h"
 #include "llvm/IR/Verifier.h"
 #include "llvm/Support/raw_ostream.h"
@@ -31,6 +33,9 @@ Expected<std::unique_ptr<Module>> emitModule(const ir::Module &m, LLVMContext &c
     mod->setSourceFileName(m.sourceFile);
 
   std::vector<Function *> kernels, stepsFns;
+  // The forward, target and evaluation phases repeat most of each other's
+  // kernels: one function per distinct body halves the code LLVM compiles.
+  StringMap<Function *> byBody;
   for (const auto *blocks : {&m.trainBlocks, &m.evalBlocks})
     for (const ir::Block &b : *blocks) {
       for (const auto *ops : {&b.prologue, &b.ops})
@@ -41,6 +46,11 @@ Expected<std::unique_ptr<Module>> emitModule(const ir::Module &m, LLVMContext &c
           if (std::vector<ir::Problem> problems = ir::verifyKernel(m, *k); !problems.empty())
             return createStringError(inconvertibleErrorCode(),
                                      "kernel @" + k->name + ": " + problems.front().message);
+          Function *&same = byBody[ir::kernelBody(m, *k)];
+          if (same) {
+            kernels.push_back(same);
+            continue;
+          }
           std::string symbol = kernelSymbol(kernels.size(), k->name);
           switch (opts.kernels) {
           case EmitOptions::Kernels::Cpu:
@@ -53,6 +63,7 @@ Expected<std::unique_ptr<Module>> emitModule(const ir::Module &m, LLVMContext &c
             kernels.push_back(cuda::emitHostGridKernel(*mod, m, *k, symbol, opts));
             break;
           }
+          same = kernels.back();
         }
       if (opts.kernels == EmitOptions::Kernels::Ptx)
         continue; // step counts are host code
