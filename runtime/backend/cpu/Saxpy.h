@@ -1,9 +1,9 @@
-//===- backend/cpu/Saxpy.h - Runs of saxpy into one vector -------*- C++ -*-===//
+//===- backend/cpu/Saxpy.h - Runs of scaled rows into one vector -*- C++ -*-===//
 //
 // A sparse product adds one weight row per input spike to its output row:
 // tens of cblas_saxpy calls per step, each too short to pay for the call.
-// addScaledRows does the whole run in one pass over the output, with the
-// rounding of OpenBLAS's own kernel, so results keep every bit.
+// addScaledRows does the whole run in one pass over the output, with one
+// rounding rule on every machine (Saxpy.cpp).
 //
 //===----------------------------------------------------------------------===//
 #ifndef BDL_BACKEND_CPU_SAXPY_H
@@ -20,9 +20,9 @@ struct ScaledRow {
   const float *values;
 };
 
-/// c[0, n) += rows[j].scale * rows[j].values for j = 0, 1, ..., count - 1,
-/// bit for bit as that many cblas_saxpy(n, scale, values, 1, c, 1) calls in
-/// that order.
+/// c[o] = fma(rows[j].scale, rows[j].values[o], c[o]) for j = 0, 1, ...,
+/// count - 1 in that order and every o in [0, n), skipping zero scales (as
+/// BLAS's axpy does: a zero times an infinite weight adds nothing).
 void addScaledRows(int64_t n, const ScaledRow *rows, size_t count, float *c);
 
 } // namespace bdl::cpu
