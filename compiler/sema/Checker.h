@@ -133,14 +133,9 @@ private:
   bool canPredictWith(const Symbol *s) const;
   void defaultPredict(const ast::Setting *predict);
 
-  //===-- Dynamics.cpp ----------------------------------------------------===//
+  //===-- Populations.cpp -------------------------------------------------===//
   void declarePopulations();
   void checkPopulations();
-  void checkPhases();
-  void checkEvaluate();
-  /// The whole number of steps a phase runs at the default params (wald()
-  /// at its mean); nullopt after reporting why it cannot run.
-  std::optional<double> phaseLength(const ast::Expr *steps, const std::string &phase);
   /// The population statement being checked: reads are ordered against it.
   struct StepPosition {
     int population = -1;
@@ -148,18 +143,29 @@ private:
   };
   std::optional<Shape> memberShape(const ast::Expr *use, int population, int member);
   std::optional<Shape> memberExprShape(const ast::MemberExpr *m);
+  /// Where a read of a population member is: inside a step, or after it.
+  StepPosition position;
+  bool inPopulationStep() const { return position.population >= 0; }
+  /// The member of the population being checked named `name`, or null.
+  const Symbol *lookupMember(const std::string &name);
+
+  //===-- DynamicsCalls.cpp -----------------------------------------------===//
   /// prev(x), fir(x, taps), iota(n), mean(x, last K), if(c, a, b), the draws.
   std::optional<Shape> dynamicsCallShape(const ast::CallExpr *call, bool &handled);
   /// A scalar of params and consts only (phase lengths, windows), possibly
   /// with wald() draws when `allowDraws`; its value at the defaults.
   std::optional<double> paramExpression(const ast::Expr *e, const char *what, bool allowDraws);
-  /// Where a read of a population member is: inside a step, or after it.
-  StepPosition position;
-  bool inPopulationStep() const { return position.population >= 0; }
   /// Where draws, windows and prev() are allowed.
   enum class Place { Model, Step, Record, Steps, Learn, Predict } place = Place::Model;
   int prevDepth = 0;   // > 0 inside prev(...)
   int windowDepth = 0; // > 0 inside mean(x, last K)
+
+  //===-- Phases.cpp ------------------------------------------------------===//
+  void checkPhases();
+  void checkEvaluate();
+  /// The whole number of steps a phase runs at the default params (wald()
+  /// at its mean); nullopt after reporting why it cannot run.
+  std::optional<double> phaseLength(const ast::Expr *steps, const std::string &phase);
   int currentPhase = -1;
   // The phase a window belongs to, for the window-length check (0: unknown).
   std::string windowPhaseName;
@@ -167,8 +173,6 @@ private:
   const ast::Expr *windowPhaseExpr = nullptr; // its length as written
   /// Says that a value in a message is the one at the default params.
   void noteAtDefaults(const ast::Expr *e);
-  /// The member of the population being checked named `name`, or null.
-  const Symbol *lookupMember(const std::string &name);
   std::vector<std::optional<Shape>> recordShapes;
 
   //===-- State -----------------------------------------------------------===//

@@ -433,6 +433,24 @@ static void runOps(ModelInstance &inst, const BdlBlock &block, const BdlOp *ops,
 // phase instead of one per op (docs/threads.md). Each slice rotates its own
 // copy of the tensor table; the instance applies the same rotations after.
 
+/// Whether op reads and writes only tensors without a batch dimension (a
+/// kernel over a weight's shape, a product of weights): what a prologue
+/// computes from weights and params alone, such as a masked feedback matrix.
+/// No row-local op writes such a tensor (its outputs have the batch's rows),
+/// so the op gives the same result run before all of them.
+static bool modelWide(const ModelInstance &inst, const BdlOp &op) {
+  const BdlTensorDesc *t = inst.model().tensors;
+  auto batched = [&](int32_t i) { return t[i].rows.kind == BDL_DIM_BATCH; };
+  if (op.kind == BDL_OP_KERNEL)
+    return op.rows.kind != BDL_DIM_BATCH;
+  if (op.kind == BDL_OP_GEMM)
+    return !batched(op.a) && !batched(op.b) && !batched(op.c);
+  return false;
+}
+
+/// Whether a phase can run as one task per slice of examples: every step op
+/// and every prologue op is row-local, except prologue ops that are
+/// model-wide (run first, whole, by runPhaseSliced).
 static bool rowLocal(ModelInstance &inst, const BdlBlock &block) {
   const BdlTensorDesc *t = inst.model().tensors;
   // One row per example: a slice of examples is a slice of rows. (An
@@ -454,7 +472,8 @@ static bool rowLocal(ModelInstance &inst, const BdlBlock &block) {
     }
   };
   return std::all_of(block.ops, block.ops + block.numOps, local) &&
-         std::all_of(block.prologueOps, block.prologueOps + block.numPrologueOps, local);
+         std::all_of(block.prologueOps, block.prologueOps + block.numPrologueOps,
+                     [&](const BdlOp &op) { return local(op) || modelWide(inst, op); });
 }
 
 /// Whether a phase has enough work to pay for a hand-over to each thread
@@ -476,10 +495,19 @@ static bool worthSlicing(const ModelInstance &inst, const BdlBlock &block, int32
 static void runPhaseSliced(ModelInstance &inst, const BdlBlock &block, int32_t steps,
                            const BdlContext &ctx, int slices) {
   const BdlModel &m = inst.model();
+  std::vector<BdlOp> perSlice; // the prologue less its model-wide ops
+  for (int32_t o = 0; o < block.numPrologueOps; ++o) {
+    if (modelWide(inst, block.prologueOps[o]))
+      runOps(inst, block, &block.prologueOps[o], 1, ctx, /*evaluation=*/false);
+    else
+      perSlice.push_back(block.prologueOps[o]);
+  }
+  const BdlOp *prologue = perSlice.data();
+  const int32_t numPrologue = int32_t(perSlice.size());
   // Weights' transposes for sparse products, made once and shared read-only.
   std::unordered_map<const BdlOp *, const Transposed *> transposes;
-  for (const BdlOp *ops : {block.prologueOps, block.ops})
-    for (int32_t o = 0; o < (ops == block.ops ? block.numOps : block.numPrologueOps); ++o)
+  for (const BdlOp *ops : {prologue, block.ops})
+    for (int32_t o = 0; o < (ops == block.ops ? block.numOps : numPrologue); ++o)
       if (const BdlOp &op = ops[o]; op.kind == BDL_OP_GEMM) {
         GemmArgs g = gemmArgs(inst, block, op, inst.tensorTable());
         if (sparseCandidate(inst, block, op, g))
@@ -489,8 +517,8 @@ static void runPhaseSliced(ModelInstance &inst, const BdlBlock &block, int32_t s
   int64_t time0 = inst.time();
   // Memoised products per (op, slice), made here: the threads only look up.
   static std::map<std::pair<MemoKey, int>, Memo> memos;
-  for (const BdlOp *ops : {block.prologueOps, block.ops})
-    for (int32_t o = 0; o < (ops == block.ops ? block.numOps : block.numPrologueOps); ++o)
+  for (const BdlOp *ops : {prologue, block.ops})
+    for (int32_t o = 0; o < (ops == block.ops ? block.numOps : numPrologue); ++o)
       if (ops[o].kind == BDL_OP_GEMM)
         for (int slice = 0; slice < slices; ++slice)
           memos[{memoKey(ops[o]), slice}];
@@ -525,7 +553,7 @@ static void runPhaseSliced(ModelInstance &inst, const BdlBlock &block, int32_t s
         }
       }
     };
-    run(block.prologueOps, block.numPrologueOps);
+    run(prologue, numPrologue);
     for (int32_t step = 0; step < steps; ++step) {
       c.step = step, c.time = time0 + step;
       run(block.ops, block.numOps);
@@ -536,10 +564,14 @@ static void runPhaseSliced(ModelInstance &inst, const BdlBlock &block, int32_t s
       if (ops[o].kind == BDL_OP_ROTATE)
         inst.rotate(ops[o].a, ops[o].b);
   };
-  rotations(block.prologueOps, block.numPrologueOps);
+  rotations(prologue, numPrologue);
   for (int32_t step = 0; step < steps; ++step)
     rotations(block.ops, block.numOps);
   inst.setTime(time0 + steps);
+}
+
+bool splitsByExamples(ModelInstance &inst, const BdlBlock &block) {
+  return isPhase(block) && rowLocal(inst, block);
 }
 
 void runBlocks(ModelInstance &inst, const BdlBlock *blocks, int32_t numBlocks, bool evaluation) {

@@ -80,6 +80,12 @@ public:
 void runBlocks(ModelInstance &instance, const BdlBlock *blocks, int32_t numBlocks,
                bool evaluation = false);
 
+/// Whether a phase (a block of several steps) runs as one task per slice of
+/// the batch's examples, each thread running every step for its rows
+/// (docs/threads.md), given a batch of more than one example, two threads
+/// and enough work; otherwise its ops run one after the other.
+bool splitsByExamples(ModelInstance &instance, const BdlBlock &block);
+
 /// Forgets every product cached from the weights (transposed copies for
 /// spike products, memoised products): call after writing weights outside
 /// the blocks (initialisation, loading, restoring). Learning blocks do it
