@@ -23,6 +23,7 @@
 #endif
 #include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <tuple>
 #include <unordered_map>
@@ -215,17 +216,35 @@ static void sparseTimes(const GemmArgs &g, const Transposed &t, const std::vecto
   }
 }
 
+/// Weights' transposes for the threads of a phase split by examples: made
+/// by the first thread whose product turns out sparse, then shared
+/// read-only. A rate model's phases never make one.
+class SharedTransposes {
+public:
+  const Transposed &get(int32_t tensor, const GemmArgs &g) {
+    std::lock_guard<std::mutex> lock(mutex);
+    const Transposed *&t = made[tensor];
+    if (!t)
+      t = &transposed(tensor, g);
+    return *t;
+  }
+
+private:
+  std::mutex mutex;
+  std::unordered_map<int32_t, const Transposed *> made;
+};
+
 /// The sparse product when it applies; false (nothing written) otherwise.
-/// `prebuilt`: B^T made beforehand (threads share it read-only).
+/// `shared`: where the threads of a split phase get B^T.
 static bool sparseProduct(const ModelInstance &inst, const BdlBlock &block, const BdlOp &op,
-                          const GemmArgs &g, const Transposed *prebuilt = nullptr) {
+                          const GemmArgs &g, SharedTransposes *shared = nullptr) {
   if (!sparseCandidate(inst, block, op, g))
     return false;
   thread_local std::vector<int32_t> nonzero;
   thread_local std::vector<int64_t> rowEnd;
   if (!scanSparse(g, nonzero, rowEnd))
     return false;
-  sparseTimes(g, prebuilt ? *prebuilt : transposed(op.b, g), nonzero, rowEnd);
+  sparseTimes(g, shared ? shared->get(op.b, g) : transposed(op.b, g), nonzero, rowEnd);
   return true;
 }
 
@@ -504,15 +523,7 @@ static void runPhaseSliced(ModelInstance &inst, const BdlBlock &block, int32_t s
   }
   const BdlOp *prologue = perSlice.data();
   const int32_t numPrologue = int32_t(perSlice.size());
-  // Weights' transposes for sparse products, made once and shared read-only.
-  std::unordered_map<const BdlOp *, const Transposed *> transposes;
-  for (const BdlOp *ops : {prologue, block.ops})
-    for (int32_t o = 0; o < (ops == block.ops ? block.numOps : numPrologue); ++o)
-      if (const BdlOp &op = ops[o]; op.kind == BDL_OP_GEMM) {
-        GemmArgs g = gemmArgs(inst, block, op, inst.tensorTable());
-        if (sparseCandidate(inst, block, op, g))
-          transposes[&op] = &transposed(op.b, g);
-      }
+  SharedTransposes transposes;
   int64_t batch = inst.batch(), per = (batch + slices - 1) / slices;
   int64_t time0 = inst.time();
   // Memoised products per (op, slice), made here: the threads only look up.
@@ -535,8 +546,7 @@ static void runPhaseSliced(ModelInstance &inst, const BdlBlock &block, int32_t s
           op.fn(r0, r1, inst.resolve(op.cols), table.data(), inst.hp(), &c);
         } else if (op.kind == BDL_OP_GEMM) {
           GemmArgs g = rowSlice(gemmArgs(inst, block, op, table.data()), r0, r1);
-          auto t = transposes.find(&op);
-          if (t != transposes.end() && sparseProduct(inst, block, op, g, t->second))
+          if (sparseProduct(inst, block, op, g, &transposes))
             continue;
           Memo *memo =
               memoisable(inst, block, op, g) ? &memos.find({memoKey(op), slice})->second : nullptr;
