@@ -119,9 +119,10 @@ std::string validationSetting(const BdlModel &model, const Options &o) {
 
 /// The options of a resumed run: the checkpoint's settings, except those
 /// given for --data-dir, --quiet, --epochs (to extend the run),
-/// --checkpoint-every and --threads (another thread count splits the sums in
-/// OpenBLAS differently: the weights then differ in their last bits). Any
-/// other option given must agree with the checkpoint.
+/// --checkpoint-every, --monitor-every and --no-monitors, and --threads
+/// (another thread count splits the sums in OpenBLAS differently: the
+/// weights then differ in their last bits). Any other option given must
+/// agree with the checkpoint.
 Options resumeOptions(const BdlModel &model, const Options &o, const CheckpointState &ck) {
   const RunInfo &run = ck.run;
   auto mustMatch = [&](const char *flag, bool same, const std::string &theirs) {
@@ -174,6 +175,10 @@ Options resumeOptions(const BdlModel &model, const Options &o, const CheckpointS
     r.checkpointEvery = run.checkpointEvery;
   if (!o.given.count("--threads"))
     r.threads = run.threads;
+  if (!o.given.count("--monitor-every") && !o.given.count("--no-monitors")) {
+    r.noMonitors = run.monitorEvery < 0;
+    r.monitorEvery = std::max<int64_t>(run.monitorEvery, 0);
+  }
   return r;
 }
 
@@ -260,6 +265,7 @@ int runTrain(const BdlModel &model, const Options &typed) {
   info.shuffle = !o.noShuffle;
   info.trainExamples = trainExamples;
   info.checkpointEvery = o.checkpointEvery;
+  info.monitorEvery = topts.monitorEvery;
   info.resumedFromEpoch = ck ? ck->state.epoch : 0;
   std::unique_ptr<RunLog> log;
   if (!o.out.empty())

@@ -6,6 +6,7 @@
 #include "bdl/model.h"
 
 #include <cerrno>
+#include <charconv>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
@@ -131,6 +132,31 @@ RunLog::RunLog(const std::string &outDir, const ModelInstance &instance, const R
   csv << '\n' << std::flush;
   for (const EpochMetrics &e : history)
     epoch(e);
+  if (!history.empty())
+    keepMonitorRows(history.back().epoch);
+}
+
+void RunLog::keepMonitorRows(int lastEpoch) {
+  // A resumed run continues after the checkpoint's epoch: the killed run's
+  // rows up to it stay, the ones it wrote after it are computed again.
+  std::ifstream in(dir + "/monitors.csv");
+  std::string header, line;
+  if (!in || !std::getline(in, header))
+    return;
+  std::vector<std::string> kept;
+  while (std::getline(in, line)) {
+    int epoch = 0;
+    auto [end, ec] = std::from_chars(line.data(), line.data() + line.size(), epoch);
+    if (ec != std::errc() || end == line.data() + line.size() || *end != ',' || epoch > lastEpoch)
+      break;
+    kept.push_back(line);
+  }
+  in.close();
+  monitorsCsv = openOutput(dir + "/monitors.csv");
+  monitorsCsv << header << '\n';
+  for (const std::string &row : kept)
+    monitorsCsv << row << '\n';
+  monitorsCsv << std::flush;
 }
 
 void RunLog::epoch(const EpochMetrics &e) {

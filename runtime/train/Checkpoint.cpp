@@ -97,6 +97,7 @@ json runJson(const RunInfo &r) {
           {"shuffle", r.shuffle},
           {"train_examples", r.trainExamples},
           {"checkpoint_every", r.checkpointEvery},
+          {"monitor_every", r.monitorEvery},
           {"threads", r.threads}};
 }
 
@@ -113,6 +114,7 @@ RunInfo runFromJson(const json &j, uint64_t seed) {
   r.shuffle = j.at("shuffle").get<bool>();
   r.trainExamples = j.at("train_examples").get<int64_t>();
   r.checkpointEvery = j.at("checkpoint_every").get<int>();
+  r.monitorEvery = j.value("monitor_every", int64_t(0)); // absent before monitors.csv resumed
   r.threads = j.at("threads").get<int>();
   return r;
 }

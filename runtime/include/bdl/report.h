@@ -33,6 +33,7 @@ struct RunInfo {
   bool shuffle = true;       // false with --no-shuffle
   int64_t trainExamples = 0; // per epoch, validation excluded
   int checkpointEvery = 0;   // epochs; 0: no checkpoints
+  int64_t monitorEvery = 0;  // --monitor-every K (batches); 0: sampled, -1: --no-monitors
   std::string dataDir;
   int resumedFromEpoch = 0; // epochs done when the run was resumed, or 0
 };
@@ -42,7 +43,8 @@ class RunLog {
 public:
   /// Creates `outDir` if needed and writes the CSV header, then a row for
   /// each epoch of `history` (the epochs a resumed run has already done),
-  /// replacing any rows a killed run wrote after its checkpoint.
+  /// replacing any rows a killed run wrote after its checkpoint; so too in
+  /// DIR/monitors.csv.
   RunLog(const std::string &outDir, const ModelInstance &instance, const RunInfo &info,
          const std::vector<EpochMetrics> &history = {});
 
@@ -58,6 +60,9 @@ public:
   void finish(const std::string &error = {});
 
 private:
+  /// Keeps the header and the rows of DIR/monitors.csv up to `lastEpoch`.
+  void keepMonitorRows(int lastEpoch);
+
   std::string dir;
   const ModelInstance &instance;
   RunInfo info;
