@@ -107,6 +107,7 @@ constexpr const char *kInits[] = {"zero", "const", "uniform", "normal", "xavier"
 constexpr const char *kParamTypes[] = {"real", "int", "bool"};
 constexpr const char *kTunes[] = {"", "linear", "log", "int", "bool", "choice"};
 constexpr const char *kMetrics[] = {"accuracy", "loss"};
+constexpr const char *kRanges[] = {"", "positive", "nonnegative", "fraction"};
 constexpr const char *kKernelKinds[] = {"map", "rowreduce", "colreduce"};
 constexpr const char *kReduces[] = {"sum", "max"};
 constexpr const char *kAccesses[] = {"", "row", "col", "0"};
@@ -132,6 +133,7 @@ const char *spelling(InitKind k) { return lookup(kInits, k); }
 const char *spelling(ParamType t) { return lookup(kParamTypes, t); }
 const char *spelling(TuneKind t) { return lookup(kTunes, t); }
 const char *spelling(Metric m) { return lookup(kMetrics, m); }
+const char *spelling(ParamRange r) { return lookup(kRanges, r); }
 std::string spelling(const Objective &o) {
   return std::string(o.minimise ? "minimize(" : "maximize(") + spelling(o.metric) + ")";
 }
@@ -154,6 +156,9 @@ template <> std::optional<ParamType> fromSpelling<ParamType>(std::string_view te
 }
 template <> std::optional<TuneKind> fromSpelling<TuneKind>(std::string_view text) {
   return text.empty() ? std::nullopt : find<TuneKind>(kTunes, text);
+}
+template <> std::optional<ParamRange> fromSpelling<ParamRange>(std::string_view text) {
+  return text.empty() ? std::nullopt : find<ParamRange>(kRanges, text);
 }
 template <> std::optional<Metric> fromSpelling<Metric>(std::string_view text) {
   return find<Metric>(kMetrics, text);

@@ -49,7 +49,8 @@ constexpr uint64_t kQuietNaNBits64 = 0x7ff8000000000000ull;
 const char *spelling(Role r);
 const char *spelling(InitKind k);
 const char *spelling(ParamType t);
-const char *spelling(TuneKind t); // "" for None
+const char *spelling(TuneKind t);   // "" for None
+const char *spelling(ParamRange r); // "" for Any
 const char *spelling(Metric m);
 /// "maximize(accuracy)", "minimize(loss)": the spelling of the source.
 std::string spelling(const Objective &o);
@@ -67,6 +68,7 @@ template <> std::optional<InitKind> fromSpelling<InitKind>(std::string_view text
 template <> std::optional<ParamType> fromSpelling<ParamType>(std::string_view text);
 template <> std::optional<TuneKind> fromSpelling<TuneKind>(std::string_view text);
 template <> std::optional<Metric> fromSpelling<Metric>(std::string_view text);
+template <> std::optional<ParamRange> fromSpelling<ParamRange>(std::string_view text);
 template <> std::optional<KernelOp::Kind> fromSpelling<KernelOp::Kind>(std::string_view text);
 template <> std::optional<KernelOp::Reduce> fromSpelling<KernelOp::Reduce>(std::string_view text);
 template <> std::optional<Access> fromSpelling<Access>(std::string_view text);

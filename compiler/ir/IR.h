@@ -46,6 +46,9 @@ enum class InitKind : uint8_t { Zero, Const, Uniform, Normal, Xavier, Kaiming, E
 // Mirror BdlParamType / BdlTuneKind.
 enum class ParamType : uint8_t { Real, Int, Bool };
 enum class TuneKind : uint8_t { None, Linear, Log, Int, Bool, Choice };
+// Mirrors BdlParamRange: the values a param may take when the model uses it
+// where only those make sense (an optimiser's eps, clip, betas, decay).
+enum class ParamRange : uint8_t { Any, Positive, NonNegative, Fraction /* [0, 1) */ };
 // Mirrors BdlMetric.
 enum class Metric : uint8_t { Accuracy, Loss };
 
@@ -82,6 +85,10 @@ struct Param {
   TuneKind tune = TuneKind::None;
   double lo = 0, hi = 0;
   std::vector<double> choices; // TuneKind::Choice: the listed values, in order
+  // Checked by the runtime at every --set and tuning trial; `rangeUse` says
+  // what needs it ("'clip' of 'sgd' at model.bdl:30:34").
+  ParamRange range = ParamRange::Any;
+  std::string rangeUse;
   // A derived parameter: recomputed from earlier slots after every change
   // (Module::derive). Null for one the user sets.
   std::shared_ptr<const Expr> derivation;

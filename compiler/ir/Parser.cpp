@@ -274,6 +274,15 @@ private:
         return false;
       }
     }
+    if (tok.isWord("range")) {
+      advance();
+      if (!enumWord(p.range, "a param range (positive, nonnegative or fraction)"))
+        return false;
+      if (!tok.is(Kind::String))
+        return expected("what needs the range, in quotes");
+      p.rangeUse = tok.value;
+      advance();
+    }
     if (tok.isWord("derive")) {
       advance();
       ExprPtr e;

@@ -101,6 +101,8 @@ private:
       os << " tune " << spelling(p.tune) << " [" << formatExact(p.lo) << ", " << formatExact(p.hi)
          << "]";
     }
+    if (p.range != ParamRange::Any)
+      os << " range " << spelling(p.range) << " " << quoted(p.rangeUse);
     if (p.derivation) {
       os << " derive ";
       expr(*p.derivation);

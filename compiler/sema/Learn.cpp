@@ -180,29 +180,78 @@ void Checker::checkOptimizer(const ast::LearnDecl &learn) {
                  "none is");
 }
 
+/// What `range` asks for, as a message says it.
+static const char *describe(ArgumentRange range) {
+  switch (range) {
+  case ArgumentRange::Any:
+    break;
+  case ArgumentRange::Positive:
+    return "greater than 0";
+  case ArgumentRange::NonNegative:
+    return "at least 0";
+  case ArgumentRange::Fraction:
+    return "in [0, 1)";
+  }
+  return "any number";
+}
+
+static bool inRange(ArgumentRange range, double v) {
+  switch (range) {
+  case ArgumentRange::Any:
+    return true;
+  case ArgumentRange::Positive:
+    return v > 0;
+  case ArgumentRange::NonNegative:
+    return v >= 0;
+  case ArgumentRange::Fraction:
+    return v >= 0 && v < 1;
+  }
+  return true;
+}
+
 void Checker::checkArgumentRange(const OptimizerArgument &arg, const char *optimizer,
                                  const ast::Expr *value) {
-  // Only a constant is known here; a param may change with --set.
+  if (arg.range == ArgumentRange::Any)
+    return;
   Constant c = evaluate(value, /*report=*/false);
-  if (c.status != Constant::Known)
+  if (c.status == Constant::Known) {
+    if (!inRange(arg.range, c.value))
+      diags.report(value->getRange(), DiagID::err_optimizer_argument, arg.name, optimizer,
+                   describe(arg.range), formatNumber(c.value));
     return;
-  const char *expected = nullptr;
-  switch (arg.range) {
-  case ArgumentRange::Any:
-    return;
-  case ArgumentRange::Positive:
-    expected = c.value > 0 ? nullptr : "greater than 0";
-    break;
-  case ArgumentRange::NonNegative:
-    expected = c.value >= 0 ? nullptr : "at least 0";
-    break;
-  case ArgumentRange::Fraction:
-    expected = c.value >= 0 && c.value < 1 ? nullptr : "in [0, 1)";
-    break;
   }
-  if (expected)
-    diags.report(value->getRange(), DiagID::err_optimizer_argument, arg.name, optimizer, expected,
-                 formatNumber(c.value));
+  // A param given as the argument: its default and its tune range are
+  // checked here, and every value --set or a tuning trial gives it by the
+  // runtime (ir::Param::range).
+  const auto *n = llvm::dyn_cast<ast::NameExpr>(value);
+  auto resolved = n ? model->resolved.find(n) : model->resolved.end();
+  if (resolved == model->resolved.end() || !resolved->second ||
+      resolved->second->kind != Symbol::Kind::Param)
+    return;
+  ir::Param &p = model->params[size_t(resolved->second->index)];
+  std::string why;
+  if (!p.derivation && !inRange(arg.range, p.value))
+    why = "param '" + p.name + "', which defaults to " + formatNumber(p.value);
+  else if (p.tune == ir::TuneKind::Choice) {
+    for (double choice : p.choices)
+      if (why.empty() && !inRange(arg.range, choice))
+        why = "param '" + p.name + "', whose tune choices include " + formatNumber(choice);
+  } else if (p.tune != ir::TuneKind::None &&
+             !(inRange(arg.range, p.lo) && inRange(arg.range, p.hi))) {
+    why = "param '" + p.name + "', whose tune range [" + formatNumber(p.lo) + ", " +
+          formatNumber(p.hi) + "] reaches past that";
+  }
+  if (!why.empty()) {
+    diags.report(value->getRange(), DiagID::err_optimizer_argument, arg.name, optimizer,
+                 describe(arg.range), why);
+    diags.report(resolved->second->declRange, DiagID::note_declared_here, p.name);
+    return;
+  }
+  if (p.range == ArgumentRange::Any) {
+    p.range = arg.range;
+    p.rangeUse = "'" + std::string(arg.name) + "' of '" + optimizer + "' at " +
+                 diags.where(value->getRange().Start);
+  }
 }
 
 /// The population whose state or value an update names (`out.C -= ...`, or

@@ -132,7 +132,7 @@ struct Optimizer {
 
 /// What a constant optimiser argument must be (a param's value is the
 /// user's to choose, as for any runtime scalar).
-enum class ArgumentRange { Any, Positive, NonNegative, Fraction /* [0, 1) */ };
+using ArgumentRange = ir::ParamRange;
 
 /// The arguments of each optimiser: the one table sema checks them against
 /// and --emit=sema prints them by.

@@ -57,6 +57,15 @@ void DiagnosticEngine::emit(llvm::SMRange range, DiagID id, const std::string &m
   sourceMgr.PrintMessage(os, range.Start, info.kind, text, ranges);
 }
 
+std::string DiagnosticEngine::where(llvm::SMLoc loc) const {
+  unsigned id = sourceMgr.FindBufferContainingLoc(loc);
+  if (!id)
+    return "?";
+  auto [line, column] = sourceMgr.getLineAndColumn(loc, id);
+  return sourceMgr.getMemoryBuffer(id)->getBufferIdentifier().str() + ":" + std::to_string(line) +
+         ":" + std::to_string(column);
+}
+
 bool DiagnosticEngine::printWithNonASCIILine(llvm::SMRange range, llvm::SourceMgr::DiagKind kind,
                                              const std::string &text) {
   // llvm::SourceMgr prints a line with any byte >= 0x80 without its caret

@@ -33,6 +33,8 @@ public:
   unsigned errorCount() const { return errors; }
   bool hasErrors() const { return errors != 0; }
   llvm::SourceMgr &getSourceMgr() { return sourceMgr; }
+  /// `file:line:col` of `loc`, as diagnostics name it.
+  std::string where(llvm::SMLoc loc) const;
 
   static const char *format(DiagID id);
   static const char *flag(DiagID id);

@@ -312,6 +312,7 @@ ModelInstance::ModelInstance(const BdlModel &model) : desc(model) {
   }
   sizesStorage.assign(model.numParams, false);
   derive();
+  checkRanges();
   auto mark = [&](BdlDim d) {
     if (d.kind == BDL_DIM_PARAM)
       sizesStorage[d.value] = true;
@@ -398,11 +399,45 @@ void ModelInstance::setParamValue(int index, double value) {
   hpValues[BDL_HP_FIRST_PARAM + index] = float(value);
   try {
     derive();
+    checkRanges();
   } catch (...) {
     params[index] = old;
     hpValues[BDL_HP_FIRST_PARAM + index] = float(old);
     derive();
     throw;
+  }
+}
+
+/// The shortest text that reads back as `v`.
+static std::string formatValue(float v) {
+  char buf[32];
+  auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v);
+  return ec == std::errc() ? std::string(buf, end) : std::to_string(v);
+}
+
+void ModelInstance::checkRanges() const {
+  for (int i = 0; i < desc.numParams; ++i) {
+    const BdlParamDesc &p = desc.params[i];
+    // The kernels read the float in hp, which is what must be in range.
+    float v = hpValues[BDL_HP_FIRST_PARAM + i];
+    const char *expected = nullptr;
+    switch (p.range) {
+    case BDL_RANGE_POSITIVE:
+      expected = v > 0 ? nullptr : "greater than 0";
+      break;
+    case BDL_RANGE_NONNEGATIVE:
+      expected = v >= 0 ? nullptr : "at least 0";
+      break;
+    case BDL_RANGE_FRACTION:
+      expected = v >= 0 && v < 1 ? nullptr : "in [0, 1)";
+      break;
+    default:
+      break;
+    }
+    if (expected)
+      throw UsageError("parameter '" + std::string(p.name) + "' = " + formatValue(v) +
+                       (p.derived ? " (derived)" : "") + " must be " + expected + ": it is " +
+                       (p.rangeUse ? p.rangeUse : "an optimiser's argument"));
   }
 }
 

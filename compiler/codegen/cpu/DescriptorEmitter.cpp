@@ -65,10 +65,14 @@ public:
         gv->setAlignment(Align(8));
         choices = gv;
       }
+      static_assert((int)ir::ParamRange::Fraction == BDL_RANGE_FRACTION &&
+                    (int)ir::ParamRange::Positive == BDL_RANGE_POSITIVE);
       params.push_back(ConstantStruct::get(
-          types.param, {str(p.name), f64(p.value), f64(p.lo), f64(p.hi),
-                        i32(static_cast<int>(p.type)), i32(static_cast<int>(p.tune)),
-                        i32(p.derivation != nullptr), i32(int64_t(p.choices.size())), choices}));
+          types.param,
+          {str(p.name), f64(p.value), f64(p.lo), f64(p.hi), i32(static_cast<int>(p.type)),
+           i32(static_cast<int>(p.tune)), i32(p.derivation != nullptr),
+           i32(int64_t(p.choices.size())), choices, i32(static_cast<int>(p.range)),
+           p.rangeUse.empty() ? null() : str(p.rangeUse)}));
     }
 
     Constant *train = nullptr, *eval = nullptr;
@@ -315,7 +319,8 @@ AbiTypes AbiTypes::get(LLVMContext &ctx) {
   AbiTypes t;
   t.dim = namedStruct(ctx, "BdlDim", {i32, i32});
   t.tensor = namedStruct(ctx, "BdlTensorDesc", {ptr, i32, i32, t.dim, t.dim, f32, f32, i32, i32});
-  t.param = namedStruct(ctx, "BdlParamDesc", {ptr, f64, f64, f64, i32, i32, i32, i32, ptr});
+  t.param =
+      namedStruct(ctx, "BdlParamDesc", {ptr, f64, f64, f64, i32, i32, i32, i32, ptr, i32, ptr});
   t.window = namedStruct(ctx, "BdlWindow", {i32, i32, i32, i32, i32, i32, i32});
   t.op = namedStruct(ctx, "BdlOp",
                      {i32, i32, i32, i32, i32, i32, i32, i32, i32, f32, f32, ptr, ptr, t.dim, t.dim,
@@ -357,7 +362,8 @@ std::vector<HostLayout> hostLayouts() {
        sizeof(BdlParamDesc),
        {OFF(BdlParamDesc, name), OFF(BdlParamDesc, value), OFF(BdlParamDesc, lo),
         OFF(BdlParamDesc, hi), OFF(BdlParamDesc, type), OFF(BdlParamDesc, tune),
-        OFF(BdlParamDesc, derived), OFF(BdlParamDesc, numChoices), OFF(BdlParamDesc, choices)}},
+        OFF(BdlParamDesc, derived), OFF(BdlParamDesc, numChoices), OFF(BdlParamDesc, choices),
+        OFF(BdlParamDesc, range), OFF(BdlParamDesc, rangeUse)}},
       {"BdlOp",
        sizeof(BdlOp),
        {OFF(BdlOp, kind), OFF(BdlOp, parallel), OFF(BdlOp, a), OFF(BdlOp, b), OFF(BdlOp, c),

@@ -20,7 +20,7 @@
 extern "C" {
 #endif
 
-#define BDL_ABI_VERSION 10u
+#define BDL_ABI_VERSION 11u
 
 /* Slots of the runtime scalar array `hp` every kernel receives. Model
  * hyperparameter i lives at hp[BDL_HP_FIRST_PARAM + i]. */
@@ -90,6 +90,15 @@ typedef enum {
   BDL_TUNE_CHOICE = 5 /* one of BdlParamDesc.choices */
 } BdlTuneKind;
 
+/* The values a parameter may take (the model uses it as an optimiser's eps,
+ * clip, beta or weight decay); the runtime refuses others. */
+typedef enum {
+  BDL_RANGE_ANY = 0,
+  BDL_RANGE_POSITIVE = 1,    /* > 0 */
+  BDL_RANGE_NONNEGATIVE = 2, /* >= 0 */
+  BDL_RANGE_FRACTION = 3     /* in [0, 1) */
+} BdlParamRange;
+
 /* What `net tune` scores a trial by (the train block's `objective`). */
 typedef enum { BDL_METRIC_ACCURACY = 0, BDL_METRIC_LOSS = 1 } BdlMetric;
 
@@ -105,6 +114,8 @@ typedef struct {
   int32_t derived;
   int32_t numChoices;    /* BDL_TUNE_CHOICE: how many values choices lists */
   const double *choices; /* BDL_TUNE_CHOICE: the values, in order; null otherwise */
+  int32_t range;         /* BdlParamRange */
+  const char *rangeUse;  /* what needs the range, e.g. "'clip' of 'sgd' at m.bdl:30:34"; or null */
 } BdlParamDesc;
 
 /* The integer context of a call: where in simulated time and in the data the

@@ -139,6 +139,9 @@ private:
   /// Runs BdlModel.derive on the hp values and copies the derived ones into
   /// `params`; refuses a change to a derived extent once allocated.
   void derive();
+  /// Throws UsageError naming the first parameter outside its
+  /// BdlParamDesc.range, and what needs the range.
+  void checkRanges() const;
 
   struct FreeDeleter {
     void operator()(float *p) const { std::free(p); }
