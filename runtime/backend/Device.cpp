@@ -91,7 +91,8 @@ void runBlocks(ModelInstance &instance, const BdlBlock *blocks, int32_t numBlock
 }
 
 void hostWrote(ModelInstance &instance, int tensor) {
-  cpu::invalidateCaches();
+  int32_t role = instance.model().tensors[tensor].role;
+  cpu::invalidateCaches(role == BDL_ROLE_WEIGHT || role == BDL_ROLE_FIXED);
   if (cuda::DeviceModel *gpu = gpuOf(instance))
     gpu->upload(instance, tensor);
 }

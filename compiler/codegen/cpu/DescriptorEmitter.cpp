@@ -8,6 +8,7 @@
 
 #include "codegen/CodeGen.h"
 #include "codegen/Sampler.h"
+#include "transforms/OpEffects.h"
 
 #include "bdl/abi.h"
 
@@ -18,6 +19,7 @@
 
 #include <cstddef>
 #include <map>
+#include <set>
 #include <variant>
 
 using namespace llvm;
@@ -32,13 +34,40 @@ StructType *namedStruct(LLVMContext &ctx, StringRef name, ArrayRef<Type *> field
   return StructType::create(ctx, fields, name);
 }
 
+/// The GEMMs that are the only op of the whole schedule writing their C, a
+/// weight they update in place (C += alpha op(A) op(B), beta exactly 1) in
+/// a one-step block: BdlOp.soleWriter. The runtime can then keep a
+/// transposed copy of the weight current through each such update instead of
+/// making it again (backend/cpu/Executor.cpp).
+std::set<const ir::GemmOp *> soleWriterUpdates(const ir::Module &m) {
+  std::map<ir::TensorId, int> writers;
+  std::map<ir::TensorId, const ir::GemmOp *> update;
+  for (const auto *blocks : {&m.trainBlocks, &m.evalBlocks})
+    for (const ir::Block &b : *blocks)
+      for (const auto *ops : {&b.prologue, &b.ops})
+        for (const ir::Op &o : *ops) {
+          forEachWrite(o, /*unstored=*/true, [&](ir::TensorId t) { ++writers[t]; });
+          const auto *g = std::get_if<ir::GemmOp>(&o);
+          bool oneStep = b.steps == 1 && !b.stepsExpr && ops == &b.ops;
+          if (g && oneStep && g->beta == 1 && g->betaSlot < 0 &&
+              m.tensors[g->c].role == ir::Role::Weight)
+            update[g->c] = g;
+        }
+  std::set<const ir::GemmOp *> sole;
+  for (auto [tensor, g] : update)
+    if (writers[tensor] == 1)
+      sole.insert(g);
+  return sole;
+}
+
 class DescriptorBuilder {
 public:
   DescriptorBuilder(Module &llvmModule, const ir::Module &m, ArrayRef<Function *> kernels,
                     ArrayRef<Function *> stepsFns, Function *derive, StringRef ptx,
                     StringRef ptxArch)
       : mod(llvmModule), ctx(llvmModule.getContext()), m(m), kernels(kernels), stepsFns(stepsFns),
-        derive(derive), ptx(ptx), ptxArch(ptxArch), types(AbiTypes::get(ctx)) {}
+        derive(derive), ptx(ptx), ptxArch(ptxArch), types(AbiTypes::get(ctx)),
+        soleWriters(soleWriterUpdates(m)) {}
 
   Error build() {
     std::vector<Constant *> tensors, params;
@@ -183,7 +212,7 @@ private:
     Constant *one = ConstantStruct::get(types.dim, {i32(BDL_DIM_CONST), i32(1)});
     return ConstantStruct::get(types.op, {i32(kind), i32(0), i32(a), i32(bField), i32(c), i32(0),
                                           i32(0), i32(-1), i32(-1), f32(0), f32(0), null(),
-                                          str(name), one, one, null(), i32(0), window({})});
+                                          str(name), one, one, null(), i32(0), window({}), i32(0)});
   }
 
   Constant *window(const ir::Window &w) {
@@ -220,10 +249,11 @@ private:
         return e;
       std::string name = "gemm " + c.name + " = " + a.name + (g->transA ? "^T" : "") + " * " +
                          bt.name + (g->transB ? "^T" : "");
-      out = ConstantStruct::get(
-          types.op, {i32(BDL_OP_GEMM), i32(0), i32(g->a), i32(g->b), i32(g->c), i32(g->transA),
-                     i32(g->transB), i32(g->alphaSlot), i32(g->betaSlot), f32(g->alpha),
-                     f32(g->beta), null(), str(name), rows, cols, null(), i32(0), window({})});
+      out = ConstantStruct::get(types.op, {i32(BDL_OP_GEMM), i32(0), i32(g->a), i32(g->b),
+                                           i32(g->c), i32(g->transA), i32(g->transB),
+                                           i32(g->alphaSlot), i32(g->betaSlot), f32(g->alpha),
+                                           f32(g->beta), null(), str(name), rows, cols, null(),
+                                           i32(0), window({}), i32(soleWriters.count(g))});
       return Error::success();
     }
     if (std::holds_alternative<ir::GradOp>(o))
@@ -247,7 +277,7 @@ private:
       out = ConstantStruct::get(types.op, {i32(BDL_OP_IMAGE), i32(0), i32(img->in), i32(img->aux),
                                            i32(img->out), i32(0), i32(0), i32(-1), i32(-1), f32(0),
                                            f32(0), null(), str(name), rows, cols, null(),
-                                           i32((int)img->kind), window(img->window)});
+                                           i32((int)img->kind), window(img->window), i32(0)});
       return Error::success();
     }
     const auto &k = std::get<ir::KernelOp>(o);
@@ -262,7 +292,7 @@ private:
     out = ConstantStruct::get(
         types.op, {i32(BDL_OP_KERNEL), i32(parallel), i32(-1), i32(-1), i32(-1), i32(0), i32(0),
                    i32(-1), i32(-1), f32(0), f32(0), kernels[nextKernel], str(k.name), rows, cols,
-                   str(kernels[nextKernel]->getName().str()), i32(0), window({})});
+                   str(kernels[nextKernel]->getName().str()), i32(0), window({}), i32(0)});
     ++nextKernel;
     return Error::success();
   }
@@ -307,6 +337,7 @@ private:
   Function *derive;
   StringRef ptx, ptxArch;
   AbiTypes types;
+  std::set<const ir::GemmOp *> soleWriters;
   size_t nextKernel = 0, nextBlock = 0;
   std::map<std::string, Constant *> strings;
 };
@@ -324,7 +355,7 @@ AbiTypes AbiTypes::get(LLVMContext &ctx) {
   t.window = namedStruct(ctx, "BdlWindow", {i32, i32, i32, i32, i32, i32, i32});
   t.op = namedStruct(ctx, "BdlOp",
                      {i32, i32, i32, i32, i32, i32, i32, i32, i32, f32, f32, ptr, ptr, t.dim, t.dim,
-                      ptr, i32, t.window});
+                      ptr, i32, t.window, i32});
   t.block = namedStruct(ctx, "BdlBlock", {ptr, i32, i32, ptr, ptr, i32, i32, ptr, i32, i32});
   t.model = namedStruct(ctx, "BdlModel", {ptr, ptr, ptr, ptr, ptr, ptr, ptr, i32, i32, i32, i32,
                                           i32, i32, i32, i32, i32, i32, i32, i32, i32, i32, ptr,
@@ -369,7 +400,8 @@ std::vector<HostLayout> hostLayouts() {
        {OFF(BdlOp, kind), OFF(BdlOp, parallel), OFF(BdlOp, a), OFF(BdlOp, b), OFF(BdlOp, c),
         OFF(BdlOp, transA), OFF(BdlOp, transB), OFF(BdlOp, alphaSlot), OFF(BdlOp, betaSlot),
         OFF(BdlOp, alpha), OFF(BdlOp, beta), OFF(BdlOp, fn), OFF(BdlOp, name), OFF(BdlOp, rows),
-        OFF(BdlOp, cols), OFF(BdlOp, symbol), OFF(BdlOp, image), OFF(BdlOp, window)}},
+        OFF(BdlOp, cols), OFF(BdlOp, symbol), OFF(BdlOp, image), OFF(BdlOp, window),
+        OFF(BdlOp, soleWriter)}},
       {"BdlWindow",
        sizeof(BdlWindow),
        {OFF(BdlWindow, channels), OFF(BdlWindow, height), OFF(BdlWindow, width),

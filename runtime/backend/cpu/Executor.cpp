@@ -18,6 +18,8 @@
 #include <array>
 #include <bit>
 #include <cblas.h>
+#include <cstdlib>
+#include <cstring>
 #if defined(__x86_64__)
 #include <immintrin.h>
 #endif
@@ -52,12 +54,19 @@ static ThreadPool &kernelPool() {
 
 /// Counts the runs of blocks that may change weights: learning and readout
 /// blocks, which have one step; phases (time steps) never write a weight. A
-/// weight's transposed copy made after one is valid until the next.
+/// weight's transposed copy made after one is valid until the next, unless
+/// the copy is kept current through the weight's updates (Transposed).
 static uint64_t blockRun = 0;
+/// Counts the host's writes of weights (initialisation, --load, a restored
+/// checkpoint), which no kept-current copy survives.
+static uint64_t hostWeightWrites = 0;
 
 static bool isPhase(const BdlBlock &block) { return block.steps > 1 || block.stepsFn; }
 
-void invalidateCaches() { ++blockRun; }
+void invalidateCaches(bool weights) {
+  ++blockRun;
+  hostWeightWrites += weights;
+}
 
 /// The GEMM's arguments for rows [r0, r1) of op(A) = A and of C.
 static GemmArgs rowSlice(const GemmArgs &g, int64_t r0, int64_t r1) {
@@ -84,11 +93,46 @@ static bool sparseCandidate(const ModelInstance &inst, const BdlBlock &block, co
   return role == BDL_ROLE_WEIGHT || role == BDL_ROLE_FIXED;
 }
 
+/// B^T of a weight B, for sparse products. A weight whose only writer is
+/// one in-place update (BdlOp.soleWriter) is `tracked`: that update keeps
+/// the copy current at batch 1 (updateKeepingTranspose), so it is made once
+/// per host write rather than once per training example. Any other copy
+/// lasts until the next block that may change weights.
 struct Transposed {
-  uint64_t run = ~uint64_t(0);
+  uint64_t run = ~uint64_t(0);        // untracked: valid while blockRun is this
+  uint64_t hostWrites = ~uint64_t(0); // tracked: valid while hostWeightWrites is this
+  bool current = false;               // tracked: and while this holds
   const float *source = nullptr;
   std::vector<float> values;
 };
+
+static std::unordered_map<int32_t, Transposed> &transposeCache() {
+  static std::unordered_map<int32_t, Transposed> cache;
+  return cache;
+}
+
+/// Whether `tensor`'s only writer is a soleWriter GEMM of `model`.
+static bool tracked(const BdlModel &model, int32_t tensor) {
+  static const BdlModel *of = nullptr;
+  static std::vector<char> flags;
+  if (of != &model) {
+    flags.assign(size_t(model.numTensors), 0);
+    for (const auto &[blocks, n] : {std::pair{model.trainBlocks, model.numTrainBlocks},
+                                    std::pair{model.evalBlocks, model.numEvalBlocks}})
+      for (int32_t b = 0; b < n; ++b)
+        for (int32_t o = 0; o < blocks[b].numOps; ++o)
+          if (const BdlOp &op = blocks[b].ops[o]; op.kind == BDL_OP_GEMM && op.soleWriter)
+            flags[size_t(op.c)] = 1;
+    of = &model;
+  }
+  return flags[size_t(tensor)] != 0;
+}
+
+static bool isCurrent(const Transposed &t, bool isTracked, const float *source, size_t size) {
+  if (t.source != source || t.values.size() != size)
+    return false;
+  return isTracked ? t.current && t.hostWrites == hostWeightWrites : t.run == blockRun;
+}
 
 #if defined(__x86_64__)
 /// t[i, o] = b[o, i] for an 8 x 8 tile, in registers: the scalar tile loop
@@ -113,13 +157,8 @@ __attribute__((target("avx"))) static void transposeTile8(const float *b, int64_
 }
 #endif
 
-/// B^T of the weight `tensor`, shared by every product of that weight.
-static const Transposed &transposed(int32_t tensor, const GemmArgs &g) {
-  static std::unordered_map<int32_t, Transposed> cache;
-  Transposed &t = cache[tensor];
-  if (t.run == blockRun && t.source == g.b && t.values.size() == size_t(g.n * g.k))
-    return t;
-  t.values.resize(size_t(g.n * g.k));
+static void transposeInto(const GemmArgs &g, std::vector<float> &values) {
+  values.resize(size_t(g.n * g.k));
 #if defined(__x86_64__)
   static const bool avx = __builtin_cpu_supports("avx");
 #else
@@ -130,7 +169,7 @@ static const Transposed &transposed(int32_t tensor, const GemmArgs &g) {
   constexpr int64_t kTile = 8; // reads and writes both stay within a few lines
   for (int64_t i0 = 0; i0 < g.k; i0 += kTile)
     for (int64_t o0 = 0; o0 < g.n; o0 += kTile) {
-      float *tile = t.values.data() + i0 * g.n + o0;
+      float *tile = values.data() + i0 * g.n + o0;
 #if defined(__x86_64__)
       if (avx && o0 + kTile <= g.n && i0 + kTile <= g.k) {
         transposeTile8(g.b + o0 * g.ldb + i0, g.ldb, tile, g.n);
@@ -141,7 +180,27 @@ static const Transposed &transposed(int32_t tensor, const GemmArgs &g) {
         for (int64_t i = i0; i < std::min(g.k, i0 + kTile); ++i)
           tile[(i - i0) * g.n + (o - o0)] = g.b[o * g.ldb + i];
     }
-  t.run = blockRun, t.source = g.b;
+}
+
+/// B^T of the weight `tensor`, shared by every product of that weight.
+static const Transposed &transposed(const BdlModel &model, int32_t tensor, const GemmArgs &g) {
+  Transposed &t = transposeCache()[tensor];
+  bool isTracked = tracked(model, tensor);
+  if (isCurrent(t, isTracked, g.b, size_t(g.n * g.k))) {
+    // A test hook (test/E2E/guerguiev-transposes.test): a kept-current copy
+    // must hold the bits a new transpose would.
+    static const bool check = std::getenv("BDL_CHECK_TRANSPOSES") != nullptr;
+    if (check && isTracked) {
+      std::vector<float> fresh;
+      transposeInto(g, fresh);
+      if (std::memcmp(fresh.data(), t.values.data(), fresh.size() * sizeof(float)) != 0)
+        throw Error(std::string("internal error: the kept-current transpose of '") +
+                    model.tensors[tensor].name + "' differs from the weight's transpose");
+    }
+    return t;
+  }
+  transposeInto(g, t.values);
+  t.run = blockRun, t.hostWrites = hostWeightWrites, t.current = true, t.source = g.b;
   return t;
 }
 
@@ -221,11 +280,11 @@ static void sparseTimes(const GemmArgs &g, const Transposed &t, const std::vecto
 /// read-only. A rate model's phases never make one.
 class SharedTransposes {
 public:
-  const Transposed &get(int32_t tensor, const GemmArgs &g) {
+  const Transposed &get(const BdlModel &model, int32_t tensor, const GemmArgs &g) {
     std::lock_guard<std::mutex> lock(mutex);
     const Transposed *&t = made[tensor];
     if (!t)
-      t = &transposed(tensor, g);
+      t = &transposed(model, tensor, g);
     return *t;
   }
 
@@ -244,7 +303,9 @@ static bool sparseProduct(const ModelInstance &inst, const BdlBlock &block, cons
   thread_local std::vector<int64_t> rowEnd;
   if (!scanSparse(g, nonzero, rowEnd))
     return false;
-  sparseTimes(g, shared ? shared->get(op.b, g) : transposed(op.b, g), nonzero, rowEnd);
+  const BdlModel &model = inst.model();
+  sparseTimes(g, shared ? shared->get(model, op.b, g) : transposed(model, op.b, g), nonzero,
+              rowEnd);
   return true;
 }
 
@@ -389,8 +450,39 @@ static GemmArgs gemmArgs(const ModelInstance &inst, const BdlBlock &block, const
   return g;
 }
 
+/// The only update of a weight C (BdlOp.soleWriter), and at batch 1 the same
+/// update of C's transposed copy when that is current: C_ij and its copy's
+/// (j, i) both become fma(alpha a_i, b_j, C_ij) (outerProduct; addScaledRows
+/// with the operands swapped), so the copy stays C^T bit for bit and is not
+/// made again for the next example. Otherwise the copy is no longer current.
+static void updateKeepingTranspose(ModelInstance &inst, const BdlOp &op, const GemmArgs &g) {
+  ThreadPool &threads = kernelPool();
+  runGemmSlices(threads, gemmSlices(g, threads.size()), g);
+  auto it = transposeCache().find(op.c);
+  if (it == transposeCache().end())
+    return;
+  Transposed &t = it->second;
+  bool outer = g.k == 1 && g.beta == 1 && !g.transB; // b contiguous: outerProduct's fma path
+  if (!outer || !tracked(inst.model(), op.c) ||
+      !isCurrent(t, /*isTracked=*/true, g.c, size_t(g.m * g.n))) {
+    t.current = false;
+    return;
+  }
+  thread_local std::vector<float> scales;
+  scales.resize(size_t(g.m));
+  int64_t aStride = g.transA ? 1 : g.lda;
+  for (int64_t i = 0; i < g.m; ++i)
+    scales[size_t(i)] = g.alpha * g.a[i * aStride];
+  for (int64_t j = 0; j < g.n; ++j) {
+    ScaledRow row{g.b[j], scales.data()};
+    addScaledRows(g.m, &row, 1, t.values.data() + j * g.m);
+  }
+}
+
 static void runGemm(ModelInstance &inst, const BdlBlock &block, const BdlOp &op) {
   GemmArgs g = gemmArgs(inst, block, op, inst.tensorTable());
+  if (op.soleWriter)
+    return updateKeepingTranspose(inst, op, g);
   if (sparseProduct(inst, block, op, g))
     return;
   static std::map<MemoKey, Memo> memos;

@@ -1,7 +1,7 @@
 //===- backend/cpu/Saxpy.cpp - Runs of scaled rows into one vector --------===//
 //
 // Every element is a chain of fused multiply-adds over the rows in order,
-// c = fma(scale_j, x_j, c), with zero scales skipped. A fused multiply-add
+// c = fma(scale_j, x_j, c), a zero scale included. A fused multiply-add
 // is rounded once, exactly, on every CPU, so the AVX-512, the AVX2 and the
 // scalar path give the same bits, and so does any machine: no dependence on
 // which of OpenBLAS's kernels its DYNAMIC_ARCH build picks (Haswell's
@@ -11,10 +11,7 @@
 //===----------------------------------------------------------------------===//
 #include "Saxpy.h"
 
-#include <algorithm>
 #include <cmath>
-#include <iterator>
-#include <vector>
 
 #if defined(__x86_64__)
 #include <immintrin.h>
@@ -97,7 +94,11 @@ __attribute__((target("avx2,fma"))) void rows256(int64_t n, const ScaledRow *row
 
 #endif
 
-void nonzeroRows(int64_t n, const ScaledRow *rows, size_t count, float *c) {
+} // namespace
+
+void addScaledRows(int64_t n, const ScaledRow *rows, size_t count, float *c) {
+  if (n <= 0 || count == 0)
+    return;
 #if defined(__x86_64__)
   static const bool avx512 = __builtin_cpu_supports("avx512f");
   static const bool avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
@@ -107,20 +108,6 @@ void nonzeroRows(int64_t n, const ScaledRow *rows, size_t count, float *c) {
     return rows256(n, rows, count, c);
 #endif
   scalarRows(0, n, rows, count, c);
-}
-
-} // namespace
-
-void addScaledRows(int64_t n, const ScaledRow *rows, size_t count, float *c) {
-  if (n <= 0 || count == 0)
-    return;
-  if (std::none_of(rows, rows + count, [](const ScaledRow &r) { return r.scale == 0; }))
-    return nonzeroRows(n, rows, count, c);
-  thread_local std::vector<ScaledRow> nonzero;
-  nonzero.clear();
-  std::copy_if(rows, rows + count, std::back_inserter(nonzero),
-               [](const ScaledRow &r) { return r.scale != 0; });
-  nonzeroRows(n, nonzero.data(), nonzero.size(), c);
 }
 
 } // namespace bdl::cpu

@@ -21,8 +21,9 @@ struct ScaledRow {
 };
 
 /// c[o] = fma(rows[j].scale, rows[j].values[o], c[o]) for j = 0, 1, ...,
-/// count - 1 in that order and every o in [0, n), skipping zero scales (as
-/// BLAS's axpy does: a zero times an infinite weight adds nothing).
+/// count - 1 in that order and every o in [0, n), zero scales included: the
+/// same bits on every machine, and fma(s, x, c) = fma(x, s, c), so a
+/// transposed copy updated row by row (Executor.cpp) stays the transpose.
 void addScaledRows(int64_t n, const ScaledRow *rows, size_t count, float *c);
 
 } // namespace bdl::cpu

@@ -205,6 +205,9 @@ typedef struct {
   const char *symbol;
   int32_t image;    /* IMAGE: BdlImageKind */
   BdlWindow window; /* IMAGE, but for a reshape */
+  /* GEMM: nonzero when this op is the only one of the schedule that writes c,
+   * a weight it updates in place (beta exactly 1) in a one-step block. */
+  int32_t soleWriter;
 } BdlOp;
 
 /* A stretch of simulated time: the prologue once, then `steps` repetitions

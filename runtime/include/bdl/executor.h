@@ -86,11 +86,12 @@ void runBlocks(ModelInstance &instance, const BdlBlock *blocks, int32_t numBlock
 /// and enough work; otherwise its ops run one after the other.
 bool splitsByExamples(ModelInstance &instance, const BdlBlock &block);
 
-/// Forgets every product cached from the weights (transposed copies for
-/// spike products, memoised products): call after writing weights outside
-/// the blocks (initialisation, loading, restoring). Learning blocks do it
-/// themselves.
-void invalidateCaches();
+/// Forgets the products cached from tensors the host wrote (memoised
+/// products; with `weights`, every weight's transposed copy for spike
+/// products too): call after writing tensors outside the blocks (a batch's
+/// inputs; with `weights`, initialisation, loading, restoring). Learning
+/// blocks do it themselves.
+void invalidateCaches(bool weights = true);
 
 /// Installs (or, with null, removes) the observer of every step.
 void setStepObserver(StepObserver *observer);
