@@ -154,4 +154,44 @@ TEST(ScaledRows, AddLikeSuccessiveFusedMultiplyAdds) {
   }
 }
 
+// An outer-product row changes exactly the elements whose two factors are
+// non-zero, by one fma, at every length (vector blocks and tails); so a
+// matrix and its transpose updated row by row (the weight and its copy for
+// spike products) stay transposes bit for bit, -0 and zeros included.
+TEST(OuterRows, TransposeStaysExact) {
+  for (int64_t m : {1, 7, 16, 33, 500})
+    for (int64_t n : {1, 9, 17, 64, 130, 784}) {
+      SCOPED_TRACE(testing::Message() << m << " x " << n);
+      std::vector<float> c(static_cast<size_t>(m * n)), t = c, s(static_cast<size_t>(m)),
+                                                        b(static_cast<size_t>(n));
+      for (int64_t i = 0; i < m; ++i)
+        for (int64_t j = 0; j < n; ++j) {
+          float v = (i + j) % 11 == 0 ? -0.0f : std::sin(float(i * n + j) * 0.37f);
+          c[size_t(i * n + j)] = t[size_t(j * m + i)] = v;
+        }
+      for (int64_t i = 0; i < m; ++i)
+        s[size_t(i)] = i % 3 == 0 ? 0.0f : std::cos(float(i) * 1.3f);
+      for (int64_t j = 0; j < n; ++j)
+        b[size_t(j)] = j % 4 == 1 ? 0.0f : std::cos(float(j) * 0.7f) * 2;
+      std::vector<float> want = c;
+      for (int64_t i = 0; i < m; ++i)
+        for (int64_t j = 0; j < n; ++j)
+          if (s[size_t(i)] != 0 && b[size_t(j)] != 0)
+            want[size_t(i * n + j)] = std::fma(s[size_t(i)], b[size_t(j)], want[size_t(i * n + j)]);
+      for (int64_t i = 0; i < m; ++i)
+        addOuterRow(n, s[size_t(i)], b.data(), c.data() + i * n);
+      for (int64_t j = 0; j < n; ++j)
+        addOuterRow(m, b[size_t(j)], s.data(), t.data() + j * m);
+      for (int64_t i = 0; i < m; ++i)
+        for (int64_t j = 0; j < n; ++j) {
+          ASSERT_EQ(std::bit_cast<uint32_t>(c[size_t(i * n + j)]),
+                    std::bit_cast<uint32_t>(want[size_t(i * n + j)]))
+              << i << ", " << j;
+          ASSERT_EQ(std::bit_cast<uint32_t>(t[size_t(j * m + i)]),
+                    std::bit_cast<uint32_t>(c[size_t(i * n + j)]))
+              << i << ", " << j;
+        }
+    }
+}
+
 } // namespace

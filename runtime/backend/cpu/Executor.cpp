@@ -452,9 +452,10 @@ static GemmArgs gemmArgs(const ModelInstance &inst, const BdlBlock &block, const
 
 /// The only update of a weight C (BdlOp.soleWriter), and at batch 1 the same
 /// update of C's transposed copy when that is current: C_ij and its copy's
-/// (j, i) both become fma(alpha a_i, b_j, C_ij) (outerProduct; addScaledRows
-/// with the operands swapped), so the copy stays C^T bit for bit and is not
-/// made again for the next example. Otherwise the copy is no longer current.
+/// (j, i) both become fma(alpha a_i, b_j, C_ij) where both factors are
+/// non-zero (outerProduct; addOuterRow with the operands swapped), so the
+/// copy stays C^T bit for bit and is not made again for the next example.
+/// Otherwise the copy is no longer current.
 static void updateKeepingTranspose(ModelInstance &inst, const BdlOp &op, const GemmArgs &g) {
   ThreadPool &threads = kernelPool();
   runGemmSlices(threads, gemmSlices(g, threads.size()), g);
@@ -473,10 +474,8 @@ static void updateKeepingTranspose(ModelInstance &inst, const BdlOp &op, const G
   int64_t aStride = g.transA ? 1 : g.lda;
   for (int64_t i = 0; i < g.m; ++i)
     scales[size_t(i)] = g.alpha * g.a[i * aStride];
-  for (int64_t j = 0; j < g.n; ++j) {
-    ScaledRow row{g.b[j], scales.data()};
-    addScaledRows(g.m, &row, 1, t.values.data() + j * g.m);
-  }
+  for (int64_t j = 0; j < g.n; ++j)
+    addOuterRow(g.m, g.b[j], scales.data(), t.values.data() + j * g.m);
 }
 
 static void runGemm(ModelInstance &inst, const BdlBlock &block, const BdlOp &op) {

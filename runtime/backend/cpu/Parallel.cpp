@@ -20,8 +20,9 @@ constexpr int64_t kGemmBandAlign = 16;
 /// C = alpha a b^T + beta C for k = 1 (an outer product at batch 1), one
 /// pass per row. OpenBLAS's small-matrix sgemm spends about 5 ns per element
 /// of C on this shape, several times a plain pass. With b contiguous, each
-/// element becomes fma(alpha a_i, b_j, c_ij) (addScaledRows), which a
-/// weight's transposed copy can repeat bit for bit (Executor.cpp).
+/// element with both factors non-zero becomes fma(alpha a_i, b_j, c_ij)
+/// (addOuterRow), which a weight's transposed copy can repeat bit for bit
+/// (Executor.cpp).
 void outerProduct(const GemmArgs &g) {
   int64_t aStride = g.transA ? 1 : g.lda, bStride = g.transB ? g.ldb : 1;
   for (int64_t i = 0; i < g.m; ++i) {
@@ -32,8 +33,7 @@ void outerProduct(const GemmArgs &g) {
       cblas_sscal(int(g.n), g.beta, c, 1);
     float scale = g.alpha * g.a[i * aStride];
     if (bStride == 1) {
-      ScaledRow row{scale, g.b};
-      addScaledRows(g.n, &row, 1, c);
+      addOuterRow(g.n, scale, g.b, c);
     } else {
       cblas_saxpy(int(g.n), scale, g.b, int(bStride), c, 1);
     }

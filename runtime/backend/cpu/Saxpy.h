@@ -22,9 +22,16 @@ struct ScaledRow {
 
 /// c[o] = fma(rows[j].scale, rows[j].values[o], c[o]) for j = 0, 1, ...,
 /// count - 1 in that order and every o in [0, n), zero scales included: the
-/// same bits on every machine, and fma(s, x, c) = fma(x, s, c), so a
-/// transposed copy updated row by row (Executor.cpp) stays the transpose.
+/// same bits on every machine.
 void addScaledRows(int64_t n, const ScaledRow *rows, size_t count, float *c);
+
+/// One row of an outer-product update, c[o] = fma(scale, x[o], c[o]), where
+/// both factors are non-zero; where either is zero c[o] keeps its bits
+/// (as a zero's product would, but for a -0 or an infinite factor). So
+/// C_ij and its transpose's (j, i) change under the same condition, by the
+/// same fma, whichever of the two is the row (Executor.cpp); and a zero
+/// scale costs nothing, as in BLAS's axpy.
+void addOuterRow(int64_t n, float scale, const float *x, float *c);
 
 } // namespace bdl::cpu
 
