@@ -3,6 +3,8 @@
 #include "sema/Checker.h"
 #include "support/Format.h"
 
+#include "bdl/param_range.h"
+
 #include "llvm/Support/Casting.h"
 
 namespace bdl::sema {
@@ -180,34 +182,9 @@ void Checker::checkOptimizer(const ast::LearnDecl &learn) {
                  "none is");
 }
 
-/// What `range` asks for, as a message says it.
-static const char *describe(ArgumentRange range) {
-  switch (range) {
-  case ArgumentRange::Any:
-    break;
-  case ArgumentRange::Positive:
-    return "greater than 0";
-  case ArgumentRange::NonNegative:
-    return "at least 0";
-  case ArgumentRange::Fraction:
-    return "in [0, 1)";
-  }
-  return "any number";
-}
+static bool inRange(ArgumentRange range, double v) { return inParamRange(int32_t(range), v); }
 
-static bool inRange(ArgumentRange range, double v) {
-  switch (range) {
-  case ArgumentRange::Any:
-    return true;
-  case ArgumentRange::Positive:
-    return v > 0;
-  case ArgumentRange::NonNegative:
-    return v >= 0;
-  case ArgumentRange::Fraction:
-    return v >= 0 && v < 1;
-  }
-  return true;
-}
+static const char *describe(ArgumentRange range) { return describeParamRange(int32_t(range)); }
 
 void Checker::checkArgumentRange(const OptimizerArgument &arg, const char *optimizer,
                                  const ast::Expr *value) {

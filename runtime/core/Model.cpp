@@ -4,6 +4,7 @@
 #include "bdl/error.h"
 #include "bdl/executor.h"
 #include "bdl/image.h"
+#include "bdl/param_range.h"
 #include "bdl/rng.h"
 
 #include <algorithm>
@@ -420,24 +421,11 @@ void ModelInstance::checkRanges() const {
     const BdlParamDesc &p = desc.params[i];
     // The kernels read the float in hp, which is what must be in range.
     float v = hpValues[BDL_HP_FIRST_PARAM + i];
-    const char *expected = nullptr;
-    switch (p.range) {
-    case BDL_RANGE_POSITIVE:
-      expected = v > 0 ? nullptr : "greater than 0";
-      break;
-    case BDL_RANGE_NONNEGATIVE:
-      expected = v >= 0 ? nullptr : "at least 0";
-      break;
-    case BDL_RANGE_FRACTION:
-      expected = v >= 0 && v < 1 ? nullptr : "in [0, 1)";
-      break;
-    default:
-      break;
-    }
-    if (expected)
-      throw UsageError("parameter '" + std::string(p.name) + "' = " + formatValue(v) +
-                       (p.derived ? " (derived)" : "") + " must be " + expected + ": it is " +
-                       (p.rangeUse ? p.rangeUse : "an optimiser's argument"));
+    if (inParamRange(p.range, v))
+      continue;
+    throw UsageError("parameter '" + std::string(p.name) + "' = " + formatValue(v) +
+                     (p.derived ? " (derived)" : "") + " must be " + describeParamRange(p.range) +
+                     ": it is " + (p.rangeUse ? p.rangeUse : "an optimiser's argument"));
   }
 }
 
