@@ -86,14 +86,16 @@ void loadBatch(ModelInstance &inst, const DataView &data, const uint32_t *order,
   std::fill(target, target + count * classes, 0.0f);
   // An image input is channel-last (abi.h); the datasets store channels first.
   int64_t channels = m.inputChannels, pixels = int64_t(m.inputHeight) * m.inputWidth;
-  for (int64_t r = 0; r < count; ++r) {
-    int64_t i = order ? order[start + r] : start + r;
-    if (channels > 1)
-      image::toChannelLast(channels, pixels, data.image(i), input + r * features);
-    else
-      std::memcpy(input + r * features, data.image(i), size_t(features) * sizeof(float));
-    target[r * classes + data.label(i)] = 1.0f;
-  }
+  cpu::forSlices(count, features * int64_t(sizeof(float)), [&](int64_t begin, int64_t end) {
+    for (int64_t r = begin; r < end; ++r) {
+      int64_t i = order ? order[start + r] : start + r;
+      if (channels > 1)
+        image::toChannelLast(channels, pixels, data.image(i), input + r * features);
+      else
+        std::memcpy(input + r * features, data.image(i), size_t(features) * sizeof(float));
+      target[r * classes + data.label(i)] = 1.0f;
+    }
+  });
   if (m.lossTensor >= 0) {
     float *loss = inst.data(m.lossTensor);
     std::fill(loss, loss + count * inst.cols(m.lossTensor), std::bit_cast<float>(kUnwrittenBits));

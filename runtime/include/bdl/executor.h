@@ -6,6 +6,7 @@
 #include "bdl/model.h"
 
 #include <cstdint>
+#include <functional>
 
 namespace bdl {
 
@@ -59,6 +60,12 @@ constexpr int64_t kParallelKernelElements = 16384;
 /// (48x48x32, 1.08x; 1.32x at 262,144).
 constexpr int64_t kParallelGemmFlops = 262144;
 
+/// Host-side copies split over the pool from this size. A batch's gather of
+/// dataset rows (random rows, bound by memory latency) of fa_mlp at batch 256
+/// (800 KB) took 5% of the training loop on one thread; below ~100 KB a
+/// copy is done in about the time the pool takes to hand it over.
+constexpr int64_t kParallelHostBytes = 262144;
+
 /// Sees the model after every step of every block while installed with
 /// setStepObserver (tracing); `ctx` is the step's context.
 class StepObserver {
@@ -105,6 +112,13 @@ void setThreads(int threads);
 
 /// The kernel thread pool's size, the calling thread included.
 int threads();
+
+/// Host-side work that follows the pool's rule (docs/threads.md): calls
+/// body(begin, end) on contiguous slices of [0, count), one per pool thread,
+/// when the work moves at least kParallelHostBytes (count * bytesEach);
+/// otherwise body(0, count) on this thread. Slices must be independent.
+void forSlices(int64_t count, int64_t bytesEach,
+               const std::function<void(int64_t begin, int64_t end)> &body);
 
 } // namespace cpu
 
