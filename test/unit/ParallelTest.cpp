@@ -7,6 +7,7 @@
 #include <cblas.h>
 #include <gtest/gtest.h>
 
+#include <array>
 #include <atomic>
 #include <bit>
 #include <chrono>
@@ -158,6 +159,43 @@ TEST(ScaledRows, AddLikeSuccessiveFusedMultiplyAdds) {
 // non-zero, by one fma, at every length (vector blocks and tails); so a
 // matrix and its transpose updated row by row (the weight and its copy for
 // spike products) stay transposes bit for bit, -0 and zeros included.
+// A short product's row r is beta C_r (0 ignores C, NaN included) then one
+// fused multiply-add per i in order with alpha a_ri: the bits of that loop,
+// with A as given or transposed and B's leading dimension wider than n.
+TEST(ScaledRowsProduct, IsOneFusedMultiplyAddPerInnerIndexInOrder) {
+  for (int transA = 0; transA < 2; ++transA)
+    for (float beta : {0.0f, 1.0f, 0.9f})
+      for (auto [m, n, k] : {std::array<int64_t, 3>{1, 500, 10}, {16, 37, 3}, {5, 17, 32}}) {
+        SCOPED_TRACE(testing::Message() << m << "x" << n << "x" << k << " transA " << transA
+                                        << " beta " << beta);
+        int64_t ldb = n + 3;
+        std::vector<float> a(size_t(m * k)), b(size_t(k * ldb)), c0(size_t(m * n));
+        for (size_t i = 0; i < a.size(); ++i)
+          a[i] = i % 5 == 2 ? 0.0f : std::sin(float(i) * 0.71f);
+        for (size_t i = 0; i < b.size(); ++i)
+          b[i] = std::cos(float(i) * 0.37f) * 3;
+        for (size_t i = 0; i < c0.size(); ++i)
+          c0[i] = i == 4 ? NAN : std::sin(float(i) * 1.3f);
+        GemmArgs g;
+        g.transA = transA, g.m = m, g.n = n, g.k = k, g.alpha = 0.75f, g.beta = beta;
+        g.a = a.data(), g.lda = transA ? m : k, g.b = b.data(), g.ldb = ldb, g.ldc = n;
+        std::vector<float> want(c0), got(c0);
+        for (int64_t r = 0; r < m; ++r)
+          for (int64_t j = 0; j < n; ++j) {
+            float &w = want[size_t(r * n + j)];
+            w = beta == 0 ? 0.0f : beta == 1 ? w : beta * w;
+            for (int64_t i = 0; i < k; ++i) {
+              float air = transA ? a[size_t(i * m + r)] : a[size_t(r * k + i)];
+              w = std::fma(g.alpha * air, b[size_t(i * ldb + j)], w);
+            }
+          }
+        g.c = got.data();
+        scaledRowsProduct(g);
+        for (size_t i = 0; i < want.size(); ++i)
+          ASSERT_EQ(std::bit_cast<uint32_t>(got[i]), std::bit_cast<uint32_t>(want[i])) << i;
+      }
+}
+
 TEST(OuterRows, TransposeStaysExact) {
   for (int64_t m : {1, 7, 16, 33, 500})
     for (int64_t n : {1, 9, 17, 64, 130, 784}) {

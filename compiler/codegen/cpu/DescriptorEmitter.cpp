@@ -212,7 +212,7 @@ private:
     Constant *one = ConstantStruct::get(types.dim, {i32(BDL_DIM_CONST), i32(1)});
     return ConstantStruct::get(types.op, {i32(kind), i32(0), i32(a), i32(bField), i32(c), i32(0),
                                           i32(0), i32(-1), i32(-1), f32(0), f32(0), null(),
-                                          str(name), one, one, null(), i32(0), window({}), i32(0)});
+                                          str(name), one, one, null(), i32(0), window({}), i32(0), i32(0)});
   }
 
   Constant *window(const ir::Window &w) {
@@ -221,7 +221,9 @@ private:
                                 i32(w.kernelW), i32(w.stride), i32(w.pad)});
   }
 
-  Error op(const ir::Op &o, Constant *&out) {
+  /// `stepWrites`: the tensors the step loop of o's block writes, for
+  /// BdlOp.invariantB; null outside a step loop (a prologue, a one-step block).
+  Error op(const ir::Op &o, const std::set<ir::TensorId> *stepWrites, Constant *&out) {
     Constant *rows = nullptr, *cols = nullptr;
     if (const auto *rot = std::get_if<ir::RotateOp>(&o)) {
       std::string name = "rotate " + Twine(rot->count).str();
@@ -249,11 +251,13 @@ private:
         return e;
       std::string name = "gemm " + c.name + " = " + a.name + (g->transA ? "^T" : "") + " * " +
                          bt.name + (g->transB ? "^T" : "");
+      bool invariantB = stepWrites && !stepWrites->count(g->b);
       out = ConstantStruct::get(types.op, {i32(BDL_OP_GEMM), i32(0), i32(g->a), i32(g->b),
                                            i32(g->c), i32(g->transA), i32(g->transB),
                                            i32(g->alphaSlot), i32(g->betaSlot), f32(g->alpha),
                                            f32(g->beta), null(), str(name), rows, cols, null(),
-                                           i32(0), window({}), i32(soleWriters.count(g))});
+                                           i32(0), window({}), i32(soleWriters.count(g)),
+                                           i32(invariantB)});
       return Error::success();
     }
     if (std::holds_alternative<ir::GradOp>(o))
@@ -277,7 +281,8 @@ private:
       out = ConstantStruct::get(types.op, {i32(BDL_OP_IMAGE), i32(0), i32(img->in), i32(img->aux),
                                            i32(img->out), i32(0), i32(0), i32(-1), i32(-1), f32(0),
                                            f32(0), null(), str(name), rows, cols, null(),
-                                           i32((int)img->kind), window(img->window), i32(0)});
+                                           i32((int)img->kind), window(img->window), i32(0),
+                                           i32(0)});
       return Error::success();
     }
     const auto &k = std::get<ir::KernelOp>(o);
@@ -292,7 +297,7 @@ private:
     out = ConstantStruct::get(
         types.op, {i32(BDL_OP_KERNEL), i32(parallel), i32(-1), i32(-1), i32(-1), i32(0), i32(0),
                    i32(-1), i32(-1), f32(0), f32(0), kernels[nextKernel], str(k.name), rows, cols,
-                   str(kernels[nextKernel]->getName().str()), i32(0), window({}), i32(0)});
+                   str(kernels[nextKernel]->getName().str()), i32(0), window({}), i32(0), i32(0)});
     ++nextKernel;
     return Error::success();
   }
@@ -305,13 +310,17 @@ private:
       std::vector<Constant *> prologue, ops;
       for (const ir::Op &o : blk.prologue) {
         Constant *c = nullptr;
-        if (Error e = op(o, c))
+        if (Error e = op(o, nullptr, c))
           return e;
         prologue.push_back(c);
       }
+      bool steps = blk.steps > 1 || blk.stepsExpr;
+      std::set<ir::TensorId> stepWrites;
+      for (const ir::Op &o : blk.ops)
+        forEachWrite(o, /*unstored=*/true, [&](ir::TensorId t) { stepWrites.insert(t); });
       for (const ir::Op &o : blk.ops) {
         Constant *c = nullptr;
-        if (Error e = op(o, c))
+        if (Error e = op(o, steps ? &stepWrites : nullptr, c))
           return e;
         ops.push_back(c);
       }
@@ -355,7 +364,7 @@ AbiTypes AbiTypes::get(LLVMContext &ctx) {
   t.window = namedStruct(ctx, "BdlWindow", {i32, i32, i32, i32, i32, i32, i32});
   t.op = namedStruct(ctx, "BdlOp",
                      {i32, i32, i32, i32, i32, i32, i32, i32, i32, f32, f32, ptr, ptr, t.dim, t.dim,
-                      ptr, i32, t.window, i32});
+                      ptr, i32, t.window, i32, i32});
   t.block = namedStruct(ctx, "BdlBlock", {ptr, i32, i32, ptr, ptr, i32, i32, ptr, i32, i32});
   t.model = namedStruct(ctx, "BdlModel", {ptr, ptr, ptr, ptr, ptr, ptr, ptr, i32, i32, i32, i32,
                                           i32, i32, i32, i32, i32, i32, i32, i32, i32, i32, ptr,
@@ -401,7 +410,7 @@ std::vector<HostLayout> hostLayouts() {
         OFF(BdlOp, transA), OFF(BdlOp, transB), OFF(BdlOp, alphaSlot), OFF(BdlOp, betaSlot),
         OFF(BdlOp, alpha), OFF(BdlOp, beta), OFF(BdlOp, fn), OFF(BdlOp, name), OFF(BdlOp, rows),
         OFF(BdlOp, cols), OFF(BdlOp, symbol), OFF(BdlOp, image), OFF(BdlOp, window),
-        OFF(BdlOp, soleWriter)}},
+        OFF(BdlOp, soleWriter), OFF(BdlOp, invariantB)}},
       {"BdlWindow",
        sizeof(BdlWindow),
        {OFF(BdlWindow, channels), OFF(BdlWindow, height), OFF(BdlWindow, width),

@@ -60,6 +60,9 @@ static uint64_t blockRun = 0;
 /// Counts the host's writes of weights (initialisation, --load, a restored
 /// checkpoint), which no kept-current copy survives.
 static uint64_t hostWeightWrites = 0;
+/// Counts the runs of blocks: a product the prologue computed (BdlOp.invariantB)
+/// holds still until the next.
+static uint64_t blockStarts = 0;
 
 static bool isPhase(const BdlBlock &block) { return block.steps > 1 || block.stepsFn; }
 
@@ -75,22 +78,39 @@ static GemmArgs rowSlice(const GemmArgs &g, int64_t r0, int64_t r1) {
   return s;
 }
 
-//===-- Products with spike trains ------------------------------------------===//
+//===-- Products with spike trains, and short ones -----------------------------===//
 //
 // C = alpha A B^T + beta C where A's rows are mostly zeros (a spike train:
-// about 5% of inputs fire in a step) and B is a weight: each non-zero a_i
-// adds a_i times row i of B^T, a contiguous axpy, instead of a dot product
-// over every column. B^T is made at the first such product after the
-// weights may have changed (once per training example, once for a whole
-// test set), and only when A turns out sparse, so rate models never pay.
+// about 5% of inputs fire in a step) and B holds still through the phase (a
+// weight, or a product the prologue computed: BdlOp.invariantB): each
+// non-zero a_i adds a_i times row i of B^T, a contiguous axpy, instead of a
+// dot product over every column. B^T is made at the first such product
+// after B may have changed (a weight: once per training example, once for a
+// whole test set; a prologue's product: once per phase), and only when A
+// turns out sparse, so rate models never pay.
+//
+// A product over a short inner dimension (feedback from a 10-unit layer)
+// takes the same path whatever A's density: its k rows of B^T (of B, when B
+// is not transposed) are one pass, where OpenBLAS's sgemv makes n dot
+// products of length k; 16% of a spiking Guerguiev example at batch 1.
 // Sums run in ascending i: the result does not depend on threads.
+
+/// Sparse products start at this inner dimension (shorter spike vectors
+/// fire too densely to gain); short ones end at kShortInner.
+constexpr int64_t kSparseInner = 64;
+
+static bool isWeight(const BdlModel &model, int32_t tensor) {
+  int32_t role = model.tensors[tensor].role;
+  return role == BDL_ROLE_WEIGHT || role == BDL_ROLE_FIXED;
+}
 
 static bool sparseCandidate(const ModelInstance &inst, const BdlBlock &block, const BdlOp &op,
                             const GemmArgs &g) {
-  if (g.transA || !g.transB || g.m > 64 || g.k < 64 || !isPhase(block))
+  if (g.transA || !g.transB || g.m > kShortInnerRows || !isPhase(block))
     return false;
-  int32_t role = inst.model().tensors[op.b].role;
-  return role == BDL_ROLE_WEIGHT || role == BDL_ROLE_FIXED;
+  if (g.k > kShortInner && g.k < kSparseInner)
+    return false;
+  return isWeight(inst.model(), op.b) || op.invariantB;
 }
 
 /// B^T of a weight B, for sparse products. A weight whose only writer is
@@ -99,6 +119,7 @@ static bool sparseCandidate(const ModelInstance &inst, const BdlBlock &block, co
 /// per host write rather than once per training example. Any other copy
 /// lasts until the next block that may change weights.
 struct Transposed {
+  bool weight = true;                 // else a prologue's product: valid while blockStarts is `run`
   uint64_t run = ~uint64_t(0);        // untracked: valid while blockRun is this
   uint64_t hostWrites = ~uint64_t(0); // tracked: valid while hostWeightWrites is this
   bool current = false;               // tracked: and while this holds
@@ -131,6 +152,8 @@ static bool tracked(const BdlModel &model, int32_t tensor) {
 static bool isCurrent(const Transposed &t, bool isTracked, const float *source, size_t size) {
   if (t.source != source || t.values.size() != size)
     return false;
+  if (!t.weight)
+    return t.run == blockStarts;
   return isTracked ? t.current && t.hostWrites == hostWeightWrites : t.run == blockRun;
 }
 
@@ -187,29 +210,34 @@ static const Transposed &transposed(const BdlModel &model, int32_t tensor, const
   Transposed &t = transposeCache()[tensor];
   bool isTracked = tracked(model, tensor);
   if (isCurrent(t, isTracked, g.b, size_t(g.n * g.k))) {
-    // A test hook (test/E2E/guerguiev-transposes.test): a kept-current copy
-    // must hold the bits a new transpose would.
+    // A test hook (test/E2E/guerguiev-transposes.test): a copy still taken
+    // for current (kept current through updates, or made since B last
+    // changed) must hold the bits a new transpose would.
     static const bool check = std::getenv("BDL_CHECK_TRANSPOSES") != nullptr;
-    if (check && isTracked) {
+    if (check) {
       std::vector<float> fresh;
       transposeInto(g, fresh);
       if (std::memcmp(fresh.data(), t.values.data(), fresh.size() * sizeof(float)) != 0)
-        throw Error(std::string("internal error: the kept-current transpose of '") +
-                    model.tensors[tensor].name + "' differs from the weight's transpose");
+        throw Error(std::string("internal error: the ") + (isTracked ? "kept-current " : "") +
+                    "transpose of '" + model.tensors[tensor].name + "' differs from '" +
+                    model.tensors[tensor].name + "' transposed");
     }
     return t;
   }
   transposeInto(g, t.values);
-  t.run = blockRun, t.hostWrites = hostWeightWrites, t.current = true, t.source = g.b;
+  t.weight = isWeight(model, tensor);
+  t.run = t.weight ? blockRun : blockStarts;
+  t.hostWrites = hostWeightWrites, t.current = true, t.source = g.b;
   return t;
 }
 
 /// The non-zeros of A's rows (nonzero[0, rowEnd.back()); the entries past
 /// it are scratch), or false when there are too many for the sparse product
-/// to pay (more than one in 8: the scan is cheap next to a GEMV).
+/// to pay (more than one in 8: the scan is cheap next to a GEMV; a short
+/// product has no limit).
 static bool scanSparse(const GemmArgs &g, std::vector<int32_t> &nonzero,
                        std::vector<int64_t> &rowEnd) {
-  int64_t budget = g.m * g.k / 8, count = 0;
+  int64_t budget = g.k <= kShortInner ? g.m * g.k : g.m * g.k / 8, count = 0;
   // Room for one whole row past the budget, and a last group of 4.
   nonzero.resize(size_t(budget + g.k + 4));
   rowEnd.clear();
@@ -293,10 +321,16 @@ private:
   std::unordered_map<int32_t, const Transposed *> made;
 };
 
-/// The sparse product when it applies; false (nothing written) otherwise.
-/// `shared`: where the threads of a split phase get B^T.
+/// The product as runs of scaled rows when it is one of a phase's spike or
+/// short products; false (nothing written) otherwise. `shared`: where the
+/// threads of a split phase get B^T.
 static bool sparseProduct(const ModelInstance &inst, const BdlBlock &block, const BdlOp &op,
                           const GemmArgs &g, SharedTransposes *shared = nullptr) {
+  if (!g.transA && !g.transB && g.k <= kShortInner && g.m <= kShortInnerRows &&
+      isPhase(block)) {
+    scaledRowsProduct(g); // B's rows are the runs: no transposed copy
+    return true;
+  }
   if (!sparseCandidate(inst, block, op, g))
     return false;
   thread_local std::vector<int32_t> nonzero;
@@ -685,6 +719,7 @@ void runBlocks(ModelInstance &inst, const BdlBlock *blocks, int32_t numBlocks, b
     MonitorBlockScope monitorScope(inst, block, monitorBlocks);
     if (monitorScope.skip)
       continue;
+    ++blockStarts;
     if (block.steps == 1 && !block.stepsFn)
       ++blockRun;
     if (block.resetState)

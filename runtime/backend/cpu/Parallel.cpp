@@ -62,6 +62,23 @@ void sgemm(const GemmArgs &g) {
 
 } // namespace
 
+void scaledRowsProduct(const GemmArgs &g) {
+  thread_local std::vector<ScaledRow> terms;
+  terms.resize(size_t(g.k));
+  int64_t rowStride = g.transA ? 1 : g.lda, innerStride = g.transA ? g.lda : 1;
+  for (int64_t r = 0; r < g.m; ++r) {
+    float *c = g.c + r * g.ldc;
+    if (g.beta == 0) // beta = 0 ignores C, NaN included, as BLAS does
+      std::fill(c, c + g.n, 0.0f);
+    else if (g.beta != 1)
+      cblas_sscal(int(g.n), g.beta, c, 1);
+    const float *a = g.a + r * rowStride;
+    for (int64_t i = 0; i < g.k; ++i)
+      terms[size_t(i)] = {g.alpha * a[i * innerStride], g.b + i * g.ldb};
+    addScaledRows(g.n, terms.data(), terms.size(), c);
+  }
+}
+
 void runKernelSlices(ThreadPool &pool, int slices, BdlKernelFn fn, int64_t rows, int64_t cols,
                      float *const *tensors, const float *hp, const BdlContext *ctx) {
   int64_t chunks = std::clamp<int64_t>(slices, 1, std::max<int64_t>(rows, 1));

@@ -17,6 +17,13 @@
 
 namespace bdl::cpu {
 
+/// In a phase's steps, a product over an inner dimension this short, with at
+/// most kShortInnerRows rows of C, is computed as runs of scaled rows of B
+/// (or of a weight's transposed copy) instead of by OpenBLAS: k rows in one
+/// pass beat n dot products of length k (Executor.cpp).
+constexpr int64_t kShortInner = 32;
+constexpr int64_t kShortInnerRows = 64;
+
 /// Row-major C[m, n] = alpha op(A)[m, k] op(B)[k, n] + beta C, as cblas_sgemm
 /// takes it.
 struct GemmArgs {
@@ -42,6 +49,14 @@ void runKernelSlices(ThreadPool &pool, int slices, BdlKernelFn fn, int64_t rows,
 /// is taller than wide, columns otherwise), one per pool task. Every element
 /// of C is still one dot product over all of k in OpenBLAS's order.
 void runGemmSlices(ThreadPool &pool, int slices, const GemmArgs &g);
+
+/// C = alpha op(A) B + beta C (B not transposed) as one run
+/// of scaled rows per row of C: fma(alpha a_ri, B_i, .) for i = 0 .. k-1 in
+/// order (addScaledRows). For short k only: feedback from a 10-unit output
+/// layer every time step, where OpenBLAS's sgemv took about 0.9 us for
+/// [1, 10] x [10, 500] (9% of a spiking Guerguiev example) and one pass a
+/// fraction of that.
+void scaledRowsProduct(const GemmArgs &g);
 
 /// How many slices the Executor gives an op on a pool of `threads`: 1 below
 /// the thresholds in bdl/executor.h.

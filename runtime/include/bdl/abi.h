@@ -20,7 +20,7 @@
 extern "C" {
 #endif
 
-#define BDL_ABI_VERSION 11u
+#define BDL_ABI_VERSION 12u
 
 /* Slots of the runtime scalar array `hp` every kernel receives. Model
  * hyperparameter i lives at hp[BDL_HP_FIRST_PARAM + i]. */
@@ -208,6 +208,10 @@ typedef struct {
   /* GEMM: nonzero when this op is the only one of the schedule that writes c,
    * a weight it updates in place (beta exactly 1) in a one-step block. */
   int32_t soleWriter;
+  /* GEMM in the step loop of a phase: nonzero when no op of that loop writes
+   * b, which then holds its value from the prologue to the phase's end (a
+   * weight, or a product of weights the prologue computes). */
+  int32_t invariantB;
 } BdlOp;
 
 /* A stretch of simulated time: the prologue once, then `steps` repetitions
