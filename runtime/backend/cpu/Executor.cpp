@@ -106,11 +106,12 @@ static bool isWeight(const BdlModel &model, int32_t tensor) {
 
 static bool sparseCandidate(const ModelInstance &inst, const BdlBlock &block, const BdlOp &op,
                             const GemmArgs &g) {
-  if (g.transA || !g.transB || g.m > kShortInnerRows || !isPhase(block))
+  if (g.transA || !g.transB || !isPhase(block) ||
+      !(isWeight(inst.model(), op.b) || op.invariantB))
     return false;
-  if (g.k > kShortInner && g.k < kSparseInner)
-    return false;
-  return isWeight(inst.model(), op.b) || op.invariantB;
+  // A short product, whatever the rows: a row's bits do not depend on how
+  // the batch is sliced.
+  return g.k <= kShortInner || (g.m <= 64 && g.k >= kSparseInner);
 }
 
 /// B^T of a weight B, for sparse products. A weight whose only writer is
@@ -326,8 +327,7 @@ private:
 /// threads of a split phase get B^T.
 static bool sparseProduct(const ModelInstance &inst, const BdlBlock &block, const BdlOp &op,
                           const GemmArgs &g, SharedTransposes *shared = nullptr) {
-  if (!g.transA && !g.transB && g.k <= kShortInner && g.m <= kShortInnerRows &&
-      isPhase(block)) {
+  if (!g.transA && !g.transB && g.k <= kShortInner && isPhase(block)) {
     scaledRowsProduct(g); // B's rows are the runs: no transposed copy
     return true;
   }

@@ -17,12 +17,12 @@
 
 namespace bdl::cpu {
 
-/// In a phase's steps, a product over an inner dimension this short, with at
-/// most kShortInnerRows rows of C, is computed as runs of scaled rows of B
-/// (or of a weight's transposed copy) instead of by OpenBLAS: k rows in one
-/// pass beat n dot products of length k (Executor.cpp).
+/// In a phase's steps, a product over an inner dimension this short is
+/// computed as runs of scaled rows of B (or of its transposed copy) instead
+/// of by OpenBLAS: k rows in one pass beat n dot products of length k. Every
+/// row of C takes that path, however many there are, so a row's bits do not
+/// depend on how a batch is split over threads (Executor.cpp).
 constexpr int64_t kShortInner = 32;
-constexpr int64_t kShortInnerRows = 64;
 
 /// Row-major C[m, n] = alpha op(A)[m, k] op(B)[k, n] + beta C, as cblas_sgemm
 /// takes it.
