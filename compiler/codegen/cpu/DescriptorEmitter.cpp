@@ -207,12 +207,43 @@ private:
     return Error::success();
   }
 
-  /// An op that only names tensors (ROTATE, REPLAY).
-  Constant *tensorOp(int kind, int32_t a, int32_t bField, int32_t c, const std::string &name) {
+  /// BdlOp's fields by name, each defaulting to what an op that does not use
+  /// it carries.
+  struct OpFields {
+    int32_t kind = 0, parallel = 0, a = -1, b = -1, c = -1, transA = 0, transB = 0;
+    int32_t alphaSlot = -1, betaSlot = -1;
+    float alpha = 0, beta = 0;
+    Constant *fn = nullptr;
+    std::string name;
+    Constant *rows = nullptr, *cols = nullptr; // null: 1
+    std::string symbol;                        // empty: a null pointer
+    int32_t image = 0;
+    ir::Window window{};
+    int32_t soleWriter = 0, invariantB = 0;
+  };
+
+  Constant *opConstant(const OpFields &f) {
     Constant *one = ConstantStruct::get(types.dim, {i32(BDL_DIM_CONST), i32(1)});
-    return ConstantStruct::get(types.op, {i32(kind), i32(0), i32(a), i32(bField), i32(c), i32(0),
-                                          i32(0), i32(-1), i32(-1), f32(0), f32(0), null(),
-                                          str(name), one, one, null(), i32(0), window({}), i32(0), i32(0)});
+    return ConstantStruct::get(types.op, {i32(f.kind),
+                                          i32(f.parallel),
+                                          i32(f.a),
+                                          i32(f.b),
+                                          i32(f.c),
+                                          i32(f.transA),
+                                          i32(f.transB),
+                                          i32(f.alphaSlot),
+                                          i32(f.betaSlot),
+                                          f32(f.alpha),
+                                          f32(f.beta),
+                                          f.fn ? f.fn : null(),
+                                          str(f.name),
+                                          f.rows ? f.rows : one,
+                                          f.cols ? f.cols : one,
+                                          f.symbol.empty() ? null() : str(f.symbol),
+                                          i32(f.image),
+                                          window(f.window),
+                                          i32(f.soleWriter),
+                                          i32(f.invariantB)});
   }
 
   Constant *window(const ir::Window &w) {
@@ -229,14 +260,16 @@ private:
       std::string name = "rotate " + Twine(rot->count).str();
       if (rot->first >= 0 && static_cast<size_t>(rot->first) < m.tensors.size())
         name += " from " + m.tensors[rot->first].name;
-      out = tensorOp(BDL_OP_ROTATE, rot->first, rot->count, -1, name);
+      out = opConstant({.kind = BDL_OP_ROTATE, .a = rot->first, .b = rot->count, .name = name});
       return Error::success();
     }
     if (const auto *rep = std::get_if<ir::ReplayOp>(&o)) {
       if (rep->tensor < 0 || static_cast<size_t>(rep->tensor) >= m.tensors.size())
         return createStringError(inconvertibleErrorCode(), "replay: tensor %d out of range",
                                  rep->tensor);
-      out = tensorOp(BDL_OP_REPLAY, -1, -1, rep->tensor, "replay " + m.tensors[rep->tensor].name);
+      out = opConstant({.kind = BDL_OP_REPLAY,
+                        .c = rep->tensor,
+                        .name = "replay " + m.tensors[rep->tensor].name});
       return Error::success();
     }
     if (const auto *g = std::get_if<ir::GemmOp>(&o)) {
@@ -251,13 +284,21 @@ private:
         return e;
       std::string name = "gemm " + c.name + " = " + a.name + (g->transA ? "^T" : "") + " * " +
                          bt.name + (g->transB ? "^T" : "");
-      bool invariantB = stepWrites && !stepWrites->count(g->b);
-      out = ConstantStruct::get(types.op, {i32(BDL_OP_GEMM), i32(0), i32(g->a), i32(g->b),
-                                           i32(g->c), i32(g->transA), i32(g->transB),
-                                           i32(g->alphaSlot), i32(g->betaSlot), f32(g->alpha),
-                                           f32(g->beta), null(), str(name), rows, cols, null(),
-                                           i32(0), window({}), i32(soleWriters.count(g)),
-                                           i32(invariantB)});
+      out = opConstant({.kind = BDL_OP_GEMM,
+                        .a = g->a,
+                        .b = g->b,
+                        .c = g->c,
+                        .transA = g->transA,
+                        .transB = g->transB,
+                        .alphaSlot = g->alphaSlot,
+                        .betaSlot = g->betaSlot,
+                        .alpha = g->alpha,
+                        .beta = g->beta,
+                        .name = name,
+                        .rows = rows,
+                        .cols = cols,
+                        .soleWriter = int32_t(soleWriters.count(g)),
+                        .invariantB = stepWrites && !stepWrites->count(g->b)});
       return Error::success();
     }
     if (std::holds_alternative<ir::GradOp>(o))
@@ -278,11 +319,15 @@ private:
                     (int)ir::ImageOp::Kind::Im2col == BDL_IMAGE_IM2COL);
       std::string name =
           std::string(ir::spelling(img->kind)) + " " + c.name + " = " + m.tensors[img->in].name;
-      out = ConstantStruct::get(types.op, {i32(BDL_OP_IMAGE), i32(0), i32(img->in), i32(img->aux),
-                                           i32(img->out), i32(0), i32(0), i32(-1), i32(-1), f32(0),
-                                           f32(0), null(), str(name), rows, cols, null(),
-                                           i32((int)img->kind), window(img->window), i32(0),
-                                           i32(0)});
+      out = opConstant({.kind = BDL_OP_IMAGE,
+                        .a = img->in,
+                        .b = img->aux,
+                        .c = img->out,
+                        .name = name,
+                        .rows = rows,
+                        .cols = cols,
+                        .image = int32_t(img->kind),
+                        .window = img->window});
       return Error::success();
     }
     const auto &k = std::get<ir::KernelOp>(o);
@@ -294,10 +339,13 @@ private:
       return e;
     // ColReduce accumulates over all rows in one call: not row-parallel.
     bool parallel = k.kind != ir::KernelOp::Kind::ColReduce;
-    out = ConstantStruct::get(
-        types.op, {i32(BDL_OP_KERNEL), i32(parallel), i32(-1), i32(-1), i32(-1), i32(0), i32(0),
-                   i32(-1), i32(-1), f32(0), f32(0), kernels[nextKernel], str(k.name), rows, cols,
-                   str(kernels[nextKernel]->getName().str()), i32(0), window({}), i32(0), i32(0)});
+    out = opConstant({.kind = BDL_OP_KERNEL,
+                      .parallel = parallel,
+                      .fn = kernels[nextKernel],
+                      .name = k.name,
+                      .rows = rows,
+                      .cols = cols,
+                      .symbol = kernels[nextKernel]->getName().str()});
     ++nextKernel;
     return Error::success();
   }
@@ -362,9 +410,8 @@ AbiTypes AbiTypes::get(LLVMContext &ctx) {
   t.param =
       namedStruct(ctx, "BdlParamDesc", {ptr, f64, f64, f64, i32, i32, i32, i32, ptr, i32, ptr});
   t.window = namedStruct(ctx, "BdlWindow", {i32, i32, i32, i32, i32, i32, i32});
-  t.op = namedStruct(ctx, "BdlOp",
-                     {i32, i32, i32, i32, i32, i32, i32, i32, i32, f32, f32, ptr, ptr, t.dim, t.dim,
-                      ptr, i32, t.window, i32, i32});
+  t.op = namedStruct(ctx, "BdlOp", {i32, i32, i32, i32,   i32,   i32, i32, i32,      i32, f32,
+                                    f32, ptr, ptr, t.dim, t.dim, ptr, i32, t.window, i32, i32});
   t.block = namedStruct(ctx, "BdlBlock", {ptr, i32, i32, ptr, ptr, i32, i32, ptr, i32, i32});
   t.model = namedStruct(ctx, "BdlModel", {ptr, ptr, ptr, ptr, ptr, ptr, ptr, i32, i32, i32, i32,
                                           i32, i32, i32, i32, i32, i32, i32, i32, i32, i32, ptr,
@@ -404,13 +451,13 @@ std::vector<HostLayout> hostLayouts() {
         OFF(BdlParamDesc, hi), OFF(BdlParamDesc, type), OFF(BdlParamDesc, tune),
         OFF(BdlParamDesc, derived), OFF(BdlParamDesc, numChoices), OFF(BdlParamDesc, choices),
         OFF(BdlParamDesc, range), OFF(BdlParamDesc, rangeUse)}},
-      {"BdlOp",
-       sizeof(BdlOp),
-       {OFF(BdlOp, kind), OFF(BdlOp, parallel), OFF(BdlOp, a), OFF(BdlOp, b), OFF(BdlOp, c),
-        OFF(BdlOp, transA), OFF(BdlOp, transB), OFF(BdlOp, alphaSlot), OFF(BdlOp, betaSlot),
-        OFF(BdlOp, alpha), OFF(BdlOp, beta), OFF(BdlOp, fn), OFF(BdlOp, name), OFF(BdlOp, rows),
-        OFF(BdlOp, cols), OFF(BdlOp, symbol), OFF(BdlOp, image), OFF(BdlOp, window),
-        OFF(BdlOp, soleWriter), OFF(BdlOp, invariantB)}},
+      {"BdlOp", sizeof(BdlOp), {OFF(BdlOp, kind),       OFF(BdlOp, parallel),  OFF(BdlOp, a),
+                                OFF(BdlOp, b),          OFF(BdlOp, c),         OFF(BdlOp, transA),
+                                OFF(BdlOp, transB),     OFF(BdlOp, alphaSlot), OFF(BdlOp, betaSlot),
+                                OFF(BdlOp, alpha),      OFF(BdlOp, beta),      OFF(BdlOp, fn),
+                                OFF(BdlOp, name),       OFF(BdlOp, rows),      OFF(BdlOp, cols),
+                                OFF(BdlOp, symbol),     OFF(BdlOp, image),     OFF(BdlOp, window),
+                                OFF(BdlOp, soleWriter), OFF(BdlOp, invariantB)}},
       {"BdlWindow",
        sizeof(BdlWindow),
        {OFF(BdlWindow, channels), OFF(BdlWindow, height), OFF(BdlWindow, width),

@@ -106,8 +106,7 @@ static bool isWeight(const BdlModel &model, int32_t tensor) {
 
 static bool sparseCandidate(const ModelInstance &inst, const BdlBlock &block, const BdlOp &op,
                             const GemmArgs &g) {
-  if (g.transA || !g.transB || !isPhase(block) ||
-      !(isWeight(inst.model(), op.b) || op.invariantB))
+  if (g.transA || !g.transB || !isPhase(block) || !(isWeight(inst.model(), op.b) || op.invariantB))
     return false;
   // A short product, whatever the rows: a row's bits do not depend on how
   // the batch is sliced.
