@@ -166,8 +166,8 @@ TEST(ScaledRowsProduct, IsOneFusedMultiplyAddPerInnerIndexInOrder) {
   for (int transA = 0; transA < 2; ++transA)
     for (float beta : {0.0f, 1.0f, 0.9f})
       for (auto [m, n, k] : {std::array<int64_t, 3>{1, 500, 10}, {16, 37, 3}, {5, 17, 32}}) {
-        SCOPED_TRACE(testing::Message() << m << "x" << n << "x" << k << " transA " << transA
-                                        << " beta " << beta);
+        SCOPED_TRACE(testing::Message()
+                     << m << "x" << n << "x" << k << " transA " << transA << " beta " << beta);
         int64_t ldb = n + 3;
         std::vector<float> a(size_t(m * k)), b(size_t(k * ldb)), c0(size_t(m * n));
         for (size_t i = 0; i < a.size(); ++i)
