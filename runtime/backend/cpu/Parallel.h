@@ -21,7 +21,7 @@ namespace bdl::cpu {
 /// computed as runs of scaled rows of B (or of its transposed copy) instead
 /// of by OpenBLAS: k rows in one pass beat n dot products of length k. Every
 /// row of C takes that path, however many there are, so a row's bits do not
-/// depend on how a batch is split over threads (Executor.cpp).
+/// depend on how a batch is split over threads (Products.cpp).
 constexpr int64_t kShortInner = 32;
 
 /// Row-major C[m, n] = alpha op(A)[m, k] op(B)[k, n] + beta C, as cblas_sgemm

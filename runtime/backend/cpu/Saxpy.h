@@ -29,7 +29,7 @@ void addScaledRows(int64_t n, const ScaledRow *rows, size_t count, float *c);
 /// both factors are non-zero; where either is zero c[o] keeps its bits
 /// (as a zero's product would, but for a -0 or an infinite factor). So
 /// C_ij and its transpose's (j, i) change under the same condition, by the
-/// same fma, whichever of the two is the row (Executor.cpp); and a zero
+/// same fma, whichever of the two is the row (Products.cpp); and a zero
 /// scale costs nothing, as in BLAS's axpy.
 void addOuterRow(int64_t n, float scale, const float *x, float *c);
 
