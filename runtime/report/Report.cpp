@@ -5,6 +5,7 @@
 #include "bdl/error.h"
 #include "bdl/model.h"
 
+#include <algorithm>
 #include <cerrno>
 #include <charconv>
 #include <cmath>
@@ -285,6 +286,37 @@ void ProgressLine::clear() {
   std::fputs("\r\033[K", stderr);
   std::fflush(stderr);
   shown = false;
+}
+
+/// A CSV field: quoted when it holds a comma, a quote or a line break.
+static std::string csvText(const std::string &text) {
+  if (text.find_first_of(",\"\n") == std::string::npos)
+    return text;
+  std::string out = "\"";
+  for (char c : text)
+    out += c == '"' ? std::string("\"\"") : std::string(1, c);
+  return out + '"';
+}
+
+std::vector<cpu::OpTiming> writeProfile(const std::string &path) {
+  std::vector<cpu::OpTiming> rows = cpu::opTimings();
+  std::stable_sort(rows.begin(), rows.end(), [](const cpu::OpTiming &a, const cpu::OpTiming &b) {
+    return a.seconds > b.seconds;
+  });
+  double total = 0;
+  for (const cpu::OpTiming &t : rows)
+    total += t.seconds;
+  std::ofstream out = openOutput(path);
+  out << "block,part,index,kind,name,calls,seconds,mean_us,share\n";
+  for (const cpu::OpTiming &t : rows)
+    out << csvText(t.block) << ',' << t.part << ',' << t.index << ',' << t.kind << ','
+        << csvText(t.name) << ',' << t.calls << ',' << fmt("%.6g", t.seconds) << ','
+        << fmt("%.4g", t.calls ? 1e6 * t.seconds / double(t.calls) : 0.0) << ','
+        << fmt("%.4f", total > 0 ? t.seconds / total : 0.0) << '\n';
+  out.close();
+  if (!out)
+    throw Error(path + ": write error");
+  return rows;
 }
 
 } // namespace bdl

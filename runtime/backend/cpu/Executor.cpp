@@ -12,6 +12,7 @@
 
 #include "Parallel.h"
 #include "Products.h"
+#include "Profile.h"
 #include "ThreadPool.h"
 
 #include <algorithm>
@@ -187,6 +188,7 @@ static void runOps(ModelInstance &inst, const BdlBlock &block, const BdlOp *ops,
                    const BdlContext &ctx, bool evaluation) {
   for (int32_t o = 0; o < n; ++o) {
     const BdlOp &op = ops[o];
+    ScopedOpTimer timer(block, evaluation, &op, o);
     switch (op.kind) {
     case BDL_OP_KERNEL:
       runKernel(inst, op, ctx);
@@ -370,6 +372,7 @@ void runBlocks(ModelInstance &inst, const BdlBlock *blocks, int32_t numBlocks, b
     int slices = int(std::min<int64_t>(kernelPool().size(), inst.batch()));
     if (slices > 1 && !stepObserver && isPhase(block) && rowLocal(inst, block) &&
         worthSlicing(inst, block, steps)) {
+      ScopedOpTimer timer(block, evaluation, nullptr, -1);
       runPhaseSliced(inst, block, steps, ctx, slices);
       continue;
     }

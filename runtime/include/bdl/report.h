@@ -8,6 +8,7 @@
 #ifndef BDL_REPORT_H
 #define BDL_REPORT_H
 
+#include "bdl/executor.h"
 #include "bdl/train.h"
 
 #include <chrono>
@@ -88,6 +89,12 @@ std::string loadWeights(ModelInstance &instance, const std::string &dir);
 
 /// "epoch 3/5  loss 0.4123  train_acc 0.8512  test_acc 0.8421  3.1 s  19350 ex/s"
 std::string formatEpochLine(const EpochMetrics &metrics);
+
+/// `path` as CSV, one row per entry of cpu::opTimings() (net train
+/// --profile): block, part, index, kind, name, calls, seconds, mean_us and
+/// share (of all the rows' seconds), slowest first. Returns the rows in that
+/// order.
+std::vector<cpu::OpTiming> writeProfile(const std::string &path);
 
 /// A line on stderr redrawn in place with '\r', only when stderr is a
 /// terminal: logs redirected to files stay free of control characters.
