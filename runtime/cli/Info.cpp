@@ -49,26 +49,27 @@ void printOp(const ModelInstance &inst, const BdlOp &op, const char *indent) {
   };
   switch (op.kind) {
   case BDL_OP_GEMM:
-    std::printf("%sgemm    %-24s %s = %s * %s %s + %s * %s\n", indent, name,
+    std::printf("%s%-8s%-24s %s = %s * %s %s + %s * %s\n", indent, opKindName(op.kind), name,
                 tensorRef(inst, op.c, false).c_str(), scale(op.alpha, op.alphaSlot).c_str(),
                 tensorRef(inst, op.a, op.transA).c_str(), tensorRef(inst, op.b, op.transB).c_str(),
                 scale(op.beta, op.betaSlot).c_str(), m.tensors[op.c].name);
     break;
   case BDL_OP_KERNEL:
-    std::printf("%skernel  %-24s over %s%s\n", indent, name,
+    std::printf("%s%-8s%-24s over %s%s\n", indent, opKindName(op.kind), name,
                 shapeOf(inst, op.rows, op.cols).c_str(), op.parallel ? "  parallel" : "");
     break;
   case BDL_OP_ROTATE:
-    std::printf("%srotate  %-24s %s .. %s (%d tensors, one step back)\n", indent, name,
-                m.tensors[op.a].name, m.tensors[op.a + op.b - 1].name, op.b);
+    std::printf("%s%-8s%-24s %s .. %s (%d tensors, one step back)\n", indent, opKindName(op.kind),
+                name, m.tensors[op.a].name, m.tensors[op.a + op.b - 1].name, op.b);
     break;
   case BDL_OP_REPLAY:
-    std::printf("%sreplay  %-24s %s (with --replay %s=FILE)\n", indent, name, m.tensors[op.c].name,
-                m.tensors[op.c].name);
+    std::printf("%s%-8s%-24s %s (with --replay %s=FILE)\n", indent, opKindName(op.kind), name,
+                m.tensors[op.c].name, m.tensors[op.c].name);
     break;
   case BDL_OP_IMAGE: {
     const BdlWindow &w = op.window;
-    std::printf("%simage   %-24s %s", indent, name, tensorRef(inst, op.c, false).c_str());
+    std::printf("%s%-8s%-24s %s", indent, opKindName(op.kind), name,
+                tensorRef(inst, op.c, false).c_str());
     if (op.image != BDL_IMAGE_RESHAPE)
       std::printf("  window %dx%d stride %d pad %d over [%d, %d, %d]", w.kernelH, w.kernelW,
                   w.stride, w.pad, w.channels, w.height, w.width);

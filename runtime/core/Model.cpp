@@ -58,6 +58,22 @@ const char *initName(int32_t init) {
   return "?";
 }
 
+const char *opKindName(int32_t kind) {
+  switch (kind) {
+  case BDL_OP_GEMM:
+    return "gemm";
+  case BDL_OP_KERNEL:
+    return "kernel";
+  case BDL_OP_ROTATE:
+    return "rotate";
+  case BDL_OP_REPLAY:
+    return "replay";
+  case BDL_OP_IMAGE:
+    return "image";
+  }
+  return "?";
+}
+
 const char *paramTypeName(int32_t type) {
   switch (type) {
   case BDL_PARAM_REAL:

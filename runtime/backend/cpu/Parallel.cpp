@@ -27,10 +27,7 @@ void outerProduct(const GemmArgs &g) {
   int64_t aStride = g.transA ? 1 : g.lda, bStride = g.transB ? g.ldb : 1;
   for (int64_t i = 0; i < g.m; ++i) {
     float *c = g.c + i * g.ldc;
-    if (g.beta == 0) // beta = 0 ignores C, NaN included, as BLAS does
-      std::fill(c, c + g.n, 0.0f);
-    else if (g.beta != 1)
-      cblas_sscal(int(g.n), g.beta, c, 1);
+    scaleByBeta(g.beta, g.n, c);
     float scale = g.alpha * g.a[i * aStride];
     if (bStride == 1) {
       addOuterRow(g.n, scale, g.b, c);
@@ -62,16 +59,20 @@ void sgemm(const GemmArgs &g) {
 
 } // namespace
 
+void scaleByBeta(float beta, int64_t n, float *c) {
+  if (beta == 0)
+    std::fill(c, c + n, 0.0f);
+  else if (beta != 1)
+    cblas_sscal(int(n), beta, c, 1);
+}
+
 void scaledRowsProduct(const GemmArgs &g) {
   thread_local std::vector<ScaledRow> terms;
   terms.resize(size_t(g.k));
   int64_t rowStride = g.transA ? 1 : g.lda, innerStride = g.transA ? g.lda : 1;
   for (int64_t r = 0; r < g.m; ++r) {
     float *c = g.c + r * g.ldc;
-    if (g.beta == 0) // beta = 0 ignores C, NaN included, as BLAS does
-      std::fill(c, c + g.n, 0.0f);
-    else if (g.beta != 1)
-      cblas_sscal(int(g.n), g.beta, c, 1);
+    scaleByBeta(g.beta, g.n, c);
     const float *a = g.a + r * rowStride;
     for (int64_t i = 0; i < g.k; ++i)
       terms[size_t(i)] = {g.alpha * a[i * innerStride], g.b + i * g.ldb};

@@ -50,6 +50,10 @@ void runKernelSlices(ThreadPool &pool, int slices, BdlKernelFn fn, int64_t rows,
 /// of C is still one dot product over all of k in OpenBLAS's order.
 void runGemmSlices(ThreadPool &pool, int slices, const GemmArgs &g);
 
+/// c[0, n) = beta c as a BLAS call leaves it before adding a product: zeros
+/// when beta is 0 (whatever c held, NaN included), c itself when beta is 1.
+void scaleByBeta(float beta, int64_t n, float *c);
+
 /// C = alpha op(A) B + beta C (B not transposed) as one run
 /// of scaled rows per row of C: fma(alpha a_ri, B_i, .) for i = 0 .. k-1 in
 /// order (addScaledRows). For short k only: feedback from a 10-unit output

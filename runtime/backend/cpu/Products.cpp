@@ -264,10 +264,7 @@ static void sparseTimes(const GemmArgs &g, const Transposed &t, const std::vecto
   for (int64_t r = 0; r < g.m; ++r) {
     float *c = g.c + r * g.ldc;
     const float *a = g.a + r * g.lda;
-    if (g.beta == 0)
-      std::fill(c, c + g.n, 0.0f);
-    else if (g.beta != 1)
-      cblas_sscal(int(g.n), g.beta, c, 1);
+    scaleByBeta(g.beta, g.n, c);
     terms.clear();
     for (; z < size_t(rowEnd[size_t(r)]); ++z) {
       int32_t i = nonzero[z];

@@ -9,6 +9,7 @@
 #include "Profile.h"
 
 #include "bdl/executor.h"
+#include "bdl/model.h"
 
 #include <string>
 #include <unordered_map>
@@ -30,22 +31,6 @@ struct Recorder {
 Recorder &recorder() {
   static Recorder r;
   return r;
-}
-
-const char *kindName(int32_t kind) {
-  switch (kind) {
-  case BDL_OP_GEMM:
-    return "gemm";
-  case BDL_OP_KERNEL:
-    return "kernel";
-  case BDL_OP_ROTATE:
-    return "rotate";
-  case BDL_OP_REPLAY:
-    return "replay";
-  case BDL_OP_IMAGE:
-    return "image";
-  }
-  return "?";
 }
 
 } // namespace
@@ -82,7 +67,7 @@ void recordTime(const BdlBlock &block, bool evaluation, const BdlOp *op, int32_t
       bool prologue = op >= block.prologueOps && op < block.prologueOps + block.numPrologueOps;
       bool phase = block.steps > 1 || block.stepsFn;
       t.part = prologue ? "prologue" : phase ? "step" : "once";
-      t.index = index, t.kind = kindName(op->kind), t.name = op->name ? op->name : "?";
+      t.index = index, t.kind = opKindName(op->kind), t.name = op->name ? op->name : "?";
     }
     r.entries.push_back(std::move(t));
   }

@@ -23,6 +23,8 @@ namespace bdl {
 const char *roleName(int32_t role);
 const char *initName(int32_t init);
 const char *paramTypeName(int32_t type);
+/// "kernel", "gemm", "rotate", "replay" or "image" (BdlOpKind).
+const char *opKindName(int32_t kind);
 
 /// Checks what the runtime relies on (ABI version, indices in range, kernel
 /// pointers present); throws bdl::Error naming the offending entry.
