@@ -402,17 +402,7 @@ int threads() { return kernelPool().size(); }
 void forSlices(int64_t count, int64_t bytesEach,
                const std::function<void(int64_t begin, int64_t end)> &body) {
   ThreadPool &threads = kernelPool();
-  int slices = count * bytesEach < kParallelHostBytes
-                   ? 1
-                   : int(std::clamp<int64_t>(threads.size(), 1, std::max<int64_t>(count, 1)));
-  if (slices == 1)
-    return body(0, count);
-  int64_t per = (count + slices - 1) / slices;
-  threads.run(slices, [&](int t) {
-    int64_t begin = t * per, end = std::min(count, begin + per);
-    if (begin < end)
-      body(begin, end);
-  });
+  runRowSlices(threads, count * bytesEach < kParallelHostBytes ? 1 : threads.size(), count, body);
 }
 
 } // namespace bdl::cpu

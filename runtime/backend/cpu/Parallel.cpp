@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cblas.h>
+#include <functional>
 #include <vector>
 
 namespace bdl::cpu {
@@ -80,17 +81,25 @@ void scaledRowsProduct(const GemmArgs &g) {
   }
 }
 
-void runKernelSlices(ThreadPool &pool, int slices, BdlKernelFn fn, int64_t rows, int64_t cols,
-                     float *const *tensors, const float *hp, const BdlContext *ctx) {
+void runRowSlices(ThreadPool &pool, int slices, int64_t rows,
+                  const std::function<void(int64_t begin, int64_t end)> &body) {
   int64_t chunks = std::clamp<int64_t>(slices, 1, std::max<int64_t>(rows, 1));
   if (chunks == 1)
-    return fn(0, rows, cols, tensors, hp, ctx);
+    return body(0, rows);
   int64_t per = (rows + chunks - 1) / chunks;
   pool.run(int(chunks), [&](int t) {
     int64_t begin = t * per, end = std::min(rows, begin + per);
     if (begin < end)
-      fn(begin, end, cols, tensors, hp, ctx);
+      body(begin, end);
   });
+}
+
+void runKernelSlices(ThreadPool &pool, int slices, BdlKernelFn fn, int64_t rows, int64_t cols,
+                     float *const *tensors, const float *hp, const BdlContext *ctx) {
+  if (slices <= 1)
+    return fn(0, rows, cols, tensors, hp, ctx);
+  runRowSlices(pool, slices, rows,
+               [&](int64_t begin, int64_t end) { fn(begin, end, cols, tensors, hp, ctx); });
 }
 
 void runGemmSlices(ThreadPool &pool, int slices, const GemmArgs &g) {

@@ -14,6 +14,7 @@
 #include "ThreadPool.h"
 
 #include <cstdint>
+#include <functional>
 
 namespace bdl::cpu {
 
@@ -38,6 +39,11 @@ struct GemmArgs {
   float *c = nullptr;
   int64_t ldc = 0;
 };
+
+/// Calls body(begin, end) on `slices` contiguous ranges of [0, rows), one
+/// per pool task (slices <= pool.size()); at once, on this thread, for one.
+void runRowSlices(ThreadPool &pool, int slices, int64_t rows,
+                  const std::function<void(int64_t begin, int64_t end)> &body);
 
 /// Runs the kernel over rows [0, rows) as `slices` contiguous row ranges,
 /// one per pool task (slices <= pool.size()). The ranges are disjoint, so the
