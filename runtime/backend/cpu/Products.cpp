@@ -307,9 +307,9 @@ bool memoHit(const Memo &memo, const GemmArgs &g) {
   size_t aSize = size_t(g.m * g.k), cSize = size_t(g.m * g.n);
   return memo.run == blockRun && memo.alpha == g.alpha && memo.a.size() == aSize &&
          memo.c.size() == cSize && g.lda == g.k && g.ldc == g.n &&
-         std::equal(memo.a.begin(), memo.a.end(), g.a, [](float x, float y) {
-           return std::bit_cast<uint32_t>(x) == std::bit_cast<uint32_t>(y);
-         });
+         // Bits, not values: a NaN input still hits, -0 and +0 do not.
+         // memcmp rather than std::equal: libc's is vectorised.
+         std::memcmp(memo.a.data(), g.a, aSize * sizeof(float)) == 0;
 }
 
 void memoStore(Memo &memo, const GemmArgs &g) {
