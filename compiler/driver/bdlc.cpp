@@ -53,6 +53,7 @@ struct Options {
   bool printAfterAll = false;
   bool noFuse = false;
   bool noFoldMomentum = false;
+  bool noGuard = false;
   bool verifyEach = false;
   bool printSolvers = false;
   bool checkGradients = false;
@@ -87,7 +88,8 @@ bool runPipeline(ir::Module &m, const Options &o) {
     ir::print(m, llvm::outs());
   }
   for (const Pass &pass : defaultPipeline()) {
-    if ((o.noFuse && pass.name == "fuse") || (o.noFoldMomentum && pass.name == "fold-momentum"))
+    if ((o.noFuse && pass.name == "fuse") || (o.noFoldMomentum && pass.name == "fold-momentum") ||
+        (o.noGuard && pass.name == "guard"))
       continue;
     pass.run(m);
     if (printRequested(pass.name)) {
@@ -299,13 +301,17 @@ int main(int argc, char **argv) {
   app.add_option("-O", o.optLevel, "optimisation level 0-3 (default 2)")->check(CLI::Range(0, 3));
   app.add_option("--cpu", o.cpu,
                  "target CPU: 'host' (default) or an LLVM CPU name, e.g. x86-64-v3");
-  app.add_option("--print-after", o.printAfter,
-                 "print the IR after a pass: lower, fold, hoist, fuse, fold-momentum, fold-fused")
+  std::string passNames = "lower";
+  for (const bdl::Pass &pass : bdl::defaultPipeline())
+    passNames += ", " + std::string(pass.name);
+  app.add_option("--print-after", o.printAfter, "print the IR after a pass: " + passNames)
       ->delimiter(',');
   app.add_flag("--print-after-all", o.printAfterAll, "print the IR after every pass");
   app.add_flag("--no-fuse", o.noFuse, "skip elementwise fusion");
   app.add_flag("--no-fold-momentum", o.noFoldMomentum,
                "keep gradients in their own buffers (no momentum folded into GEMMs)");
+  app.add_flag("--no-guard", o.noGuard,
+               "run every product, also those read only under ifs on params that do not hold");
   app.add_flag("--verify-each", o.verifyEach, "run the IR verifier after every pass");
   app.add_flag("--check-gradients", o.checkGradients,
                "compare every grad() with central finite differences in double precision "

@@ -1,5 +1,6 @@
 //===- IR.cpp - Expression helpers of the bdl IR -------------------------===//
 #include "ir/IR.h"
+#include <utility>
 
 namespace bdl::ir {
 
@@ -189,6 +190,16 @@ const char *spelling(ImageOp::Kind kind) {
   }
   return "?";
 }
+
+const Guard *guardOf(const Op &op) {
+  if (auto *g = std::get_if<GemmOp>(&op))
+    return &g->guard;
+  if (auto *r = std::get_if<RotateOp>(&op))
+    return &r->guard;
+  return nullptr;
+}
+
+Guard *guardOf(Op &op) { return const_cast<Guard *>(guardOf(std::as_const(op))); }
 
 bool accessFits(const Tensor &t, Access a, Dim rows, Dim cols) {
   switch (a) {

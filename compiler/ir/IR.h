@@ -179,6 +179,25 @@ struct Expr {
 int arity(ExprOp op);
 const char *spelling(ExprOp op);
 
+/// A condition on a param: hp[slot] is non-zero (`nonzero`; NaN counts as
+/// non-zero, as in a select) or zero.
+struct GuardLiteral {
+  int32_t slot = 0;
+  bool nonzero = true;
+  auto operator<=>(const GuardLiteral &) const = default;
+};
+
+/// When an op runs: always when `terms` is empty, else when at least one
+/// term holds, a term holding when each of its literals does. The guard
+/// pass (transforms/GuardOps.cpp) sets it on an op whose result is read
+/// only under `if`s on params; the op computes the same values whenever it
+/// runs, so skipping it changes nothing that is read.
+struct Guard {
+  std::vector<std::vector<GuardLiteral>> terms;
+  bool always() const { return terms.empty(); }
+  bool operator==(const Guard &) const = default;
+};
+
 /// C = alpha * op(A) op(B) + beta * C, with alpha scaled by hp[alphaSlot]
 /// when alphaSlot >= 0 (e.g. 1/batch to average an outer product), and beta
 /// by hp[betaSlot] when betaSlot >= 0 (a momentum folded into the product).
@@ -189,6 +208,7 @@ struct GemmOp {
   int32_t alphaSlot = -1;
   float beta = 0;
   int32_t betaSlot = -1;
+  Guard guard;
 
   /// Whether the product adds to C's previous contents.
   bool readsC() const { return beta != 0; }
@@ -223,6 +243,7 @@ struct KernelOp {
 struct RotateOp {
   TensorId first = -1;
   int32_t count = 0;
+  Guard guard;
 };
 
 /// `tensor` was just computed; the runtime may overwrite it with recorded
@@ -281,6 +302,10 @@ struct ImageOp {
 const char *spelling(ImageOp::Kind kind);
 
 using Op = std::variant<GemmOp, KernelOp, RotateOp, ReplayOp, GradOp, ImageOp>;
+
+/// The guard of a GEMM or a rotation, else null (other ops always run).
+const Guard *guardOf(const Op &op);
+Guard *guardOf(Op &op);
 
 /// A phase: the prologue once, then `steps` repetitions of `ops`. The step
 /// count is `steps`, or the value of `stepsExpr` (a scalar over slots and

@@ -71,7 +71,8 @@ bool Parser::ops(std::vector<Op> &out, std::vector<SMLoc> &opLocs,
       advance();
       RotateOp r;
       if (!tensorRef(r.first, "the first tensor of the history, as %name") ||
-          !integer(r.count, std::numeric_limits<int32_t>::min(), "the number of tensors"))
+          !integer(r.count, std::numeric_limits<int32_t>::min(), "the number of tensors") ||
+          !guard(r.guard))
         return false;
       out.push_back(r);
     } else if (tok.isWord("replay")) {
@@ -164,7 +165,7 @@ bool Parser::gemm(GemmOp &g) {
       !transposed(g.transB))
     return false;
   if (!tok.isPunct('+'))
-    return true;
+    return guard(g.guard);
   advance();
   TensorId c = -1;
   g.beta = 1;
@@ -178,7 +179,35 @@ bool Parser::gemm(GemmOp &g) {
   if (c != g.c)
     return error(at, "a gemm can only accumulate into its own result %" +
                          formatName(m.tensors[g.c].name));
-  return true;
+  return guard(g.guard);
+}
+
+//   [when [not] hp[N] (and [not] hp[N])* (or ...)*]
+bool Parser::guard(Guard &g) {
+  if (!tok.isWord("when"))
+    return true;
+  advance();
+  g.terms.emplace_back();
+  for (;;) {
+    GuardLiteral l;
+    if (tok.isWord("not")) {
+      advance();
+      l.nonzero = false;
+    }
+    if (!tok.isWord("hp"))
+      return expected("a param's slot, as hp[N] or not hp[N]");
+    if (!slot(l.slot))
+      return false;
+    g.terms.back().push_back(l);
+    if (tok.isWord("and")) {
+      advance();
+    } else if (tok.isWord("or")) {
+      advance();
+      g.terms.emplace_back();
+    } else {
+      return true;
+    }
+  }
 }
 
 bool Parser::slot(int32_t &out) {

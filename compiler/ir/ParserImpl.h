@@ -195,6 +195,7 @@ private:
   //   gemm %C = [alpha *] [hp[N] *] %A[^T] x %B[^T] [+ [beta *] [hp[M] *] %C]
   // (beta is 1 when only hp[M] is written)
   bool gemm(GemmOp &g);
+  bool guard(Guard &g);
 
   bool slot(int32_t &out);
 

@@ -30,6 +30,10 @@
 //     replay %s
 //   }
 //
+// An op read only under `if`s on params carries its guard (GuardOps.cpp):
+//
+//     gemm %mm = %psp x %W1 when hp[10] and not hp[11] or hp[12]
+//
 // Everything the Module holds is printed, numbers exactly, so that
 // ir/Parser.cpp reads the text back into the same module (bdl-opt relies on
 // print -> parse -> print being the identity).
@@ -167,9 +171,11 @@ private:
         gemm(*g);
       else if (auto *k = std::get_if<KernelOp>(&op))
         kernel(*k, indent);
-      else if (auto *r = std::get_if<RotateOp>(&op))
-        os << "rotate " << name(r->first) << " " << r->count << "\n";
-      else if (auto *d = std::get_if<GradOp>(&op))
+      else if (auto *r = std::get_if<RotateOp>(&op)) {
+        os << "rotate " << name(r->first) << " " << r->count;
+        guard(r->guard);
+        os << "\n";
+      } else if (auto *d = std::get_if<GradOp>(&op))
         os << "grad " << name(d->out) << " = " << name(d->loss) << " wrt " << name(d->weight)
            << "\n";
       else if (auto *i = std::get_if<ImageOp>(&op))
@@ -209,7 +215,21 @@ private:
         os << "hp[" << g.betaSlot << "] * ";
       os << name(g.c);
     }
+    guard(g.guard);
     os << "\n";
+  }
+
+  //   when hp[10] and not hp[11] or hp[12]
+  void guard(const Guard &g) {
+    if (g.always())
+      return;
+    os << " when ";
+    for (size_t t = 0; t < g.terms.size(); ++t) {
+      for (size_t l = 0; l < g.terms[t].size(); ++l)
+        os << (l ? " and " : "") << (g.terms[t][l].nonzero ? "" : "not ") << "hp["
+           << g.terms[t][l].slot << "]";
+      os << (t + 1 < g.terms.size() ? " or " : "");
+    }
   }
 
   void kernel(const KernelOp &k, const std::string &indent, bool withName = true) {

@@ -291,6 +291,19 @@ private:
                      formatShape(first.rows, first.cols, m.params) + ": shapes differ");
       write(&r, r.first + j);
     }
+    guard(&r, r.guard);
+  }
+
+  /// A guard reads params only: the step and epoch slots change while a
+  /// run goes on, and a skipped history would then be stale when read.
+  void guard(Entity at, const Guard &g) {
+    for (const std::vector<GuardLiteral> &term : g.terms) {
+      if (term.empty())
+        fail(at, "a guard's term has no condition");
+      for (const GuardLiteral &l : term)
+        if (l.slot < kFirstParamSlot || l.slot >= runtimeScalars(m))
+          fail(at, "guard reads hp[" + std::to_string(l.slot) + "], which is not a param's slot");
+    }
   }
 
   void image(const ImageOp &i) {
@@ -434,6 +447,7 @@ private:
     if (g.betaSlot >= 0 && g.beta == 0)
       fail(&g,
            "gemm beta reads hp[" + std::to_string(g.betaSlot) + "] but its constant factor is 0");
+    guard(&g, g.guard);
   }
 
   void kernel(const KernelOp &k) {

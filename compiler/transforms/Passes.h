@@ -30,6 +30,11 @@ void foldMomentumIntoGemm(ir::Module &m);
 /// params, the input) into the phase's prologue (HoistInvariants.cpp).
 void hoistInvariants(ir::Module &m);
 
+/// Gives each GEMM and rotation whose result is read only under selects on
+/// params the condition under which it is read, so the runtime can skip it
+/// otherwise (GuardOps.cpp).
+void guardOps(ir::Module &m);
+
 struct Pass {
   std::string_view name;
   std::string_view summary;

@@ -14,6 +14,8 @@ const std::vector<Pass> &defaultPipeline() {
       {"fold-momentum", "momentum folded into the gradient GEMM", foldMomentumIntoGemm},
       // Fusion builds new expression trees out of folded pieces; fold again.
       {"fold-fused", "constant folding after fusion", foldConstants},
+      // Last: it reads the selects of the final kernels.
+      {"guard", "ops read only under ifs on params run only when they hold", guardOps},
   };
   return passes;
 }

@@ -77,6 +77,9 @@ void printOp(const ModelInstance &inst, const BdlOp &op, const char *indent) {
     break;
   }
   }
+  if (op.numGuardLiterals > 0)
+    std::printf("%s        when %s: %s at these params\n", indent, guardText(m, op).c_str(),
+                guardHolds(op, inst.hp()) ? "runs" : "skipped");
 }
 
 void printBlocks(ModelInstance &inst, const char *title, const BdlBlock *blocks, int n) {

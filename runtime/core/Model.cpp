@@ -74,6 +74,35 @@ const char *opKindName(int32_t kind) {
   return "?";
 }
 
+bool guardHolds(const BdlOp &op, const float *hp) {
+  bool term = true; // every literal of the current term so far
+  for (int32_t i = 0; i < op.numGuardLiterals; ++i) {
+    const BdlGuardLiteral &l = op.guard[i];
+    // As a select reads its condition: NaN is non-zero.
+    term &= !(hp[l.slot] == 0.0f) == ((l.flags & BDL_GUARD_NONZERO) != 0);
+    if (l.flags & BDL_GUARD_LAST) {
+      if (term)
+        return true;
+      term = true;
+    }
+  }
+  return op.numGuardLiterals == 0;
+}
+
+std::string guardText(const BdlModel &m, const BdlOp &op) {
+  std::string text;
+  for (int32_t i = 0; i < op.numGuardLiterals; ++i) {
+    const BdlGuardLiteral &l = op.guard[i];
+    int32_t param = l.slot - BDL_HP_FIRST_PARAM;
+    text += l.flags & BDL_GUARD_NONZERO ? "" : "not ";
+    text += param >= 0 && param < m.numParams ? nameOr(m.params[param].name)
+                                              : "hp[" + std::to_string(l.slot) + "]";
+    if (i + 1 < op.numGuardLiterals)
+      text += l.flags & BDL_GUARD_LAST ? " or " : " and ";
+  }
+  return text;
+}
+
 const char *paramTypeName(int32_t type) {
   switch (type) {
   case BDL_PARAM_REAL:

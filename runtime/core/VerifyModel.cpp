@@ -153,6 +153,22 @@ void verifyModel(const BdlModel &m) {
            "] does not match input tensor '" + nameOr(x.name) + "'");
   }
 
+  // A guard reads params only (their slots hold for a whole run), and only
+  // GEMMs and rotations carry one.
+  auto checkGuard = [&](const BdlOp &op, const std::string &oname) {
+    if (op.numGuardLiterals == 0)
+      return;
+    if (op.numGuardLiterals < 0 || !op.guard ||
+        (op.kind != BDL_OP_GEMM && op.kind != BDL_OP_ROTATE) ||
+        !(op.guard[op.numGuardLiterals - 1].flags & BDL_GUARD_LAST))
+      return fail(oname + " has a malformed guard");
+    for (int32_t i = 0; i < op.numGuardLiterals; ++i) {
+      int32_t slot = op.guard[i].slot;
+      if (slot < BDL_HP_FIRST_PARAM || slot >= BDL_HP_FIRST_PARAM + m.numParams)
+        fail(oname + "'s guard reads hp slot " + std::to_string(slot) + ", not a parameter's");
+    }
+  };
+
   auto checkBlocks = [&](const BdlBlock *blocks, int32_t n) {
     for (int b = 0; b < n; ++b) {
       const BdlBlock &block = blocks[b];
@@ -202,6 +218,7 @@ void verifyModel(const BdlModel &m) {
         } else {
           fail(oname + " has unknown kind " + std::to_string(op.kind));
         }
+        checkGuard(op, oname);
       }
     }
   };

@@ -247,6 +247,60 @@ TEST(Verify, RejectsGemmScaledByAMissingSlot) {
               HasSubstr("op 'update_W' scales by hp slot 4"));
 }
 
+TEST(Guard, HoldsWhenOneTermDoes) {
+  // (hp[3] and not hp[4]) or hp[5]
+  BdlGuardLiteral literals[] = {
+      {3, BDL_GUARD_NONZERO}, {4, BDL_GUARD_LAST}, {5, BDL_GUARD_NONZERO | BDL_GUARD_LAST}};
+  BdlOp op{};
+  op.kind = BDL_OP_GEMM;
+  EXPECT_TRUE(guardHolds(op, nullptr)) << "no guard: always";
+  op.numGuardLiterals = 3, op.guard = literals;
+  auto holds = [&](float a, float b, float c) {
+    float hp[] = {1, 1, 0, a, b, c};
+    return guardHolds(op, hp);
+  };
+  EXPECT_TRUE(holds(1, 0, 0));
+  EXPECT_FALSE(holds(1, 1, 0));
+  EXPECT_FALSE(holds(0, 0, 0));
+  EXPECT_TRUE(holds(0, 1, 2));
+  // As a select reads its condition: NaN is non-zero, -0 is zero.
+  EXPECT_TRUE(holds(std::nanf(""), -0.0f, 0));
+  EXPECT_FALSE(holds(std::nanf(""), std::nanf(""), 0));
+}
+
+TEST(Guard, VerifierRejectsNonParamSlotsAndMalformedLists) {
+  TinyModel tm(3, 2);
+  BdlGuardLiteral epoch[] = {{BDL_HP_EPOCH, BDL_GUARD_NONZERO | BDL_GUARD_LAST}};
+  tm.learnOps[1].numGuardLiterals = 1, tm.learnOps[1].guard = epoch;
+  EXPECT_THAT(errorOf([&] { ModelInstance inst(tm.model); }),
+              HasSubstr("op 'update_W''s guard reads hp slot 2, not a parameter's"));
+  BdlGuardLiteral open[] = {{BDL_HP_FIRST_PARAM, BDL_GUARD_NONZERO}}; // no last literal
+  tm.learnOps[1].guard = open;
+  EXPECT_THAT(errorOf([&] { ModelInstance inst(tm.model); }),
+              HasSubstr("op 'update_W' has a malformed guard"));
+}
+
+TEST(Guard, ExecutorSkipsAnOpWhoseGuardDoesNotHold) {
+  TinyModel tm(3, 2);
+  ModelInstance inst(tm.model);
+  inst.allocate(2);
+  inst.setBatch(2);
+  float x[] = {1, 2, 3, 4, 5, 6}, w[] = {1, 0, 1, 0, 1, 0}, old[] = {8, 4, 2, 6};
+  std::memcpy(inst.data(X), x, sizeof x);
+  std::memcpy(inst.data(W), w, sizeof w);
+  BdlGuardLiteral whenLr[] = {{BDL_HP_FIRST_PARAM, BDL_GUARD_NONZERO | BDL_GUARD_LAST}};
+  BdlOp op = TinyModel::gemm("guarded", X, W, Logits, false, true, -1, 1.0f, 0.0f);
+  op.numGuardLiterals = 1, op.guard = whenLr;
+  BdlBlock block{"forward", 1, 1, &op};
+  std::memcpy(inst.data(Logits), old, sizeof old);
+  inst.setParamValue(0, 0);
+  cpu::runBlocks(inst, &block, 1);
+  EXPECT_EQ(contents(inst, Logits), (std::vector<float>(old, old + 4))) << "skipped";
+  inst.setParamValue(0, 0.5);
+  cpu::runBlocks(inst, &block, 1);
+  EXPECT_EQ(contents(inst, Logits), (std::vector<float>{4, 2, 10, 5})) << "ran";
+}
+
 TEST(Executor, GemmWithTransposesAndScaledAlpha) {
   TinyModel tm(3, 2);
   ModelInstance inst(tm.model);

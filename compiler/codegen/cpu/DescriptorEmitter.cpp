@@ -220,9 +220,11 @@ private:
     int32_t image = 0;
     ir::Window window{};
     int32_t soleWriter = 0, invariantB = 0;
+    const ir::Guard *guard = nullptr; // null: always runs
   };
 
   Constant *opConstant(const OpFields &f) {
+    std::vector<Constant *> guardLiterals = literals(f.guard);
     Constant *one = ConstantStruct::get(types.dim, {i32(BDL_DIM_CONST), i32(1)});
     return ConstantStruct::get(types.op, {i32(f.kind),
                                           i32(f.parallel),
@@ -243,7 +245,28 @@ private:
                                           i32(f.image),
                                           window(f.window),
                                           i32(f.soleWriter),
-                                          i32(f.invariantB)});
+                                          i32(f.invariantB),
+                                          i32(int64_t(guardLiterals.size())),
+                                          guardArray(guardLiterals)});
+  }
+
+  /// BdlOp.guard's literals in order, for `opConstant` to emit; empty for an
+  /// op that always runs.
+  std::vector<Constant *> literals(const ir::Guard *g) {
+    std::vector<Constant *> out;
+    if (!g)
+      return out;
+    for (const std::vector<ir::GuardLiteral> &term : g->terms)
+      for (size_t l = 0; l < term.size(); ++l)
+        out.push_back(ConstantStruct::get(
+            types.guardLiteral,
+            {i32(term[l].slot), i32((term[l].nonzero ? BDL_GUARD_NONZERO : 0) |
+                                    (l + 1 == term.size() ? BDL_GUARD_LAST : 0))}));
+    return out;
+  }
+
+  Constant *guardArray(const std::vector<Constant *> &lits) {
+    return array(types.guardLiteral, lits, "bdl_model.guard");
   }
 
   Constant *window(const ir::Window &w) {
@@ -260,7 +283,11 @@ private:
       std::string name = "rotate " + Twine(rot->count).str();
       if (rot->first >= 0 && static_cast<size_t>(rot->first) < m.tensors.size())
         name += " from " + m.tensors[rot->first].name;
-      out = opConstant({.kind = BDL_OP_ROTATE, .a = rot->first, .b = rot->count, .name = name});
+      out = opConstant({.kind = BDL_OP_ROTATE,
+                        .a = rot->first,
+                        .b = rot->count,
+                        .name = name,
+                        .guard = &rot->guard});
       return Error::success();
     }
     if (const auto *rep = std::get_if<ir::ReplayOp>(&o)) {
@@ -298,7 +325,8 @@ private:
                         .rows = rows,
                         .cols = cols,
                         .soleWriter = int32_t(soleWriters.count(g)),
-                        .invariantB = stepWrites && !stepWrites->count(g->b)});
+                        .invariantB = stepWrites && !stepWrites->count(g->b),
+                        .guard = &g->guard});
       return Error::success();
     }
     if (std::holds_alternative<ir::GradOp>(o))
@@ -410,13 +438,15 @@ AbiTypes AbiTypes::get(LLVMContext &ctx) {
   t.param =
       namedStruct(ctx, "BdlParamDesc", {ptr, f64, f64, f64, i32, i32, i32, i32, ptr, i32, ptr});
   t.window = namedStruct(ctx, "BdlWindow", {i32, i32, i32, i32, i32, i32, i32});
-  t.op = namedStruct(ctx, "BdlOp", {i32, i32, i32, i32,   i32,   i32, i32, i32,      i32, f32,
-                                    f32, ptr, ptr, t.dim, t.dim, ptr, i32, t.window, i32, i32});
+  t.op =
+      namedStruct(ctx, "BdlOp", {i32, i32, i32,   i32,   i32, i32, i32,      i32, i32, f32, f32,
+                                 ptr, ptr, t.dim, t.dim, ptr, i32, t.window, i32, i32, i32, ptr});
   t.block = namedStruct(ctx, "BdlBlock", {ptr, i32, i32, ptr, ptr, i32, i32, ptr, i32, i32});
   t.model = namedStruct(ctx, "BdlModel", {ptr, ptr, ptr, ptr, ptr, ptr, ptr, i32, i32, i32, i32,
                                           i32, i32, i32, i32, i32, i32, i32, i32, i32, i32, ptr,
                                           ptr, ptr, i32, ptr, ptr, i32, i32, i32, i32});
   t.context = contextType(ctx);
+  t.guardLiteral = namedStruct(ctx, "BdlGuardLiteral", {i32, i32});
   return t;
 }
 
@@ -451,13 +481,16 @@ std::vector<HostLayout> hostLayouts() {
         OFF(BdlParamDesc, hi), OFF(BdlParamDesc, type), OFF(BdlParamDesc, tune),
         OFF(BdlParamDesc, derived), OFF(BdlParamDesc, numChoices), OFF(BdlParamDesc, choices),
         OFF(BdlParamDesc, range), OFF(BdlParamDesc, rangeUse)}},
-      {"BdlOp", sizeof(BdlOp), {OFF(BdlOp, kind),       OFF(BdlOp, parallel),  OFF(BdlOp, a),
-                                OFF(BdlOp, b),          OFF(BdlOp, c),         OFF(BdlOp, transA),
-                                OFF(BdlOp, transB),     OFF(BdlOp, alphaSlot), OFF(BdlOp, betaSlot),
-                                OFF(BdlOp, alpha),      OFF(BdlOp, beta),      OFF(BdlOp, fn),
-                                OFF(BdlOp, name),       OFF(BdlOp, rows),      OFF(BdlOp, cols),
-                                OFF(BdlOp, symbol),     OFF(BdlOp, image),     OFF(BdlOp, window),
-                                OFF(BdlOp, soleWriter), OFF(BdlOp, invariantB)}},
+      {"BdlOp",
+       sizeof(BdlOp),
+       {OFF(BdlOp, kind),       OFF(BdlOp, parallel),   OFF(BdlOp, a),
+        OFF(BdlOp, b),          OFF(BdlOp, c),          OFF(BdlOp, transA),
+        OFF(BdlOp, transB),     OFF(BdlOp, alphaSlot),  OFF(BdlOp, betaSlot),
+        OFF(BdlOp, alpha),      OFF(BdlOp, beta),       OFF(BdlOp, fn),
+        OFF(BdlOp, name),       OFF(BdlOp, rows),       OFF(BdlOp, cols),
+        OFF(BdlOp, symbol),     OFF(BdlOp, image),      OFF(BdlOp, window),
+        OFF(BdlOp, soleWriter), OFF(BdlOp, invariantB), OFF(BdlOp, numGuardLiterals),
+        OFF(BdlOp, guard)}},
       {"BdlWindow",
        sizeof(BdlWindow),
        {OFF(BdlWindow, channels), OFF(BdlWindow, height), OFF(BdlWindow, width),
@@ -501,6 +534,9 @@ std::vector<HostLayout> hostLayouts() {
         OFF(BdlModel, inputChannels),
         OFF(BdlModel, inputHeight),
         OFF(BdlModel, inputWidth)}},
+      {"BdlGuardLiteral",
+       sizeof(BdlGuardLiteral),
+       {OFF(BdlGuardLiteral, slot), OFF(BdlGuardLiteral, flags)}},
       {"BdlContext",
        sizeof(BdlContext),
        {OFF(BdlContext, seed), OFF(BdlContext, example0), OFF(BdlContext, time),
@@ -515,7 +551,8 @@ std::vector<HostLayout> hostLayouts() {
 Error verifyDescriptorLayout(const DataLayout &dl) {
   LLVMContext ctx;
   cpu::AbiTypes t = cpu::AbiTypes::get(ctx);
-  StructType *types[] = {t.dim, t.tensor, t.param, t.op, t.window, t.block, t.model, t.context};
+  StructType *types[] = {t.dim,   t.tensor, t.param,        t.op,     t.window,
+                         t.block, t.model,  t.guardLiteral, t.context};
   std::vector<HostLayout> host = hostLayouts();
   for (size_t s = 0; s < host.size(); ++s) {
     const StructLayout *sl = dl.getStructLayout(types[s]);

@@ -15,7 +15,7 @@ namespace bdl::codegen::cpu {
 /// LLVM struct types mirroring the structs of bdl/abi.h field by field
 /// (named %BdlDim, %BdlTensorDesc, ...; shared by modules of one context).
 struct AbiTypes {
-  llvm::StructType *dim, *tensor, *param, *op, *window, *block, *model, *context;
+  llvm::StructType *dim, *tensor, *param, *op, *window, *block, *model, *guardLiteral, *context;
   static AbiTypes get(llvm::LLVMContext &ctx);
 };
 

@@ -184,10 +184,16 @@ void setStepObserver(StepObserver *observer) { stepObserver = observer; }
 
 StepObserver *currentStepObserver() { return stepObserver; }
 
+bool opRuns(const ModelInstance &inst, const BdlOp &op) {
+  return op.numGuardLiterals == 0 || stepObserver || guardHolds(op, inst.hp());
+}
+
 static void runOps(ModelInstance &inst, const BdlBlock &block, const BdlOp *ops, int32_t n,
                    const BdlContext &ctx, bool evaluation) {
   for (int32_t o = 0; o < n; ++o) {
     const BdlOp &op = ops[o];
+    if (!opRuns(inst, op))
+      continue;
     ScopedOpTimer timer(block, evaluation, &op, o);
     switch (op.kind) {
     case BDL_OP_KERNEL:
@@ -308,6 +314,8 @@ static void runPhaseSliced(ModelInstance &inst, const BdlBlock &block, int32_t s
     auto run = [&](const BdlOp *ops, int32_t n) {
       for (int32_t o = 0; o < n; ++o) {
         const BdlOp &op = ops[o];
+        if (!opRuns(inst, op))
+          continue;
         if (op.kind == BDL_OP_KERNEL) {
           op.fn(r0, r1, inst.resolve(op.cols), table.data(), inst.hp(), &c);
         } else if (op.kind == BDL_OP_GEMM) {
@@ -337,7 +345,7 @@ static void runPhaseSliced(ModelInstance &inst, const BdlBlock &block, int32_t s
   });
   auto rotations = [&](const BdlOp *ops, int32_t n) {
     for (int32_t o = 0; o < n; ++o)
-      if (ops[o].kind == BDL_OP_ROTATE)
+      if (ops[o].kind == BDL_OP_ROTATE && opRuns(inst, ops[o]))
         inst.rotate(ops[o].a, ops[o].b);
   };
   rotations(prologue, numPrologue);

@@ -242,6 +242,8 @@ void DeviceModel::run(ModelInstance &inst, const BdlBlock *blocks, int32_t numBl
       CUdeviceptr c = contexts + context * sizeof(BdlContext);
       for (int32_t o = 0; o < count; ++o) {
         const BdlOp &op = ops[o];
+        if (!cpu::opRuns(inst, op))
+          continue;
         switch (op.kind) {
         case BDL_OP_KERNEL:
           launch(inst, op, c);

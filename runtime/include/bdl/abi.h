@@ -20,7 +20,7 @@
 extern "C" {
 #endif
 
-#define BDL_ABI_VERSION 12u
+#define BDL_ABI_VERSION 13u
 
 /* Slots of the runtime scalar array `hp` every kernel receives. Model
  * hyperparameter i lives at hp[BDL_HP_FIRST_PARAM + i]. */
@@ -187,6 +187,18 @@ typedef struct {
   int32_t kernelH, kernelW, stride, pad;
 } BdlWindow;
 
+/* One condition of an op's guard: hp[slot] is non-zero (BDL_GUARD_NONZERO
+ * set; NaN counts as non-zero, as in a select) or zero. */
+enum {
+  BDL_GUARD_NONZERO = 1,
+  BDL_GUARD_LAST = 2 /* the last literal of its term */
+};
+
+typedef struct {
+  int32_t slot; /* a param's slot: >= BDL_HP_FIRST_PARAM */
+  int32_t flags;
+} BdlGuardLiteral;
+
 typedef struct {
   int32_t kind;     /* BdlOpKind */
   int32_t parallel; /* KERNEL: row ranges may run concurrently */
@@ -212,6 +224,13 @@ typedef struct {
    * b, which then holds its value from the prologue to the phase's end (a
    * weight, or a product of weights the prologue computes). */
   int32_t invariantB;
+  /* GEMM, ROTATE: when numGuardLiterals > 0, the op runs only when its guard
+   * holds: guard[0, numGuardLiterals) is a list of terms (each ends with a
+   * literal flagged BDL_GUARD_LAST), and the guard holds when every literal
+   * of at least one term does. Nothing reads what the op writes while it
+   * does not hold (the selects on params above every read exclude it). */
+  int32_t numGuardLiterals;
+  const BdlGuardLiteral *guard;
 } BdlOp;
 
 /* A stretch of simulated time: the prologue once, then `steps` repetitions

@@ -107,6 +107,11 @@ void setStepObserver(StepObserver *observer);
 /// The installed observer, or null (every backend calls it).
 StepObserver *currentStepObserver();
 
+/// Whether `op` runs now: it has no guard, its guard holds for the
+/// instance's params (BdlOp.guard), or a step observer is installed (a
+/// trace may read what nothing else does). Every backend asks.
+bool opRuns(const ModelInstance &instance, const BdlOp &op);
+
 /// Sets the size of the thread pool that runs kernels and GEMMs; OpenBLAS
 /// itself is kept single-threaded (docs/threads.md). Until called, the pool
 /// uses every hardware thread.

@@ -25,6 +25,12 @@ const char *initName(int32_t init);
 const char *paramTypeName(int32_t type);
 /// "kernel", "gemm", "rotate", "replay" or "image" (BdlOpKind).
 const char *opKindName(int32_t kind);
+/// Whether `op` runs for the params in `hp` (BdlOp.guard): true for an op
+/// without a guard.
+bool guardHolds(const BdlOp &op, const float *hp);
+/// `op`'s guard with the params' names ("symmetric and not noisy_sym or
+/// ..."), or "" for an op without one.
+std::string guardText(const BdlModel &m, const BdlOp &op);
 
 /// Checks what the runtime relies on (ABI version, indices in range, kernel
 /// pointers present); throws bdl::Error naming the offending entry.
