@@ -43,13 +43,6 @@ static ThreadPool &kernelPool() {
   return *pool();
 }
 
-/// The GEMM's arguments for rows [r0, r1) of op(A) = A and of C.
-static GemmArgs rowSlice(const GemmArgs &g, int64_t r0, int64_t r1) {
-  GemmArgs s = g;
-  s.m = r1 - r0, s.a = g.a + r0 * g.lda, s.c = g.c + r0 * g.ldc;
-  return s;
-}
-
 } // namespace bdl::cpu
 
 namespace bdl {

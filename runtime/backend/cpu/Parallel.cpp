@@ -38,6 +38,8 @@ void outerProduct(const GemmArgs &g) {
   }
 }
 
+} // namespace
+
 void sgemm(const GemmArgs &g) {
   if (g.k == 1)
     return outerProduct(g);
@@ -57,8 +59,6 @@ void sgemm(const GemmArgs &g) {
               g.transB ? CblasTrans : CblasNoTrans, int(g.m), int(g.n), int(g.k), g.alpha, g.a,
               int(g.lda), g.b, int(g.ldb), g.beta, g.c, int(g.ldc));
 }
-
-} // namespace
 
 void scaleByBeta(float beta, int64_t n, float *c) {
   if (beta == 0)

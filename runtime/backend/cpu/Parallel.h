@@ -40,6 +40,17 @@ struct GemmArgs {
   int64_t ldc = 0;
 };
 
+/// The GEMM's arguments for rows [r0, r1) of op(A) = A and of C.
+inline GemmArgs rowSlice(const GemmArgs &g, int64_t r0, int64_t r1) {
+  GemmArgs s = g;
+  s.m = r1 - r0, s.a = g.a + r0 * g.lda, s.c = g.c + r0 * g.ldc;
+  return s;
+}
+
+/// The GEMM on this thread: OpenBLAS's sgemm, or sgemv for one row of C, or
+/// the outer product's own loop for k = 1.
+void sgemm(const GemmArgs &g);
+
 /// Calls body(begin, end) on `slices` contiguous ranges of [0, rows), one
 /// per pool task (slices <= pool.size()); at once, on this thread, for one.
 void runRowSlices(ThreadPool &pool, int slices, int64_t rows,

@@ -18,6 +18,7 @@
 #include <array>
 #include <bit>
 #include <cblas.h>
+#include <cmath>
 #include <cstdlib>
 #include <cstring>
 #if defined(__x86_64__)
@@ -73,6 +74,14 @@ void noteBlockStart(const BdlBlock &block) {
 /// fire too densely to gain); short ones end at kShortInner.
 constexpr int64_t kSparseInner = 64;
 
+/// A spike product's dense rows are each one GEMV while B has at most this
+/// many elements (in cache: a hidden layer's 10 x 500 feedforward weight),
+/// so that a row's bits depend on that row alone; OpenBLAS's sgemm picks
+/// kernels by the whole call's size (its small-matrix path), and a row of a
+/// 64-row call can then differ from the same row in a 128-row call. Larger
+/// B, where GEMVs would each stream B from memory, go to sgemm in runs.
+constexpr int64_t kRowwiseDenseElements = 65536;
+
 static bool isWeight(const BdlModel &model, int32_t tensor) {
   int32_t role = model.tensors[tensor].role;
   return role == BDL_ROLE_WEIGHT || role == BDL_ROLE_FIXED;
@@ -82,9 +91,10 @@ static bool sparseCandidate(const ModelInstance &inst, const BdlBlock &block, co
                             const GemmArgs &g) {
   if (g.transA || !g.transB || !isPhase(block) || !(isWeight(inst.model(), op.b) || op.invariantB))
     return false;
-  // A short product, whatever the rows: a row's bits do not depend on how
-  // the batch is sliced.
-  return g.k <= kShortInner || (g.m <= 64 && g.k >= kSparseInner);
+  // Any number of rows: each row takes the sparse path or not by its own
+  // spikes (scanSparse), so a row's bits do not depend on how the batch is
+  // sliced.
+  return g.k <= kShortInner || g.k >= kSparseInner;
 }
 
 /// B^T of a weight B, for sparse products. A weight whose only writer is
@@ -205,18 +215,30 @@ static const Transposed &transposed(const BdlModel &model, int32_t tensor, const
   return t;
 }
 
-/// The non-zeros of A's rows (nonzero[0, rowEnd.back()); the entries past
-/// it are scratch), or false when there are too many for the sparse product
-/// to pay (more than one in 8: the scan is cheap next to a GEMV; a short
-/// product has no limit).
+/// Whether v is a spike count (a whole number, negative for signed events).
+static bool isCount(float v) { return std::fabs(v) < 65536.0f && float(int32_t(v)) == v; }
+
+/// The non-zeros of A's rows: row r's are nonzero[rowEnd[r-1], rowEnd[r])
+/// (rowEnd[-1] = 0), and none when the row has too many for the sparse
+/// product to pay (more than one in 8: the scan is cheap next to a GEMV; a
+/// short product has no limit); dense[r] says which. Each row is judged on
+/// its own spikes, so that the path a row takes, and its bits, do not depend
+/// on the other rows of the call. False, and the product goes to BLAS
+/// whole, when A holds rates rather than spike counts (a non-whole value
+/// among those scanned: a rate model's, or a spiking model's in its
+/// non-spiking mode), or every row is dense and B is too large for rowwise
+/// GEMVs (kRowwiseDenseElements).
 static bool scanSparse(const GemmArgs &g, std::vector<int32_t> &nonzero,
-                       std::vector<int64_t> &rowEnd) {
-  int64_t budget = g.k <= kShortInner ? g.m * g.k : g.m * g.k / 8, count = 0;
-  // Room for one whole row past the budget, and a last group of 4.
-  nonzero.resize(size_t(budget + g.k + 4));
+                       std::vector<int64_t> &rowEnd, std::vector<char> &dense) {
+  int64_t budget = g.k <= kShortInner ? g.k : g.k / 8, count = 0;
+  // Room for every row at its budget, one whole row past it, and a last group of 4.
+  nonzero.resize(size_t(g.m * budget + g.k + 4));
   rowEnd.clear();
+  dense.assign(size_t(g.m), 0);
+  bool anySparse = false, shortInner = g.k <= kShortInner;
   int32_t *out = nonzero.data();
   for (int64_t r = 0; r < g.m; ++r) {
+    int64_t rowStart = count;
     const float *a = g.a + r * g.lda;
     // Every index is written and only a non-zero's kept: a branch per
     // input would be mispredicted at almost every spike.
@@ -236,7 +258,9 @@ static bool scanSparse(const GemmArgs &g, std::vector<int32_t> &nonzero,
             pack[size_t(mask)].at[size_t(pack[size_t(mask)].count++)] = bit;
       return pack;
     }();
-    for (; i + 4 <= g.k; i += 4) {
+    // A row stops at its budget: a rate model's dense rows are judged in
+    // their first quarter or so.
+    for (; i + 4 <= g.k && count - rowStart <= budget; i += 4) {
       // Not-equal is true for a NaN, as a[i] != 0 is.
       const Pack &p =
           kPack[size_t(_mm_movemask_ps(_mm_cmpneq_ps(_mm_loadu_ps(a + i), _mm_setzero_ps())))];
@@ -246,22 +270,41 @@ static bool scanSparse(const GemmArgs &g, std::vector<int32_t> &nonzero,
       count += p.count;
     }
 #endif
-    for (; i < g.k; ++i) {
+    for (; i < g.k && count - rowStart <= budget; ++i) {
       out[count] = int32_t(i);
       count += a[i] != 0;
     }
-    if (count > budget)
-      return false;
+    // What was scanned of the row must be counts, unless the product is
+    // short (its rows take one path whatever they hold).
+    for (int64_t z = rowStart; z < count && !shortInner; ++z)
+      if (!isCount(a[out[z]]))
+        return false;
+    if (count - rowStart > budget) {
+      dense[size_t(r)] = 1;
+      count = rowStart;
+    } else {
+      anySparse = true;
+    }
     rowEnd.push_back(count);
   }
-  return true;
+  return anySparse || g.n * g.k <= kRowwiseDenseElements;
 }
 
+/// The sparse rows of the product from B^T; the dense ones go to BLAS, each
+/// row alone for a small B, else in runs (docs/threads.md).
 static void sparseTimes(const GemmArgs &g, const Transposed &t, const std::vector<int32_t> &nonzero,
-                        const std::vector<int64_t> &rowEnd) {
+                        const std::vector<int64_t> &rowEnd, const std::vector<char> &dense) {
   thread_local std::vector<ScaledRow> terms;
   size_t z = 0;
   for (int64_t r = 0; r < g.m; ++r) {
+    if (dense[size_t(r)]) {
+      int64_t end = r + 1;
+      while (end < g.m && dense[size_t(end)] && g.n * g.k > kRowwiseDenseElements)
+        ++end;
+      sgemm(rowSlice(g, r, end));
+      r = end - 1;
+      continue;
+    }
     float *c = g.c + r * g.ldc;
     const float *a = g.a + r * g.lda;
     scaleByBeta(g.beta, g.n, c);
@@ -295,11 +338,12 @@ bool sparseProduct(const ModelInstance &inst, const BdlBlock &block, const BdlOp
     return false;
   thread_local std::vector<int32_t> nonzero;
   thread_local std::vector<int64_t> rowEnd;
-  if (!scanSparse(g, nonzero, rowEnd))
+  thread_local std::vector<char> dense;
+  if (!scanSparse(g, nonzero, rowEnd, dense))
     return false;
   const BdlModel &model = inst.model();
-  sparseTimes(g, shared ? shared->get(model, op.b, g) : transposed(model, op.b, g), nonzero,
-              rowEnd);
+  sparseTimes(g, shared ? shared->get(model, op.b, g) : transposed(model, op.b, g), nonzero, rowEnd,
+              dense);
   return true;
 }
 
